@@ -1,0 +1,3 @@
+module byokd.dev/byok
+
+go 1.26.8

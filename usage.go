@@ -1,0 +1,49 @@
+package byok
+
+import "time"
+
+// Payer says whose account a call was charged to.
+type Payer string
+
+// Payers.
+const (
+	PayerPersonal Payer = "personal" // the member's own key
+	PayerTeam     Payer = "team"     // a shared key, relayed by the hub
+)
+
+// Usage is what one provider response says it consumed.
+type Usage struct {
+	Model              string
+	InputTokens        int64 // not counting cache reads or writes
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWrite5mTokens int64 // Anthropic 5-minute cache writes (and writes of unknown TTL)
+	CacheWrite1hTokens int64 // Anthropic 1-hour cache writes
+	Requests           int64 // for per-request services (ClickUp)
+	// Complete is false when the response ended before the provider's final
+	// usage report (a dropped client, a reset, a stream without usage).
+	Complete bool
+}
+
+// CacheWriteTokens is the sum of both cache-write durations.
+func (u Usage) CacheWriteTokens() int64 { return u.CacheWrite5mTokens + u.CacheWrite1hTokens }
+
+// UsageEvent is one proxied call as the ledger stores it.
+type UsageEvent struct {
+	ID             string // globally unique; the hub deduplicates on it
+	Time           time.Time
+	Service        Service
+	Model          string
+	App            string // app token name
+	Project        string
+	Credential     string // "personal/work" or "team/team-openai"
+	Payer          Payer
+	Member         string // set by the hub; empty in a daemon's own ledger
+	Status         int    // HTTP status the client saw; 499 when the client went away
+	Usage          Usage
+	Cost           Micros
+	CostKnown      bool // false when the model is not in the price table
+	Latency        time.Duration
+	FallbackReason string // why the call left the preferred credential; empty if it did not
+	Relayed        bool   // sent through the team hub's relay
+}
