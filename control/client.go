@@ -1,0 +1,159 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"byokd.dev/byok"
+)
+
+// ErrNotRunning: no daemon answers for this $BYOKD_HOME.
+var ErrNotRunning = errors.New("byokd: the daemon is not running: start it with `byokd run` (or `byokd service start`)")
+
+// Client calls a running daemon's control API. It is safe for concurrent use.
+type Client struct {
+	base  string
+	token byok.Secret
+	hc    *http.Client
+}
+
+// Dial reads the daemon's address and token from home and returns a Client.
+// It returns ErrNotRunning when no daemon has written its state there.
+func Dial(home string) (*Client, error) {
+	b, err := os.ReadFile(filepath.Join(home, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotRunning
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read daemon state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("read daemon state %s: %w", StateFile, err)
+	}
+	tok, err := os.ReadFile(filepath.Join(home, TokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("read control token: %w", err)
+	}
+	return NewClient(st.Control, byok.NewSecret(strings.TrimSpace(string(tok)))), nil
+}
+
+// NewClient returns a Client for the API at addr (host:port).
+func NewClient(addr string, token byok.Secret) *Client {
+	return &Client{base: "http://" + addr, token: token, hc: &http.Client{Timeout: 30 * time.Second}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("byokd: control API: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var eb errorBody
+		_ = json.NewDecoder(io.LimitReader(resp.Body, maxRequest)).Decode(&eb)
+		if eb.Error == "" {
+			eb.Error = resp.Status
+		}
+		switch eb.Code {
+		case "not_found":
+			return fmt.Errorf("%w: %s", byok.ErrNotFound, eb.Error)
+		case "exists":
+			return fmt.Errorf("%w: %s", byok.ErrExists, eb.Error)
+		case "invalid":
+			return fmt.Errorf("%w: %s", ErrInvalid, eb.Error)
+		case "locked":
+			return fmt.Errorf("%w: %s", byok.ErrLocked, eb.Error)
+		case "unauthorized":
+			return fmt.Errorf("%w: %s", byok.ErrUnauthorized, eb.Error)
+		}
+		return errors.New(eb.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Status returns the daemon's status.
+func (c *Client) Status(ctx context.Context) (s Status, err error) {
+	return s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
+}
+
+// Keys lists personal keys, without secrets.
+func (c *Client) Keys(ctx context.Context) (k []Key, err error) {
+	return k, c.do(ctx, http.MethodGet, "/v1/keys", nil, &k)
+}
+
+// AddKey stores a personal key.
+func (c *Client) AddKey(ctx context.Context, k AddKey) (out Key, err error) {
+	return out, c.do(ctx, http.MethodPost, "/v1/keys", k, &out)
+}
+
+// RemoveKey deletes a personal key from the keychain and the ledger.
+func (c *Client) RemoveKey(ctx context.Context, svc byok.Service, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/keys/"+url.PathEscape(string(svc))+"/"+url.PathEscape(name), nil, nil)
+}
+
+// Tokens lists app tokens.
+func (c *Client) Tokens(ctx context.Context) (t []Token, err error) {
+	return t, c.do(ctx, http.MethodGet, "/v1/tokens", nil, &t)
+}
+
+// CreateToken makes an app token; the answer is the only time its value is shown.
+func (c *Client) CreateToken(ctx context.Context, t NewToken) (out CreatedToken, err error) {
+	return out, c.do(ctx, http.MethodPost, "/v1/tokens", t, &out)
+}
+
+// RevokeToken revokes an app token at once.
+func (c *Client) RevokeToken(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(name), nil, nil)
+}
+
+// Usage returns the calls in [from, to).
+func (c *Client) Usage(ctx context.Context, from, to time.Time) (ev []byok.UsageEvent, err error) {
+	q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+	return ev, c.do(ctx, http.MethodGet, "/v1/usage?"+q.Encode(), nil, &ev)
+}
+
+// Prefs returns each service's preference.
+func (c *Client) Prefs(ctx context.Context) (p []Pref, err error) {
+	return p, c.do(ctx, http.MethodGet, "/v1/prefs", nil, &p)
+}
+
+// SetPref changes a service's preference.
+func (c *Client) SetPref(ctx context.Context, p Pref) error {
+	return c.do(ctx, http.MethodPut, "/v1/prefs/"+url.PathEscape(string(p.Service)), p, nil)
+}
+
+var _ Backend = (*Client)(nil)

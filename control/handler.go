@@ -1,0 +1,216 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"byokd.dev/byok"
+)
+
+// Backend is what the handler serves; the daemon implements it.
+type Backend interface {
+	Status(ctx context.Context) (Status, error)
+	Keys(ctx context.Context) ([]Key, error)
+	AddKey(ctx context.Context, k AddKey) (Key, error)
+	RemoveKey(ctx context.Context, svc byok.Service, name string) error
+	Tokens(ctx context.Context) ([]Token, error)
+	CreateToken(ctx context.Context, t NewToken) (CreatedToken, error)
+	RevokeToken(ctx context.Context, name string) error
+	Usage(ctx context.Context, from, to time.Time) ([]byok.UsageEvent, error)
+	Prefs(ctx context.Context) ([]Pref, error)
+	SetPref(ctx context.Context, p Pref) error
+}
+
+// ErrInvalid marks a request the backend refused as malformed; its message
+// reaches the user.
+var ErrInvalid = errors.New("invalid request")
+
+// maxRequest bounds control request bodies.
+const maxRequest = 1 << 20
+
+// Handler serves the control API.
+type Handler struct {
+	b      Backend
+	token  byok.Secret
+	port   string
+	log    *slog.Logger
+	routes *http.ServeMux
+}
+
+// NewHandler returns the API for b, accepting requests that carry token and
+// name 127.0.0.1/localhost with port in Host.
+func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Handler {
+	h := &Handler{b: b, token: token, port: port, log: log.With("component", "control"), routes: http.NewServeMux()}
+	m := h.routes
+	m.HandleFunc("GET /v1/status", h.status)
+	m.HandleFunc("GET /v1/keys", h.keys)
+	m.HandleFunc("POST /v1/keys", h.addKey)
+	m.HandleFunc("DELETE /v1/keys/{service}/{name}", h.removeKey)
+	m.HandleFunc("GET /v1/tokens", h.tokens)
+	m.HandleFunc("POST /v1/tokens", h.createToken)
+	m.HandleFunc("DELETE /v1/tokens/{name}", h.revokeToken)
+	m.HandleFunc("GET /v1/usage", h.usage)
+	m.HandleFunc("GET /v1/prefs", h.prefs)
+	m.HandleFunc("PUT /v1/prefs/{service}", h.setPref)
+	return h
+}
+
+// ServeHTTP is the one gate in front of every route, in this order: Host
+// must be loopback with our port (DNS rebinding); no browser Origin or
+// Referer; the bearer token, compared in constant time; then the routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	if !loopbackHost(r.Host, h.port) {
+		writeErr(w, http.StatusForbidden, "forbidden", "byokd: refused: the control API answers only on 127.0.0.1 or localhost")
+		return
+	}
+	if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+		writeErr(w, http.StatusForbidden, "forbidden", "byokd: refused a request from a web page")
+		return
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !h.token.Equal(byok.NewSecret(got)) {
+		writeErr(w, http.StatusUnauthorized, "unauthorized", "byokd: missing or wrong control token")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequest)
+	h.routes.ServeHTTP(w, r)
+}
+
+func loopbackHost(host, port string) bool {
+	hn, p, err := net.SplitHostPort(host)
+	if err != nil || p != port {
+		return false
+	}
+	ip := net.ParseIP(hn)
+	return strings.EqualFold(hn, "localhost") || (ip != nil && ip.IsLoopback())
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	s, err := h.b.Status(r.Context())
+	h.reply(w, s, err)
+}
+
+func (h *Handler) keys(w http.ResponseWriter, r *http.Request) {
+	k, err := h.b.Keys(r.Context())
+	h.reply(w, k, err)
+}
+
+func (h *Handler) addKey(w http.ResponseWriter, r *http.Request) {
+	var req AddKey
+	if !decode(w, r, &req) {
+		return
+	}
+	k, err := h.b.AddKey(r.Context(), req)
+	h.reply(w, k, err)
+}
+
+func (h *Handler) removeKey(w http.ResponseWriter, r *http.Request) {
+	svc, err := byok.ParseService(r.PathValue("service"))
+	if err == nil {
+		err = h.b.RemoveKey(r.Context(), svc, r.PathValue("name"))
+	}
+	h.reply(w, struct{}{}, invalid(err))
+}
+
+func (h *Handler) tokens(w http.ResponseWriter, r *http.Request) {
+	t, err := h.b.Tokens(r.Context())
+	h.reply(w, t, err)
+}
+
+func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
+	var req NewToken
+	if !decode(w, r, &req) {
+		return
+	}
+	t, err := h.b.CreateToken(r.Context(), req)
+	h.reply(w, t, err)
+}
+
+func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, struct{}{}, h.b.RevokeToken(r.Context(), r.PathValue("name")))
+}
+
+func (h *Handler) usage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, err1 := time.Parse(time.RFC3339, q.Get("from"))
+	to, err2 := time.Parse(time.RFC3339, q.Get("to"))
+	if err := errors.Join(err1, err2); err != nil {
+		writeErr(w, http.StatusBadRequest, "invalid", "byokd: from and to must be RFC 3339 times")
+		return
+	}
+	ev, err := h.b.Usage(r.Context(), from, to)
+	if ev == nil {
+		ev = []byok.UsageEvent{}
+	}
+	h.reply(w, ev, err)
+}
+
+func (h *Handler) prefs(w http.ResponseWriter, r *http.Request) {
+	p, err := h.b.Prefs(r.Context())
+	h.reply(w, p, err)
+}
+
+func (h *Handler) setPref(w http.ResponseWriter, r *http.Request) {
+	var req Pref
+	if !decode(w, r, &req) {
+		return
+	}
+	svc, err := byok.ParseService(r.PathValue("service"))
+	if err == nil {
+		req.Service = svc
+		err = h.b.SetPref(r.Context(), req)
+	}
+	h.reply(w, struct{}{}, invalid(err))
+}
+
+// invalid marks parse errors of path values as the caller's mistake.
+func invalid(err error) error {
+	if err != nil && !errors.Is(err, byok.ErrNotFound) && !errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), "unknown service") {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return err
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeErr(w, http.StatusBadRequest, "invalid", "byokd: malformed request: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (h *Handler) reply(w http.ResponseWriter, v any, err error) {
+	switch {
+	case err == nil:
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	case errors.Is(err, byok.ErrNotFound):
+		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, byok.ErrExists):
+		writeErr(w, http.StatusConflict, "exists", err.Error())
+	case errors.Is(err, ErrInvalid):
+		writeErr(w, http.StatusBadRequest, "invalid", err.Error())
+	case errors.Is(err, byok.ErrLocked):
+		writeErr(w, http.StatusServiceUnavailable, "locked", err.Error())
+	default:
+		h.log.Error("control request failed", "err", err)
+		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
+	}
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code})
+}

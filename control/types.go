@@ -1,0 +1,88 @@
+package control
+
+import (
+	"time"
+
+	"byokd.dev/byok"
+)
+
+// Files the daemon writes in $BYOKD_HOME for its clients.
+const (
+	StateFile = "daemon.json"   // State, written once the listeners are up
+	TokenFile = "control.token" // the bearer token, mode 0600
+)
+
+// State is what StateFile holds: where the running daemon listens.
+type State struct {
+	PID     int    `json:"pid"`
+	Proxy   string `json:"proxy"`   // host:port of the local proxy
+	Control string `json:"control"` // host:port of the control API
+}
+
+// Status is the daemon's state at a glance.
+type Status struct {
+	Version  string `json:"version"`
+	Proxy    string `json:"proxy"`
+	Keystore string `json:"keystore"` // "keychain" or "file"
+	Keys     int    `json:"keys"`
+	Tokens   int    `json:"tokens"`
+	Unsynced int    `json:"unsynced"`
+	// Spend this calendar month, by payer.
+	PersonalSpend byok.Micros `json:"personal_spend_micros"`
+	TeamSpend     byok.Micros `json:"team_spend_micros"`
+}
+
+// Key is a personal key's metadata. It has no field for the secret.
+type Key struct {
+	Service     byok.Service `json:"service"`
+	Name        string       `json:"name"`
+	Fingerprint string       `json:"fingerprint"`
+	Budget      byok.Micros  `json:"budget_micros"`
+	Primary     bool         `json:"primary"`
+	Created     time.Time    `json:"created"`
+	// Spent is this month's spend on the key.
+	Spent byok.Micros `json:"spent_micros"`
+}
+
+// AddKey is the request that stores a new personal key. Secret is the only
+// field anywhere in this API that carries key material, and only inward.
+type AddKey struct {
+	Service byok.Service `json:"service"`
+	Name    string       `json:"name"`
+	Secret  string       `json:"secret"`
+	Budget  byok.Micros  `json:"budget_micros"`
+	Primary bool         `json:"primary"`
+}
+
+// Token is an app token's metadata.
+type Token struct {
+	Name    string    `json:"name"`
+	Project string    `json:"project"`
+	Created time.Time `json:"created"`
+	Revoked bool      `json:"revoked"`
+}
+
+// NewToken asks for a token.
+type NewToken struct {
+	Name    string `json:"name"`
+	Project string `json:"project"`
+}
+
+// CreatedToken is the one answer that carries a new app token's value.
+type CreatedToken struct {
+	Token
+	Value string `json:"value"`
+}
+
+// Pref is a service's routing preference.
+type Pref struct {
+	Service    byok.Service    `json:"service"`
+	Preference byok.Preference `json:"preference"`
+	Fallback   bool            `json:"fallback"`
+}
+
+// errorBody is every error answer.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"` // not_found, exists, invalid, unauthorized, internal
+}
