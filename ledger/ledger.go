@@ -1,0 +1,279 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// Logger receives the writer's errors. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for the Created times AddKey and CreateToken fill in
+	// when the caller leaves them zero. Default: time.Now.
+	Now func() time.Time
+	// BusyTimeout is how long a statement waits for another program's lock
+	// before failing with ErrUnavailable. Default: 5s.
+	BusyTimeout time.Duration
+	// MaxBatch caps how many queued writes share one transaction. Default: 256.
+	MaxBatch int
+	// Readers caps the read-only connection pool. Default: 4.
+	Readers int
+}
+
+func (o *Options) fill() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.Readers <= 0 {
+		o.Readers = 4
+	}
+}
+
+// DB is an open ledger. Its methods are safe for concurrent use. Writes go
+// through a single writer goroutine; reads use a read-only pool.
+type DB struct {
+	path string
+	opts Options
+	log  *slog.Logger
+
+	wdb *sql.DB // the writer's connection; only the writer goroutine uses it after Open
+	rdb *sql.DB // read-only pool
+
+	// mu guards closed and sends on reqs: senders hold it for reading, Close
+	// takes it for writing before closing reqs.
+	mu     sync.RWMutex
+	closed bool
+	reqs   chan *request
+	done   chan struct{} // closed when the writer goroutine has returned
+
+	stats struct {
+		commits, rows, failed atomic.Int64
+		pending, writing      atomic.Int64
+	}
+}
+
+// Stats are counters of the writer since Open (schema migrations at Open
+// are not counted).
+type Stats struct {
+	Commits int64 // write transactions committed
+	Rows    int64 // usage rows inserted (duplicates by ID not counted)
+	Failed  int64 // write transactions that failed and rolled back
+	Pending int64 // calls waiting for the writer: queued or in the open transaction
+	Writing int64 // of Pending, those in the transaction being written now
+}
+
+// Stats returns the writer's counters.
+func (d *DB) Stats() Stats {
+	return Stats{
+		Commits: d.stats.commits.Load(),
+		Rows:    d.stats.rows.Load(),
+		Failed:  d.stats.failed.Load(),
+		Pending: d.stats.pending.Load(),
+		Writing: d.stats.writing.Load(),
+	}
+}
+
+// Path returns the database file's path.
+func (d *DB) Path() string { return d.path }
+
+// Open opens the ledger at path, creating the file (mode 0600) if it does
+// not exist, and migrates it to the newest schema. Its folder must exist.
+//
+// It fails with ErrTooNew for a database written by a newer byokd, with
+// ErrDamaged for a file that is not a SQLite database or fails PRAGMA
+// quick_check, and with ErrUnavailable when the file or folder cannot be
+// written. Call Close when done.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	opts.fill()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	if err := createFile(abs); err != nil {
+		return nil, fmt.Errorf("open ledger: %w", classify(abs, err))
+	}
+	d := &DB{
+		path: abs,
+		opts: opts,
+		log:  opts.Logger.With("component", "ledger"),
+		reqs: make(chan *request, 4*opts.MaxBatch),
+		done: make(chan struct{}),
+	}
+	if err := d.openWriter(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.openReaders(ctx); err != nil {
+		d.wdb.Close()
+		return nil, err
+	}
+	stmts, err := prepareWriter(ctx, d.wdb)
+	if err != nil {
+		d.rdb.Close()
+		d.wdb.Close()
+		return nil, fmt.Errorf("open ledger: %w", classify(abs, err))
+	}
+	go d.writer(stmts)
+	return d, nil
+}
+
+// createFile creates path with mode 0600 unless it exists, so that SQLite
+// (which copies the database's mode to its -wal and -shm files) never makes
+// a world-readable ledger.
+func createFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// dsn builds a file: URI for path. The path is escaped, so names with ? or
+// # work. The _pragma values run on every new connection; busy_timeout runs
+// first (the driver sorts it first), the others in name order.
+func dsn(path string, readOnly bool, busy time.Duration) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)}
+	if len(u.Path) > 0 && u.Path[0] != '/' {
+		u.Path = "/" + u.Path // Windows: file:///C:/…
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		// SQLite's own URI parameter: the connection cannot write, and a
+		// missing file is an error instead of being created.
+		q.Set("mode", "ro")
+	} else {
+		q.Set("mode", "rwc")
+		// WAL: readers never block the writer nor the writer readers.
+		q.Add("_pragma", "journal_mode(WAL)")
+		// synchronous=NORMAL in WAL mode: a commit is durable against a
+		// crash of this process (the WAL is written before COMMIT returns);
+		// only a power loss or OS crash can roll back the last commits,
+		// never corrupt the file. It saves an fsync per commit.
+		q.Add("_pragma", "synchronous(NORMAL)")
+		// Write transactions take the write lock at BEGIN, so they wait
+		// for another process's lock under busy_timeout instead of failing
+		// with SQLITE_BUSY halfway through.
+		q.Set("_txlock", "immediate")
+	}
+	return u.String() + "?" + q.Encode()
+}
+
+func (d *DB) openWriter(ctx context.Context) error {
+	w, err := sql.Open("sqlite", dsn(d.path, false, d.opts.BusyTimeout))
+	if err != nil {
+		return fmt.Errorf("open ledger %s: %w", d.path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return fmt.Errorf("open ledger: %w", classify(d.path, err))
+	}
+	if err := quickCheck(ctx, w, d.path); err != nil {
+		w.Close()
+		return fmt.Errorf("open ledger: %w", err)
+	}
+	if err := migrate(ctx, w, d.path); err != nil {
+		w.Close()
+		return err
+	}
+	d.wdb = w
+	return nil
+}
+
+func (d *DB) openReaders(ctx context.Context) error {
+	r, err := sql.Open("sqlite", dsn(d.path, true, d.opts.BusyTimeout))
+	if err != nil {
+		return fmt.Errorf("open ledger %s for reading: %w", d.path, err)
+	}
+	r.SetMaxOpenConns(d.opts.Readers)
+	r.SetMaxIdleConns(d.opts.Readers)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		return fmt.Errorf("open ledger for reading: %w", classify(d.path, err))
+	}
+	d.rdb = r
+	return nil
+}
+
+// quickCheck runs PRAGMA quick_check, which reads every page (O(N), without
+// the index cross-checks of integrity_check), and fails with ErrDamaged
+// unless SQLite answers "ok".
+func quickCheck(ctx context.Context, db *sql.DB, path string) error {
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return classify(path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return classify(path, err)
+		}
+		s = strings.TrimSpace(strings.TrimPrefix(s, "*** in database main ***"))
+		if s != "ok" {
+			problems = append(problems, strings.ReplaceAll(s, "\n", "; "))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return classify(path, err)
+	}
+	if len(problems) > 0 {
+		detail := problems[0]
+		if len(problems) > 1 {
+			detail += fmt.Sprintf(" and %d more problems", len(problems)-1)
+		}
+		return damaged(path, "quick_check: "+detail, nil)
+	}
+	return nil
+}
+
+// Close stops accepting writes, commits everything already queued, waits
+// for the writer to finish and closes the database. Calls made after Close
+// fail with ErrUnavailable and ErrClosed. Close is idempotent.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	already := d.closed
+	if !already {
+		d.closed = true
+		close(d.reqs)
+	}
+	d.mu.Unlock()
+	<-d.done
+	if already {
+		return nil
+	}
+	return errors.Join(d.rdb.Close(), d.wdb.Close())
+}

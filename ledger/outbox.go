@@ -1,0 +1,73 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"byokd.dev/byok"
+)
+
+// Outbox returns up to limit usage events not yet acknowledged by the team
+// hub, in the order they were recorded.
+func (d *DB) Outbox(ctx context.Context, limit int) ([]byok.UsageEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := d.rdb.QueryContext(ctx, `SELECT `+usageColumns+` FROM outbox o
+JOIN usage u ON u.seq = o.seq ORDER BY o.seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", classify(d.path, err))
+	}
+	defer rows.Close()
+	var evs []byok.UsageEvent
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read outbox: %w", classify(d.path, err))
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", classify(d.path, err))
+	}
+	return evs, nil
+}
+
+// markChunk bounds the bound parameters of one statement.
+const markChunk = 500
+
+// MarkSynced removes the events with these IDs from the outbox, once the
+// hub has acknowledged them. Unknown or already synced IDs are ignored.
+func (d *DB) MarkSynced(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for start := 0; start < len(ids); start += markChunk {
+			chunk := ids[start:min(start+markChunk, len(ids))]
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM outbox
+WHERE seq IN (SELECT seq FROM usage WHERE id IN (`+placeholders(len(chunk))+`))`, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d events synced: %w", len(ids), err)
+	}
+	return nil
+}
+
+// Unsynced counts the events waiting in the outbox.
+func (d *DB) Unsynced(ctx context.Context) (int, error) {
+	var n int
+	if err := d.rdb.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count outbox: %w", classify(d.path, err))
+	}
+	return n, nil
+}

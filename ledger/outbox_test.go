@@ -1,0 +1,95 @@
+package ledger
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func ids(t *testing.T, d *DB, limit int) []string {
+	t.Helper()
+	evs, err := d.Outbox(context.Background(), limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.ID)
+	}
+	return out
+}
+
+func unsynced(t *testing.T, d *DB) int {
+	t.Helper()
+	n, err := d.Unsynced(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestOutbox_MarkSynced(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTemp(t)
+	// Recorded out of time order: the outbox keeps recording order.
+	for _, i := range []int{5, 1, 4, 2, 3} {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := unsynced(t, d), 5; got != want {
+		t.Errorf("Unsynced: got %d, want %d", got, want)
+	}
+	first := ids(t, d, 3)
+	if diff := cmp.Diff([]string{"ev-0005", "ev-0001", "ev-0004"}, first); diff != "" {
+		t.Errorf("Outbox(3) (-want +got):\n%s", diff)
+	}
+	if err := d.MarkSynced(ctx, append(first, "no-such-id")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := unsynced(t, d), 2; got != want {
+		t.Errorf("Unsynced after MarkSynced: got %d, want %d", got, want)
+	}
+	if diff := cmp.Diff([]string{"ev-0002", "ev-0003"}, ids(t, d, 10)); diff != "" {
+		t.Errorf("Outbox after MarkSynced (-want +got):\n%s", diff)
+	}
+
+	// Recording a synced event again must not queue it again.
+	if err := d.Record(ctx, event(5)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := unsynced(t, d), 2; got != want {
+		t.Errorf("Unsynced after re-recording a synced event: got %d, want %d", got, want)
+	}
+	// The synced rows stay in the ledger.
+	evs, err := d.Events(ctx, base, base.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(evs), 5; got != want {
+		t.Errorf("events after sync: got %d, want %d", got, want)
+	}
+	if got := ids(t, d, 0); got != nil {
+		t.Errorf("Outbox(0): got %v, want none", got)
+	}
+}
+
+func TestOutbox_MarkSyncedManyIDs(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTemp(t)
+	const n = 1200 // more than one statement's worth of parameters
+	var all []string
+	for i := range n {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, event(i).ID)
+	}
+	if err := d.MarkSynced(ctx, all[:n-1]); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{all[n-1]}, ids(t, d, 10)); diff != "" {
+		t.Errorf("Outbox (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,282 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"byokd.dev/byok"
+)
+
+// cmpEvents compares times as instants: the ledger returns them in the local
+// zone with microsecond precision.
+var cmpEvents = cmpopts.EquateApproxTime(0)
+
+func TestRecord_RoundTrip(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTemp(t)
+	odd := event(2)
+	odd.Service, odd.Payer, odd.Credential, odd.Relayed = byok.Anthropic, byok.PayerTeam, "team/shared", true
+	odd.Member, odd.Status, odd.FallbackReason = "ann@example.com", 499, "quota"
+	odd.CostKnown, odd.Cost = false, 0
+	odd.Usage.Complete = false
+	want := []byok.UsageEvent{event(1), odd, event(3)}
+	for _, ev := range []byok.UsageEvent{event(3), odd, event(1)} {
+		if err := d.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := d.Events(ctx, base, base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpEvents); diff != "" {
+		t.Errorf("Events (-want +got):\n%s", diff)
+	}
+}
+
+func TestRecord_RejectsEventWithoutIdentity(t *testing.T) {
+	d, _ := openTemp(t)
+	for _, ev := range []byok.UsageEvent{
+		{Service: byok.OpenAI, Time: base},
+		{ID: "x", Time: base},
+		{ID: "x", Service: byok.OpenAI},
+	} {
+		if err := d.Record(context.Background(), ev); err == nil {
+			t.Errorf("Record(%+v): got nil error, want one", ev)
+		}
+	}
+}
+
+func TestRecord_IdempotentByID(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTemp(t)
+	first := event(1)
+	again := event(1)
+	again.Cost = 999999 // same ID, other content: the first row stays
+	for _, ev := range []byok.UsageEvent{first, again, first} {
+		if err := d.Record(ctx, ev); err != nil {
+			t.Fatalf("Record(%s): %v", ev.ID, err)
+		}
+	}
+	raw := rawDB(t, path)
+	if got := countRows(t, raw, "SELECT count(*) FROM usage"); got != 1 {
+		t.Errorf("usage rows: got %d, want 1", got)
+	}
+	if got := countRows(t, raw, "SELECT count(*) FROM outbox"); got != 1 {
+		t.Errorf("outbox rows: got %d, want 1", got)
+	}
+	evs, err := d.Events(ctx, base, base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]byok.UsageEvent{first}, evs, cmpEvents); diff != "" {
+		t.Errorf("Events (-want +got):\n%s", diff)
+	}
+	if got := d.Stats().Rows; got != 1 {
+		t.Errorf("Stats().Rows: got %d, want 1", got)
+	}
+}
+
+// TestRecord_ConcurrentCallsShareCommits holds the write lock from another
+// connection while 200 calls queue up, so the test does not depend on how
+// fast the goroutines happen to start.
+func TestRecord_ConcurrentCallsShareCommits(t *testing.T) {
+	const calls = 200
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{BusyTimeout: time.Minute})
+	release := holdWriteLock(t, path)
+
+	errs := make(chan error, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() { errs <- d.Record(ctx, event(i)) })
+	}
+	waitFor(t, "all calls queued", func() bool { return d.Stats().Pending == calls })
+	release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Record: %v", err)
+		}
+	}
+
+	raw := rawDB(t, path)
+	if got := countRows(t, raw, "SELECT count(DISTINCT id) FROM usage"); got != calls {
+		t.Errorf("distinct ids: got %d, want %d", got, calls)
+	}
+	if got := countRows(t, raw, "SELECT count(*) FROM usage"); got != calls {
+		t.Errorf("usage rows: got %d, want %d", got, calls)
+	}
+	if got := countRows(t, raw, "SELECT count(*) FROM outbox"); got != calls {
+		t.Errorf("outbox rows: got %d, want %d", got, calls)
+	}
+	st := d.Stats()
+	if st.Commits >= calls || st.Commits < 1 {
+		t.Errorf("commits for %d calls: got %d, want between 1 and %d", calls, st.Commits, calls-1)
+	}
+	if st.Rows != calls || st.Pending != 0 {
+		t.Errorf("Stats: got rows %d pending %d, want %d and 0", st.Rows, st.Pending, calls)
+	}
+	t.Logf("%d calls, %d commits", calls, st.Commits)
+}
+
+func TestRecord_CommittedWhenItReturns(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTemp(t)
+	raw := rawDB(t, path)
+	for i := range 50 {
+		ev := event(i)
+		if err := d.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if got := countRows(t, raw, "SELECT count(*) FROM usage WHERE id = ?", ev.ID); got != 1 {
+			t.Fatalf("row %s seen by another connection right after Record: got %d, want 1", ev.ID, got)
+		}
+	}
+}
+
+func TestRecord_ContextEndsWhileQueued(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{BusyTimeout: time.Minute})
+	release := holdWriteLock(t, path)
+
+	// The first call is taken into a transaction that waits for the lock.
+	firstCtx, cancelFirst := context.WithCancel(ctx)
+	firstErr := make(chan error, 1)
+	go func() { firstErr <- d.Record(firstCtx, event(1)) }()
+	waitFor(t, "first call in a transaction", func() bool { return d.Stats().Writing == 1 })
+
+	// The second waits in the queue behind it.
+	queuedCtx, cancelQueued := context.WithCancel(ctx)
+	queuedErr := make(chan error, 1)
+	go func() { queuedErr <- d.Record(queuedCtx, event(2)) }()
+	waitFor(t, "second call queued", func() bool { return d.Stats().Pending == 2 })
+
+	cancelQueued()
+	if err := <-queuedErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("Record cancelled while queued: got %v, want context.Canceled", err)
+	}
+	cancelFirst() // too late: the first event is already being written
+	release()
+	if err := <-firstErr; err != nil {
+		t.Errorf("Record cancelled during its transaction: got %v, want nil (committed)", err)
+	}
+
+	raw := rawDB(t, path)
+	for _, tt := range []struct {
+		id   string
+		want int
+	}{{event(1).ID, 1}, {event(2).ID, 0}} {
+		if got := countRows(t, raw, "SELECT count(*) FROM usage WHERE id = ?", tt.id); got != tt.want {
+			t.Errorf("rows with id %s: got %d, want %d", tt.id, got, tt.want)
+		}
+	}
+}
+
+func TestRecord_CancelledContextWritesNothing(t *testing.T) {
+	d, path := openTemp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Record(ctx, event(1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Record with a cancelled context: got %v, want context.Canceled", err)
+	}
+	d.Close()
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != 0 {
+		t.Errorf("usage rows: got %d, want 0", got)
+	}
+}
+
+func TestClose_FlushesQueuedRecords(t *testing.T) {
+	const calls = 50
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d, err := Open(ctx, path, Options{BusyTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdWriteLock(t, path)
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() { errs <- d.Record(ctx, event(i)) }()
+	}
+	waitFor(t, "all calls queued", func() bool { return d.Stats().Pending == calls })
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	release()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Errorf("Record: %v", err)
+		}
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != calls {
+		t.Errorf("rows after Close: got %d, want %d", got, calls)
+	}
+
+	err = d.Record(ctx, event(calls+1))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrClosed) {
+		t.Errorf("Record after Close: got %v, want ErrUnavailable and ErrClosed", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close: got %v, want nil", err)
+	}
+}
+
+func TestRecord_DiskFull(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTemp(t)
+	// Cap the file at its current size plus a few pages, as a full disk
+	// would: SQLite then fails writes with SQLITE_FULL.
+	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var pages int
+		if err := tx.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages+4))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full error
+	for i := 0; i < 10000 && full == nil; i++ {
+		full = d.Record(ctx, event(i))
+	}
+	if !errors.Is(full, ErrUnavailable) || !strings.Contains(full.Error(), "ledger disk full: free space on") ||
+		!strings.Contains(full.Error(), path) {
+		t.Fatalf("Record on a full ledger: got %v, want ErrUnavailable saying the disk holding %s is full", full, path)
+	}
+	t.Logf("Record: %v", full)
+	// What was committed before stays readable, and the outbox matches it.
+	raw := rawDB(t, path)
+	if u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, "SELECT count(*) FROM outbox"); u != o || u == 0 {
+		t.Errorf("after disk full: got %d usage rows and %d outbox rows, want equal and > 0", u, o)
+	}
+}
+
+func TestRecord_LockedByAnotherProgram(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{BusyTimeout: 50 * time.Millisecond})
+	release := holdWriteLock(t, path)
+	defer release()
+	err := d.Record(context.Background(), event(1))
+	t.Logf("Record: %v", err)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "ledger is locked by another program") {
+		t.Errorf("Record while another program holds the lock: got %v, want ErrUnavailable saying it is locked", err)
+	}
+}

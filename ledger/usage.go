@@ -1,0 +1,216 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"byokd.dev/byok"
+)
+
+// Record stores ev and its outbox entry (for the team hub) in one
+// transaction, and returns once that transaction has committed. Concurrent
+// calls share commits (group commit).
+//
+// Recording an ID that is already stored is a no-op and returns nil; the
+// stored row is kept. ev must have an ID, a Service and a Time.
+//
+// If ctx ends while ev is still queued, Record returns ctx.Err() and nothing
+// is written. If ctx ends after the writer has taken ev into a transaction,
+// Record waits for that transaction and reports its true outcome: nil means
+// the row is committed even though ctx has ended.
+//
+// Errors that mean the ledger cannot be written (disk full, read-only,
+// locked, closed) wrap ErrUnavailable.
+func (d *DB) Record(ctx context.Context, ev byok.UsageEvent) error {
+	if ev.ID == "" || ev.Service == "" || ev.Time.IsZero() {
+		return fmt.Errorf("record usage %q: event needs an ID, a service and a time", ev.ID)
+	}
+	if err := d.submit(ctx, &request{ev: &ev}); err != nil {
+		return fmt.Errorf("record usage %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// insertEvent inserts ev and, if it is new, its outbox entry.
+func insertEvent(ctx context.Context, st *writerStmts, ev *byok.UsageEvent) (inserted bool, err error) {
+	model := ev.Model
+	if model == "" {
+		model = ev.Usage.Model
+	}
+	u := ev.Usage
+	res, err := st.insertUsage.ExecContext(ctx,
+		ev.ID, ev.Time.UnixMicro(), string(ev.Service), model, ev.App, ev.Project,
+		ev.Credential, string(ev.Payer), ev.Member, ev.Status,
+		u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWrite5mTokens, u.CacheWrite1hTokens,
+		u.Requests, int64(ev.Cost), ev.CostKnown, ev.Latency.Microseconds(), ev.FallbackReason,
+		ev.Relayed, !u.Complete)
+	if err != nil {
+		return false, fmt.Errorf("insert usage: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, err // a duplicate ID: already stored
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return false, fmt.Errorf("insert usage: %w", err)
+	}
+	if _, err := st.insertOutbox.ExecContext(ctx, seq); err != nil {
+		return false, fmt.Errorf("insert outbox: %w", err)
+	}
+	return true, nil
+}
+
+// usageColumns are the columns scanEvent reads, in order.
+const usageColumns = `u.id, u.time_us, u.service, u.model, u.app, u.project, u.credential, u.payer,
+u.member, u.status, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_5m_tokens,
+u.cache_write_1h_tokens, u.requests, u.cost_micros, u.cost_known, u.latency_us, u.fallback_reason,
+u.relayed, u.incomplete`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanEvent reads one row of usageColumns. The stored model fills both
+// ev.Model and ev.Usage.Model; times come back in the local zone with
+// microsecond precision.
+func scanEvent(s scanner) (byok.UsageEvent, error) {
+	var (
+		ev                byok.UsageEvent
+		timeUS, latencyUS int64
+		service, payer    string
+		cost              int64
+		incomplete        bool
+	)
+	u := &ev.Usage
+	err := s.Scan(&ev.ID, &timeUS, &service, &ev.Model, &ev.App, &ev.Project, &ev.Credential, &payer,
+		&ev.Member, &ev.Status, &u.InputTokens, &u.OutputTokens, &u.CacheReadTokens, &u.CacheWrite5mTokens,
+		&u.CacheWrite1hTokens, &u.Requests, &cost, &ev.CostKnown, &latencyUS, &ev.FallbackReason,
+		&ev.Relayed, &incomplete)
+	if err != nil {
+		return ev, err
+	}
+	ev.Time = time.UnixMicro(timeUS)
+	ev.Service = byok.Service(service)
+	ev.Payer = byok.Payer(payer)
+	ev.Cost = byok.Micros(cost)
+	ev.Latency = time.Duration(latencyUS) * time.Microsecond
+	u.Model = ev.Model
+	u.Complete = !incomplete
+	return ev, nil
+}
+
+// Events returns the usage events with from <= Time < to, oldest first.
+func (d *DB) Events(ctx context.Context, from, to time.Time) ([]byok.UsageEvent, error) {
+	rows, err := d.rdb.QueryContext(ctx, `SELECT `+usageColumns+` FROM usage u
+WHERE u.time_us >= ? AND u.time_us < ? ORDER BY u.time_us, u.seq`, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("list usage: %w", classify(d.path, err))
+	}
+	defer rows.Close()
+	var evs []byok.UsageEvent
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list usage: %w", classify(d.path, err))
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list usage: %w", classify(d.path, err))
+	}
+	return evs, nil
+}
+
+// SummaryRow is the usage of one (service, model, app, project, payer)
+// group over a time range.
+type SummaryRow struct {
+	Service            byok.Service
+	Model              string
+	App                string
+	Project            string
+	Payer              byok.Payer
+	Calls              int64
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWrite5mTokens int64
+	CacheWrite1hTokens int64
+	Requests           int64
+	Cost               byok.Micros // sum over the rows whose cost is known
+	UnknownCost        int64       // rows whose model had no price: their cost is missing from Cost
+}
+
+// Summary groups the events with from <= Time < to by service, model, app,
+// project and payer, in that order.
+func (d *DB) Summary(ctx context.Context, from, to time.Time) ([]SummaryRow, error) {
+	rows, err := d.rdb.QueryContext(ctx, `SELECT service, model, app, project, payer, count(*),
+	sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_5m_tokens),
+	sum(cache_write_1h_tokens), sum(requests), sum(CASE WHEN cost_known THEN cost_micros ELSE 0 END),
+	sum(NOT cost_known)
+FROM usage WHERE time_us >= ? AND time_us < ?
+GROUP BY service, model, app, project, payer
+ORDER BY service, model, app, project, payer`, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("summarize usage: %w", classify(d.path, err))
+	}
+	defer rows.Close()
+	var out []SummaryRow
+	for rows.Next() {
+		var r SummaryRow
+		var svc, payer string
+		var cost int64
+		if err := rows.Scan(&svc, &r.Model, &r.App, &r.Project, &payer, &r.Calls,
+			&r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWrite5mTokens,
+			&r.CacheWrite1hTokens, &r.Requests, &cost, &r.UnknownCost); err != nil {
+			return nil, fmt.Errorf("summarize usage: %w", classify(d.path, err))
+		}
+		r.Service, r.Payer, r.Cost = byok.Service(svc), byok.Payer(payer), byok.Micros(cost)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("summarize usage: %w", classify(d.path, err))
+	}
+	return out, nil
+}
+
+// Spend is the known cost charged to payer with from <= Time < to.
+func (d *DB) Spend(ctx context.Context, from, to time.Time, payer byok.Payer) (byok.Micros, error) {
+	var m int64
+	err := d.rdb.QueryRowContext(ctx, `SELECT coalesce(sum(cost_micros), 0) FROM usage
+WHERE payer = ? AND time_us >= ? AND time_us < ? AND cost_known`, string(payer), from.UnixMicro(), to.UnixMicro()).Scan(&m)
+	if err != nil {
+		return 0, fmt.Errorf("sum %s spend: %w", payer, classify(d.path, err))
+	}
+	return byok.Micros(m), nil
+}
+
+// SpendByCredential is the known cost per credential ("personal/work",
+// "team/team-openai") with from <= Time < to. Credentials without spend in
+// the range are absent.
+func (d *DB) SpendByCredential(ctx context.Context, from, to time.Time) (map[string]byok.Micros, error) {
+	rows, err := d.rdb.QueryContext(ctx, `SELECT credential, sum(cost_micros) FROM usage
+WHERE time_us >= ? AND time_us < ? AND cost_known GROUP BY credential`, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("sum spend per credential: %w", classify(d.path, err))
+	}
+	defer rows.Close()
+	out := map[string]byok.Micros{}
+	for rows.Next() {
+		var c string
+		var m int64
+		if err := rows.Scan(&c, &m); err != nil {
+			return nil, fmt.Errorf("sum spend per credential: %w", classify(d.path, err))
+		}
+		out[c] = byok.Micros(m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sum spend per credential: %w", classify(d.path, err))
+	}
+	return out, nil
+}
+
+// placeholders returns "?, ?, …" with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
