@@ -38,7 +38,6 @@ func OpenAIInsufficientQuota() Failure {
 func OpenAIRateLimited() Failure {
 	h := openaiErrorHeader()
 	h.Set("Retry-After", "20")
-	h.Set("Retry-After-Ms", "20000")
 	h.Set("X-Ratelimit-Limit-Requests", "3")
 	h.Set("X-Ratelimit-Remaining-Requests", "0")
 	h.Set("X-Ratelimit-Reset-Requests", "20s")
