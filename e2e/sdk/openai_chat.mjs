@@ -1,5 +1,5 @@
 // One chat completion with the official OpenAI SDK, streamed (STREAM=1,
-// with stream_options.include_usage) or not.
+// with stream_options.include_usage unless INCLUDE_USAGE=0) or not.
 import OpenAI from 'openai';
 import { env, clientOptions, pickHeaders, run } from './lib.mjs';
 
@@ -20,7 +20,9 @@ await run(async () => {
     };
   }
   const { data: stream, response } = await client.chat.completions
-    .create({ model: cfg.model, messages, stream: true, stream_options: { include_usage: true } })
+    .create(process.env.INCLUDE_USAGE === '0'
+      ? { model: cfg.model, messages, stream: true }
+      : { model: cfg.model, messages, stream: true, stream_options: { include_usage: true } })
     .withResponse();
   let text = '';
   let usage = null;

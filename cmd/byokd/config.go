@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/control"
+	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/keystore"
+)
+
+// ConfigFile is the optional config file in $BYOKD_HOME.
+const ConfigFile = "config.json"
+
+// fileConfig is config.json. Environment variables override it, flags
+// override both.
+type fileConfig struct {
+	Listen     string            `json:"listen"`
+	Upstreams  map[string]string `json:"upstreams"`
+	MaxBodyMiB int64             `json:"max_body_mib"`
+	Keystore   string            `json:"keystore"`
+	LogLevel   string            `json:"log_level"`
+}
+
+// home is $BYOKD_HOME, default the OS user config dir + /byokd.
+func home(e env) (string, error) {
+	if h := e.getenv("BYOKD_HOME"); h != "" {
+		return filepath.Abs(h)
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no state folder: set BYOKD_HOME (%w)", err)
+	}
+	return filepath.Join(dir, "byokd"), nil
+}
+
+func loadFileConfig(dir string) (fileConfig, error) {
+	var c fileConfig
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config file %s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	return c, nil
+}
+
+// daemonConfig builds the daemon's config from the file, the environment
+// and the flags already parsed into listen.
+func daemonConfig(e env, dir, listen string, logOut io.Writer) (daemon.Config, error) {
+	fc, err := loadFileConfig(dir)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	cfg := daemon.Config{Home: dir, Listen: firstOf(listen, fc.Listen), MaxBody: fc.MaxBodyMiB << 20, Version: version}
+	cfg.Upstreams = map[byok.Service]*url.URL{}
+	for _, svc := range byok.Services() {
+		raw := firstOf(e.getenv("BYOKD_UPSTREAM_"+strings.ToUpper(string(svc))), fc.Upstreams[string(svc)])
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return daemon.Config{}, fmt.Errorf("upstream for %s %q: give a base URL such as http://127.0.0.1:9000", svc, raw)
+		}
+		cfg.Upstreams[svc] = u
+	}
+	cfg.Keystore = keystore.Config{
+		Backend:    firstOf(e.getenv("BYOKD_KEYSTORE"), fc.Keystore),
+		Passphrase: passphrase(e),
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(firstOf(e.getenv("BYOKD_LOG_LEVEL"), fc.LogLevel, "info"))); err != nil {
+		return daemon.Config{}, fmt.Errorf("log level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	return cfg, nil
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// passphrase gets the key-file passphrase from BYOKD_KEYSTORE_PASSPHRASE or,
+// on a terminal, a no-echo prompt.
+func passphrase(e env) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		if p := e.getenv("BYOKD_KEYSTORE_PASSPHRASE"); p != "" {
+			return []byte(p), nil
+		}
+		f, ok := e.stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return nil, errors.New("no passphrase: set BYOKD_KEYSTORE_PASSPHRASE or run from a terminal")
+		}
+		fmt.Fprint(e.stderr, "Passphrase for the byokd key file: ")
+		p, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		return p, err
+	}
+}
+
+// readSecret reads a secret from standard input: a no-echo prompt on a
+// terminal, else everything piped in (one trailing newline dropped).
+func readSecret(e env, prompt string) (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(e.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		return strings.TrimSpace(string(b)), err
+	}
+	b, err := io.ReadAll(io.LimitReader(e.stdin, 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("read the key from standard input: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// client connects to the running daemon.
+func client(e env) (*control.Client, error) {
+	dir, err := home(e)
+	if err != nil {
+		return nil, err
+	}
+	return control.Dial(dir)
+}

@@ -1,0 +1,163 @@
+// Command byokd is the byokd daemon and its command line. It only parses
+// arguments, the environment and the config file, and calls the packages
+// that do the work.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Stamped at build time with -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
+var (
+	version = "dev"
+	commit  = "none"
+	date    = "unknown"
+)
+
+// env is the process's outside world, injected so commands can be tested.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	summary string
+	usage   string // full help: synopsis, what it does, an example
+	run     func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"run":     runCmd,
+		"key":     keyCmd,
+		"token":   tokenCmd,
+		"env":     envCmd,
+		"exec":    execCmd,
+		"usage":   usageCmd,
+		"status":  statusCmd,
+		"pref":    prefCmd,
+		"version": versionCmd,
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	os.Exit(runMain(ctx, e, os.Args[1:]))
+}
+
+// exitError carries a child's exit code through `byokd exec`.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func runMain(ctx context.Context, e env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		topHelp(e.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "byokd: unknown command %q; see `byokd --help`\n", args[0])
+		return 2
+	}
+	err := cmd.run(ctx, e, flags(e, args[0], cmd.usage), args[1:])
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "byokd:") {
+		msg = "byokd: " + msg
+	}
+	fmt.Fprintln(e.stderr, msg)
+	return 1
+}
+
+func topHelp(w io.Writer) {
+	fmt.Fprintln(w, "byokd — bring your own API keys: a local proxy that signs OpenAI, Anthropic and ClickUp calls with your keys.")
+	fmt.Fprintln(w, "\nUsage: byokd COMMAND [flags]\n\nCommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `byokd COMMAND --help` for a command's flags and an example.")
+}
+
+// errUsage: the flags were wrong; the flag package already said why.
+var errUsage = errors.New("usage")
+
+// flags returns a FlagSet that prints usage on -h.
+func flags(e env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, strings.TrimSpace(usage))
+		if hasFlags(fs) {
+			fmt.Fprintln(e.stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parse parses args, turning flag errors into errUsage. Flags may come
+// before or after positional arguments; everything after "--" is
+// positional.
+func parse(fs *flag.FlagSet, args []string) error {
+	var tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return fs.Parse(append(append([]string{"--"}, pos...), tail...))
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"runtime"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/control"
+)
+
+var versionCmd = command{
+	summary: "print the version",
+	usage: `Usage: byokd version
+
+Example:
+  byokd version`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "byokd %s (commit %s, built %s, %s/%s)\n", version, commit, date, runtime.GOOS, runtime.GOARCH)
+		return nil
+	},
+}
+
+var statusCmd = command{
+	summary: "show the daemon: proxy, keys, tokens, spend, unsynced rows",
+	usage: `Usage: byokd status
+
+Example:
+  byokd status`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		c, err := client(e)
+		if err != nil {
+			return err
+		}
+		s, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "byokd %s running\nproxy:      http://%s\nkeystore:   %s\nkeys:       %d\napp tokens: %d\nthis month: %s personal, %s team\nunsynced:   %d rows\n",
+			s.Version, s.Proxy, s.Keystore, s.Keys, s.Tokens, s.PersonalSpend, s.TeamSpend, s.Unsynced)
+		return nil
+	},
+}
+
+var prefCmd = group("pref", "show and set which key pays, per service", map[string]command{
+	"show": {
+		summary: "show each service's preference and fallback",
+		usage: `Usage: byokd pref show
+
+Example:
+  byokd pref show`,
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			if err := parse(fs, args); err != nil {
+				return err
+			}
+			c, err := client(e)
+			if err != nil {
+				return err
+			}
+			prefs, err := c.Prefs(ctx)
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, p := range prefs {
+				rows = append(rows, []string{string(p.Service), string(p.Preference), map[bool]string{true: "on", false: "off"}[p.Fallback]})
+			}
+			table(e, "SERVICE\tPREFERENCE\tFALLBACK", rows)
+			return nil
+		},
+	},
+	"set": {
+		summary: "set a service's preference: personal, shared or ask",
+		usage: `Usage: byokd pref set SERVICE personal|shared|ask [--fallback on|off]
+
+personal: use my own key (recommended). shared: use the team's key (the
+team pays). ask: ask me each time. --fallback on lets a call fall back to
+the team key when your key fails (over quota, billing, invalid).
+
+Example:
+  byokd pref set openai personal --fallback on`,
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			fb := fs.String("fallback", "", "on or off (default: unchanged)")
+			if err := parse(fs, args); err != nil {
+				return err
+			}
+			if err := exactArgs(fs, 2, "SERVICE and a preference"); err != nil {
+				return err
+			}
+			svc, err := byok.ParseService(fs.Arg(0))
+			if err != nil {
+				return err
+			}
+			pref, err := byok.ParsePreference(fs.Arg(1))
+			if err != nil {
+				return err
+			}
+			c, err := client(e)
+			if err != nil {
+				return err
+			}
+			cur, err := c.Prefs(ctx)
+			if err != nil {
+				return err
+			}
+			p := control.Pref{Service: svc, Preference: pref}
+			for _, q := range cur {
+				if q.Service == svc {
+					p.Fallback = q.Fallback
+				}
+			}
+			switch *fb {
+			case "":
+			case "on":
+				p.Fallback = true
+			case "off":
+				p.Fallback = false
+			default:
+				return fmt.Errorf("--fallback %q: use on or off", *fb)
+			}
+			if err := c.SetPref(ctx, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s: %s, fallback %s\n", svc, pref, map[bool]string{true: "on", false: "off"}[p.Fallback])
+			return nil
+		},
+	},
+})

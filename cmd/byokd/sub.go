@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// group runs one of a command's subcommands ("key add", "token list").
+func group(parent, summary string, subs map[string]command) command {
+	names := make([]string, 0, len(subs))
+	for n := range subs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: byokd %s SUBCOMMAND [flags]\n\n%s\n\nSubcommands:\n", parent, summary)
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, n := range names {
+		fmt.Fprintf(tw, "  %s\t%s\n", n, subs[n].summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "\nRun `byokd %s SUBCOMMAND --help` for its flags and an example.", parent)
+	usage := b.String()
+	return command{
+		summary: summary,
+		usage:   usage,
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+				fmt.Fprintln(e.stderr, usage)
+				if len(args) == 0 {
+					return errUsage
+				}
+				return flag.ErrHelp
+			}
+			sub, ok := subs[args[0]]
+			if !ok {
+				return fmt.Errorf("unknown subcommand %q of %s; see `byokd %s --help`", args[0], parent, parent)
+			}
+			return sub.run(ctx, e, flags(e, parent+" "+args[0], sub.usage), args[1:])
+		},
+	}
+}
+
+// table writes aligned columns.
+func table(e env, header string, rows [][]string) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// exactArgs checks the number of positional arguments.
+func exactArgs(fs *flag.FlagSet, n int, what string) error {
+	if fs.NArg() != n {
+		fs.Usage()
+		return fmt.Errorf("%s needs %s", fs.Name(), what)
+	}
+	return nil
+}

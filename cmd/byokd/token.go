@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"byokd.dev/byok/control"
+)
+
+var tokenCmd = group("token", "create, list and revoke local app tokens", map[string]command{
+	"create": {
+		summary: "create an app token; prints it alone on stdout",
+		usage: `Usage: byokd token create NAME [--project PROJECT]
+
+Creates a local app token. Give it to one app as its API key; the proxy
+swaps it for your real key. Usage is attributed to NAME and PROJECT. The
+token is printed once, alone on standard output.
+
+Example:
+  byokd token create my-editor --project acme`,
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			project := fs.String("project", "", "project or client the app's usage is billed to")
+			if err := parse(fs, args); err != nil {
+				return err
+			}
+			if err := exactArgs(fs, 1, "a NAME"); err != nil {
+				return err
+			}
+			c, err := client(e)
+			if err != nil {
+				return err
+			}
+			t, err := c.CreateToken(ctx, control.NewToken{Name: fs.Arg(0), Project: *project})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, t.Value)
+			return nil
+		},
+	},
+	"list": {
+		summary: "list app tokens (names and projects, never the tokens)",
+		usage: `Usage: byokd token list
+
+Example:
+  byokd token list`,
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			if err := parse(fs, args); err != nil {
+				return err
+			}
+			c, err := client(e)
+			if err != nil {
+				return err
+			}
+			toks, err := c.Tokens(ctx)
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, t := range toks {
+				state := "active"
+				if t.Revoked {
+					state = "revoked"
+				}
+				rows = append(rows, []string{t.Name, firstOf(t.Project, "-"), t.Created.Local().Format("2006-01-02 15:04"), state})
+			}
+			table(e, "NAME\tPROJECT\tCREATED\tSTATE", rows)
+			return nil
+		},
+	},
+	"revoke": {
+		summary: "revoke an app token at once",
+		usage: `Usage: byokd token revoke NAME
+
+Example:
+  byokd token revoke my-editor`,
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			if err := parse(fs, args); err != nil {
+				return err
+			}
+			if err := exactArgs(fs, 1, "a NAME"); err != nil {
+				return err
+			}
+			c, err := client(e)
+			if err != nil {
+				return err
+			}
+			if err := c.RevokeToken(ctx, fs.Arg(0)); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "revoked app token %q\n", fs.Arg(0))
+			return nil
+		},
+	},
+})

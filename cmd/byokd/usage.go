@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"byokd.dev/byok"
+)
+
+var usageCmd = command{
+	summary: "this month's calls, by service, model, app, project and payer",
+	usage: `Usage: byokd usage [--month YYYY-MM] [--json]
+
+Shows the calls of a month (default: this one) grouped by service, model,
+app, project and payer, with tokens and cost. --json prints one object per
+call instead. Calls to models missing from the price table show "unknown"
+cost, never $0.
+
+Example:
+  byokd usage
+  byokd usage --month 2026-10 --json`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		month := fs.String("month", "", "month as YYYY-MM (default: this month)")
+		asJSON := fs.Bool("json", false, "print a JSON array, one object per call")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		from := time.Now()
+		if *month != "" {
+			m, err := time.ParseInLocation("2006-01", *month, time.Local)
+			if err != nil {
+				return fmt.Errorf("--month %q: use YYYY-MM, such as 2026-10", *month)
+			}
+			from = m
+		}
+		from = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.Local)
+		to := from.AddDate(0, 1, 0)
+		c, err := client(e)
+		if err != nil {
+			return err
+		}
+		events, err := c.Usage(ctx, from, to)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			if events == nil {
+				events = []byok.UsageEvent{}
+			}
+			return enc.Encode(events)
+		}
+		printSummary(e, from, events)
+		return nil
+	},
+}
+
+type groupKey struct {
+	service byok.Service
+	model   string
+	app     string
+	project string
+	payer   byok.Payer
+}
+
+type groupSum struct {
+	calls, in, out, cacheR, cacheW int64
+	cost                           byok.Micros
+	unknown                        int
+}
+
+func printSummary(e env, from time.Time, events []byok.UsageEvent) {
+	sums := map[groupKey]*groupSum{}
+	var total byok.Micros
+	unknown := 0
+	for _, ev := range events {
+		k := groupKey{ev.Service, ev.Model, ev.App, ev.Project, ev.Payer}
+		s := sums[k]
+		if s == nil {
+			s = &groupSum{}
+			sums[k] = s
+		}
+		s.calls++
+		s.in += ev.Usage.InputTokens
+		s.out += ev.Usage.OutputTokens
+		s.cacheR += ev.Usage.CacheReadTokens
+		s.cacheW += ev.Usage.CacheWriteTokens()
+		s.cost += ev.Cost
+		total += ev.Cost
+		if !ev.CostKnown {
+			s.unknown++
+			unknown++
+		}
+	}
+	fmt.Fprintf(e.stdout, "Usage for %s: %d calls, %s", from.Format("January 2006"), len(events), total)
+	if unknown > 0 {
+		fmt.Fprintf(e.stdout, " + %d calls of unknown cost", unknown)
+	}
+	fmt.Fprintln(e.stdout)
+	if len(events) == 0 {
+		return
+	}
+	keys := make([]groupKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return sums[keys[i]].cost > sums[keys[j]].cost })
+	var rows [][]string
+	for _, k := range keys {
+		s := sums[k]
+		cost := s.cost.String()
+		if s.unknown > 0 {
+			cost += fmt.Sprintf(" (%d unknown)", s.unknown)
+		}
+		rows = append(rows, []string{
+			string(k.service), firstOf(k.model, "-"), firstOf(k.app, "-"), firstOf(k.project, "-"), string(k.payer),
+			strconv.FormatInt(s.calls, 10), strconv.FormatInt(s.in, 10), strconv.FormatInt(s.out, 10),
+			strconv.FormatInt(s.cacheR, 10), strconv.FormatInt(s.cacheW, 10), cost,
+		})
+	}
+	fmt.Fprintln(e.stdout)
+	table(e, "SERVICE\tMODEL\tAPP\tPROJECT\tPAYER\tCALLS\tINPUT\tOUTPUT\tCACHE READ\tCACHE WRITE\tCOST", rows)
+}

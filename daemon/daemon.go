@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/control"
+	"byokd.dev/byok/keystore"
+	"byokd.dev/byok/ledger"
+	"byokd.dev/byok/localproxy"
+	"byokd.dev/byok/metering"
+)
+
+// DefaultListen is the proxy's address.
+const DefaultListen = "127.0.0.1:8787"
+
+// Files in the state folder.
+const (
+	LedgerFile = "ledger.db"
+	KeysFile   = "keys.enc"    // the encrypted-file secret store, when used
+	PricesFile = "prices.json" // optional price overrides
+)
+
+// Config is everything the daemon needs; cmd/byokd fills it from flags,
+// the environment and the config file.
+type Config struct {
+	Home      string // the state folder, required
+	Listen    string // proxy address; default DefaultListen; must be loopback
+	Upstreams map[byok.Service]*url.URL
+	MaxBody   int64
+	// Keystore chooses and unlocks the secret store; Namespace and
+	// FilePath are filled in here.
+	Keystore keystore.Config
+	Logger   *slog.Logger
+	Version  string
+	// ShutdownGrace bounds how long in-flight calls may take to finish on
+	// stop; default 30s.
+	ShutdownGrace time.Duration
+	Now           func() time.Time
+}
+
+// Daemon is a running byokd. Create it with Start.
+type Daemon struct {
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	db        *ledger.DB
+	store     keystore.Store
+	storeKind string
+	keys      *keyring
+	tokens    *tokens
+	proxy     *localproxy.Proxy
+	proxyAddr string
+
+	proxyLn, controlLn net.Listener
+	proxySrv, ctrlSrv  *http.Server
+}
+
+// Start opens the state folder, the ledger and the secret store, and
+// starts listening. Serve with Run.
+func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
+	if cfg.Home == "" {
+		return nil, errors.New("no state folder: set BYOKD_HOME")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon"), now: cfg.Now}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if err := prepareHome(cfg.Home); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{control.TokenFile, LedgerFile, KeysFile} {
+		if err := checkPrivate(filepath.Join(cfg.Home, f)); err != nil {
+			return nil, err
+		}
+	}
+	if d.db, err = ledger.Open(ctx, filepath.Join(cfg.Home, LedgerFile), ledger.Options{Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	id, err := d.installID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ks := cfg.Keystore
+	ks.Namespace = "byokd-" + id
+	ks.FilePath = filepath.Join(cfg.Home, KeysFile)
+	if d.store, err = keystore.Open(ks); err != nil {
+		return nil, err
+	}
+	d.storeKind = "keychain"
+	if _, ok := d.store.(*keystore.File); ok {
+		d.storeKind = "encrypted file"
+	}
+	d.keys = &keyring{db: d.db, store: d.store, log: d.log}
+	if err := d.keys.load(ctx); err != nil {
+		return nil, err
+	}
+	d.tokens = newTokens(d.db)
+	prices, err := metering.LoadPrices(filepath.Join(cfg.Home, PricesFile))
+	if err != nil {
+		return nil, err
+	}
+
+	if d.proxyLn, err = listenLoopback(cfg.Listen); err != nil {
+		return nil, err
+	}
+	d.proxyAddr = d.proxyLn.Addr().String()
+	_, port, _ := net.SplitHostPort(d.proxyAddr)
+	d.proxy, err = localproxy.New(localproxy.Config{
+		Upstreams: cfg.Upstreams,
+		Port:      port,
+		Tokens:    d.tokens,
+		Planner:   planner{keys: d.keys},
+		Recorder:  d.db,
+		Prices:    prices,
+		MaxBody:   cfg.MaxBody,
+		Logger:    cfg.Logger,
+		Now:       cfg.Now,
+		NewID:     func() string { return uuid.Must(uuid.NewV7()).String() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if d.controlLn, err = listenLoopback("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	token := randomToken("byokc_")
+	if err := writePrivate(filepath.Join(cfg.Home, control.TokenFile), []byte(token+"\n")); err != nil {
+		return nil, fmt.Errorf("write control token: %w", err)
+	}
+	_, cport, _ := net.SplitHostPort(d.controlLn.Addr().String())
+	d.proxySrv = newServer(d.proxy)
+	d.ctrlSrv = newServer(control.NewHandler(backend{d}, byok.NewSecret(token), cport, cfg.Logger))
+	st, _ := json.Marshal(control.State{PID: os.Getpid(), Proxy: d.proxyAddr, Control: d.controlLn.Addr().String()})
+	if err := writePrivate(filepath.Join(cfg.Home, control.StateFile), st); err != nil {
+		return nil, fmt.Errorf("write daemon state: %w", err)
+	}
+	return d, nil
+}
+
+// ProxyAddr is where the proxy listens.
+func (d *Daemon) ProxyAddr() string { return d.proxyAddr }
+
+// Run serves until ctx ends, then stops gracefully: no new calls, in-flight
+// calls get ShutdownGrace to finish, every row is flushed to the ledger.
+func (d *Daemon) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- serve(d.proxySrv, d.proxyLn) }()
+	go func() { errc <- serve(d.ctrlSrv, d.controlLn) }()
+	d.log.Info("byokd running", "proxy", d.proxyAddr, "keystore", d.storeKind, "version", d.cfg.Version)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	d.log.Info("byokd stopping")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.ShutdownGrace)
+	defer cancel()
+	_ = os.Remove(filepath.Join(d.cfg.Home, control.StateFile))
+	if serr := errors.Join(d.proxySrv.Shutdown(sctx), d.ctrlSrv.Shutdown(sctx)); serr != nil {
+		d.log.Warn("calls still running at the end of the grace period were cut", "err", serr)
+		_ = d.proxySrv.Close()
+		_ = d.ctrlSrv.Close()
+	}
+	return errors.Join(err, d.close())
+}
+
+func (d *Daemon) close() error {
+	var errs []error
+	for _, ln := range []net.Listener{d.proxyLn, d.controlLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	if d.db != nil {
+		errs = append(errs, d.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newServer bounds what a slow or hostile client can hold: headers must
+// arrive within 10 s; bodies and responses are unbounded in time because
+// streams run for minutes.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          nil,
+	}
+}
+
+// listenLoopback listens on addr and refuses anything but loopback: the
+// proxy signs requests with the member's keys for whoever reaches it.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("refusing to listen on %s: byokd serves only loopback (127.0.0.1 or ::1), since it signs requests with your keys", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another byokd running? see `byokd status`)", addr, err)
+	}
+	return ln, nil
+}
+
+func (d *Daemon) installID(ctx context.Context) (string, error) {
+	id, err := d.db.Meta(ctx, "install_id")
+	if err == nil && id != "" {
+		return id, nil
+	}
+	if err != nil && !errors.Is(err, byok.ErrNotFound) {
+		return "", err
+	}
+	id = uuid.NewString()[:8]
+	return id, d.db.SetMeta(ctx, "install_id", id)
+}
