@@ -90,11 +90,13 @@ WHERE m.type = 'table' ORDER BY m.name, p.cid`)
 			"status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
 			"cache_write_1h_tokens", "requests", "cost_micros", "cost_known", "latency_us", "fallback_reason",
 			"relayed", "incomplete"},
-		"outbox":     {"seq"},
-		"keys":       {"service", "name", "fingerprint", "budget_micros", "is_primary", "created_us"},
-		"app_tokens": {"name", "project", "hash", "created_us", "revoked_us"},
-		"prefs":      {"service", "preference", "fallback"},
-		"meta":       {"key", "value"},
+		"outbox":        {"seq"},
+		"keys":          {"service", "name", "fingerprint", "budget_micros", "is_primary", "created_us"},
+		"app_tokens":    {"name", "project", "hash", "created_us", "revoked_us"},
+		"prefs":         {"service", "preference", "fallback"},
+		"reservations":  {"id", "service", "credential", "amount_micros", "created_us"},
+		"budget_alerts": {"service", "credential", "month", "percent"},
+		"meta":          {"key", "value"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)

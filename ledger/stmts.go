@@ -11,6 +11,7 @@ import (
 type writerStmts struct {
 	savepoint, release, rollbackTo *sql.Stmt
 	insertUsage, insertOutbox      *sql.Stmt
+	settle                         *sql.Stmt
 }
 
 const (
@@ -21,6 +22,7 @@ const (
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`
 	sqlInsertOutbox = `INSERT INTO outbox (seq) VALUES (?)`
+	sqlSettle       = `DELETE FROM reservations WHERE id = ?`
 )
 
 func prepareWriter(ctx context.Context, db *sql.DB) (*writerStmts, error) {
@@ -34,6 +36,7 @@ func prepareWriter(ctx context.Context, db *sql.DB) (*writerStmts, error) {
 		{&st.rollbackTo, "ROLLBACK TO item"},
 		{&st.insertUsage, sqlInsertUsage},
 		{&st.insertOutbox, sqlInsertOutbox},
+		{&st.settle, sqlSettle},
 	} {
 		s, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -53,12 +56,13 @@ func (st *writerStmts) in(ctx context.Context, tx *sql.Tx) *writerStmts {
 		rollbackTo:   tx.StmtContext(ctx, st.rollbackTo),
 		insertUsage:  tx.StmtContext(ctx, st.insertUsage),
 		insertOutbox: tx.StmtContext(ctx, st.insertOutbox),
+		settle:       tx.StmtContext(ctx, st.settle),
 	}
 }
 
 func (st *writerStmts) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.savepoint, st.release, st.rollbackTo, st.insertUsage, st.insertOutbox} {
+	for _, s := range []*sql.Stmt{st.savepoint, st.release, st.rollbackTo, st.insertUsage, st.insertOutbox, st.settle} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

@@ -49,6 +49,10 @@ func insertEvent(ctx context.Context, st *writerStmts, ev *byok.UsageEvent) (ins
 	if err != nil {
 		return false, fmt.Errorf("insert usage: %w", err)
 	}
+	// The real cost now counts; the call's estimate stops counting.
+	if _, err := st.settle.ExecContext(ctx, ev.ID); err != nil {
+		return false, fmt.Errorf("settle reservation: %w", err)
+	}
 	n, err := res.RowsAffected()
 	if err != nil || n == 0 {
 		return false, err // a duplicate ID: already stored
