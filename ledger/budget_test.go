@@ -50,16 +50,16 @@ func TestReserve_RecordSettlesAndUnusedComesBack(t *testing.T) {
 	d, path := openTemp(t)
 	ctx := context.Background()
 	from, to := base.AddDate(0, 0, -1), base.AddDate(0, 1, 0)
-	res := func(id string) error {
+	res := func(id string, amount float64) error {
 		_, err := d.Reserve(ctx, Reservation{ID: id, Service: byok.OpenAI, Credential: "personal/work",
-			Amount: byok.USD(0.50), Budget: byok.USD(1.00), From: from, To: to})
+			Amount: byok.USD(amount), Budget: byok.USD(1.00), From: from, To: to})
 		return err
 	}
-	if err := errors.Join(res("a"), res("b")); err != nil {
+	if err := errors.Join(res("a", 0.50), res("b", 0.50)); err != nil {
 		t.Fatal(err)
 	}
-	if err := res("c"); !errors.Is(err, ErrOverBudget) {
-		t.Fatalf("third $0.50 on a $1.00 budget: %v, want ErrOverBudget", err)
+	if err := res("c", 0.40); !errors.Is(err, ErrOverBudget) {
+		t.Fatalf("$0.40 more on a full $1.00 budget: %v, want ErrOverBudget", err)
 	}
 	// "a" costs only $0.10: recording it settles its $0.50 estimate.
 	ev := event(1)
@@ -71,15 +71,15 @@ func TestReserve_RecordSettlesAndUnusedComesBack(t *testing.T) {
 	if err != nil || st.Spent != byok.USD(0.10) || st.Reserved != byok.USD(0.50) {
 		t.Fatalf("after settling: %+v, %v; want $0.10 spent and $0.50 reserved", st, err)
 	}
-	if err := res("c"); err != nil {
+	if err := res("c", 0.40); err != nil {
 		t.Fatalf("the unused $0.40 did not come back: %v", err)
 	}
 	// Reservations survive a restart.
 	d.Close()
 	d2 := openAt(t, path, Options{})
 	st, err = d2.Budget(ctx, byok.OpenAI, "personal/work", from, to)
-	if err != nil || st.Reserved != byok.USD(1.00) {
-		t.Fatalf("after reopening: %+v, %v; want $1.00 reserved (b and c)", st, err)
+	if err != nil || st.Reserved != byok.USD(0.90) {
+		t.Fatalf("after reopening: %+v, %v; want $0.90 reserved (b and c)", st, err)
 	}
 	// The same key name of another service has its own budget.
 	if _, err := d2.Reserve(ctx, Reservation{ID: "x", Service: byok.Anthropic, Credential: "personal/work",
