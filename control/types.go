@@ -79,6 +79,11 @@ type Pref struct {
 	Service    byok.Service    `json:"service"`
 	Preference byok.Preference `json:"preference"`
 	Fallback   bool            `json:"fallback"`
+	// RateLimitFallback falls back also when the personal key is only
+	// rate-limited or the provider overloaded.
+	RateLimitFallback bool `json:"rate_limit_fallback"`
+	// OverBudget: "warn", "block" or "shared" once a key's budget is used.
+	OverBudget string `json:"over_budget"`
 }
 
 // errorBody is every error answer.

@@ -11,6 +11,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
+	"byokd.dev/byok/ledger"
 )
 
 // backend serves the control API from the daemon's parts.
@@ -218,9 +219,10 @@ func (b backend) Prefs(ctx context.Context) ([]control.Pref, error) {
 	out := make([]control.Pref, 0, len(byok.Services()))
 	for _, svc := range byok.Services() {
 		p, ok := m[svc]
-		pref := control.Pref{Service: svc, Preference: byok.PreferPersonal}
+		pref := control.Pref{Service: svc, Preference: byok.PreferPersonal, OverBudget: "warn"}
 		if ok {
 			pref.Preference, pref.Fallback = p.Preference, p.Fallback
+			pref.RateLimitFallback, pref.OverBudget = p.FallbackOnRateLimit, p.OverBudget
 		}
 		out = append(out, pref)
 	}
@@ -231,5 +233,12 @@ func (b backend) SetPref(ctx context.Context, p control.Pref) error {
 	if _, err := byok.ParsePreference(string(p.Preference)); err != nil {
 		return fmt.Errorf("%w: %v", control.ErrInvalid, err)
 	}
-	return b.d.db.SetPref(ctx, p.Service, p.Preference, p.Fallback)
+	err := b.d.db.SetPref(ctx, p.Service, ledger.Pref{
+		Preference: p.Preference, Fallback: p.Fallback,
+		FallbackOnRateLimit: p.RateLimitFallback, OverBudget: p.OverBudget,
+	})
+	if err != nil && strings.Contains(err.Error(), "unknown budget action") {
+		return fmt.Errorf("%w: %v", control.ErrInvalid, err)
+	}
+	return err
 }

@@ -17,21 +17,20 @@ func TestPrefs_SetAndReplace(t *testing.T) {
 		t.Errorf("Prefs on a new ledger: got %v, %v, want empty", got, err)
 	}
 	for _, p := range []struct {
-		svc      byok.Service
-		pref     byok.Preference
-		fallback bool
+		svc  byok.Service
+		pref Pref
 	}{
-		{byok.OpenAI, byok.PreferShared, false},
-		{byok.Anthropic, byok.PreferAsk, true},
-		{byok.OpenAI, byok.PreferPersonal, true}, // replaces the first
+		{byok.OpenAI, Pref{Preference: byok.PreferShared}},
+		{byok.Anthropic, Pref{Preference: byok.PreferAsk, Fallback: true, FallbackOnRateLimit: true, OverBudget: "block"}},
+		{byok.OpenAI, Pref{Preference: byok.PreferPersonal, Fallback: true}}, // replaces the first
 	} {
-		if err := d.SetPref(ctx, p.svc, p.pref, p.fallback); err != nil {
+		if err := d.SetPref(ctx, p.svc, p.pref); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := map[byok.Service]Pref{
-		byok.OpenAI:    {byok.PreferPersonal, true},
-		byok.Anthropic: {byok.PreferAsk, true},
+		byok.OpenAI:    {Preference: byok.PreferPersonal, Fallback: true, OverBudget: "warn"},
+		byok.Anthropic: {Preference: byok.PreferAsk, Fallback: true, FallbackOnRateLimit: true, OverBudget: "block"},
 	}
 	got, err := d.Prefs(ctx)
 	if err != nil {
@@ -40,8 +39,11 @@ func TestPrefs_SetAndReplace(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Prefs (-want +got):\n%s", diff)
 	}
-	if err := d.SetPref(ctx, byok.OpenAI, "sometimes", false); err == nil {
+	if err := d.SetPref(ctx, byok.OpenAI, Pref{Preference: "sometimes"}); err == nil {
 		t.Errorf("SetPref(sometimes): got nil error, want one")
+	}
+	if err := d.SetPref(ctx, byok.OpenAI, Pref{Preference: byok.PreferPersonal, OverBudget: "panic"}); err == nil {
+		t.Errorf("SetPref(over budget panic): got nil error, want one")
 	}
 }
 

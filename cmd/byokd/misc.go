@@ -70,24 +70,30 @@ Example:
 			}
 			var rows [][]string
 			for _, p := range prefs {
-				rows = append(rows, []string{string(p.Service), string(p.Preference), map[bool]string{true: "on", false: "off"}[p.Fallback]})
+				rows = append(rows, []string{string(p.Service), string(p.Preference), onOff(p.Fallback), onOff(p.RateLimitFallback), p.OverBudget})
 			}
-			table(e, "SERVICE\tPREFERENCE\tFALLBACK", rows)
+			table(e, "SERVICE\tPREFERENCE\tFALLBACK\tON RATE LIMIT\tOVER BUDGET", rows)
 			return nil
 		},
 	},
 	"set": {
 		summary: "set a service's preference: personal, shared or ask",
 		usage: `Usage: byokd pref set SERVICE personal|shared|ask [--fallback on|off]
+       [--rate-limit-fallback on|off] [--over-budget warn|block|shared]
 
 personal: use my own key (recommended). shared: use the team's key (the
 team pays). ask: ask me each time. --fallback on lets a call fall back to
-the team key when your key fails (over quota, billing, invalid).
+the team key when your key fails (over quota, billing, invalid);
+--rate-limit-fallback on also when it is only rate-limited or the provider
+is overloaded. --over-budget says what happens once a key has used its
+monthly budget: warn and keep going, block, or use the shared key.
 
 Example:
   byokd pref set openai personal --fallback on`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 			fb := fs.String("fallback", "", "on or off (default: unchanged)")
+			rl := fs.String("rate-limit-fallback", "", "on or off (default: unchanged)")
+			ob := fs.String("over-budget", "", "warn, block or shared (default: unchanged)")
 			if err := parse(fs, args); err != nil {
 				return err
 			}
@@ -113,23 +119,45 @@ Example:
 			p := control.Pref{Service: svc, Preference: pref}
 			for _, q := range cur {
 				if q.Service == svc {
-					p.Fallback = q.Fallback
+					p = q
+					p.Preference = pref
 				}
 			}
-			switch *fb {
-			case "":
-			case "on":
-				p.Fallback = true
-			case "off":
-				p.Fallback = false
-			default:
-				return fmt.Errorf("--fallback %q: use on or off", *fb)
+			if err := setOnOff(&p.Fallback, "fallback", *fb); err != nil {
+				return err
+			}
+			if err := setOnOff(&p.RateLimitFallback, "rate-limit-fallback", *rl); err != nil {
+				return err
+			}
+			if *ob != "" {
+				p.OverBudget = *ob
 			}
 			if err := c.SetPref(ctx, p); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "%s: %s, fallback %s\n", svc, pref, map[bool]string{true: "on", false: "off"}[p.Fallback])
+			fmt.Fprintf(e.stdout, "%s: %s, fallback %s, on rate limit %s, over budget %s\n", svc, pref, onOff(p.Fallback), onOff(p.RateLimitFallback), p.OverBudget)
 			return nil
 		},
 	},
 })
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// setOnOff sets *dst from an "on"/"off" flag value; "" leaves it.
+func setOnOff(dst *bool, name, v string) error {
+	switch v {
+	case "":
+	case "on":
+		*dst = true
+	case "off":
+		*dst = false
+	default:
+		return fmt.Errorf("--%s %q: use on or off", name, v)
+	}
+	return nil
+}

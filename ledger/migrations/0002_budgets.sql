@@ -23,3 +23,9 @@ CREATE TABLE budget_alerts (
 
 -- The budget check sums a key's month by service and credential.
 CREATE INDEX usage_service_credential_time ON usage (service, credential, time_us);
+
+-- A member's further choices per service: fall back also when the personal
+-- key is only rate-limited or the provider overloaded; and what happens when
+-- a personal key reaches its monthly budget (warn, block or shared).
+ALTER TABLE prefs ADD COLUMN rate_limit_fallback INTEGER NOT NULL DEFAULT 0 CHECK (rate_limit_fallback IN (0, 1));
+ALTER TABLE prefs ADD COLUMN over_budget TEXT NOT NULL DEFAULT 'warn';
