@@ -145,6 +145,10 @@ func readFailure(resp *http.Response, cred Credential) (*FailedResponse, error) 
 // modifyResponse names the credential used and wraps the body in the meter.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	st := stateOf(resp.Request)
+	if name := resp.Header.Get("X-Byokd-Credential"); st.used.Relay != nil && strings.HasPrefix(name, "team/") {
+		// The hub names the shared key it used.
+		st.used.Ref = name
+	}
 	resp.Header.Set("X-Byokd-Credential", st.used.Ref)
 	if st.fallback != "" {
 		resp.Header.Set("X-Byokd-Fallback", st.fallback)
@@ -177,7 +181,7 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	if st.used.Ref == "" {
 		st.used = st.creds[len(st.creds)-1]
 	}
-	p.record(context.WithoutCancel(r.Context()), st, status, byok.Usage{Complete: true})
+	p.record(context.WithoutCancel(r.Context()), st, status, byok.Usage{Complete: status != 499})
 	if status != 499 {
 		writeError(w, st.call.Service, &Refusal{Status: status, Code: "upstream_unreachable", Message: msg})
 	}

@@ -41,6 +41,7 @@ type Credential struct {
 
 // Call is what the Planner and the Recorder learn about a request.
 type Call struct {
+	ID      string // the usage event id the call will be recorded under
 	Service byok.Service
 	App     byok.AppToken
 	Meter   metering.Call
@@ -213,7 +214,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, mc := metering.Inspect(svc, rest, body)
-	call := Call{Service: svc, App: app, Meter: mc}
+	call := Call{ID: p.cfg.NewID(), Service: svc, App: app, Meter: mc}
 	creds, err := p.cfg.Planner.Plan(r.Context(), call)
 	if err == nil && len(creds) == 0 {
 		err = &Refusal{Status: http.StatusServiceUnavailable, Code: "no_credential",
@@ -235,7 +236,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body:  out,
 		rest:  rest,
 		start: p.cfg.Now(),
-		id:    p.cfg.NewID(),
+		id:    call.ID,
 	}
 	in := r.Clone(context.WithValue(r.Context(), stateKey{}, st))
 	in.Body = http.NoBody
