@@ -1,0 +1,284 @@
+package metering
+
+import "bytes"
+
+// This file holds the incremental JSON extractor: it is fed a document in
+// pieces of any size and keeps copies of a few members chosen by path (a
+// top-level key, or a key of an object that is a top-level member), such as
+// "usage" or "response.usage". Everything else streams past without being
+// copied, so its memory stays fixed however large the document is.
+
+// maxTargets is the most paths one extractor captures.
+const maxTargets = 4
+
+// maxKey is the longest key the extractor compares; longer keys never match.
+const maxKey = 32
+
+// target is a member path to capture. k2 is empty for a top-level member;
+// a target with an empty k1 is an unused slot.
+type target struct {
+	k1, k2 string
+	max    int // the largest value kept; a longer one is dropped
+}
+
+// capture is the last value seen at one target's path.
+type capture struct {
+	buf  []byte
+	done bool // the whole value was seen
+	over bool // the value was longer than the target's max
+}
+
+// keyBuf holds the key currently being read or last read at one depth.
+type keyBuf struct {
+	b    [maxKey]byte
+	n    int
+	long bool
+}
+
+func (k *keyBuf) reset() { k.n, k.long = 0, false }
+
+func (k *keyBuf) add(p []byte) {
+	if k.long || k.n+len(p) > maxKey {
+		k.long = true
+		return
+	}
+	k.n += copy(k.b[k.n:], p)
+}
+
+func (k *keyBuf) is(s string) bool { return !k.long && string(k.b[:k.n]) == s }
+
+// bytes returns the key, or nil if it was too long to keep.
+func (k *keyBuf) bytes() []byte {
+	if k.long {
+		return nil
+	}
+	return k.b[:k.n]
+}
+
+// lexer states.
+const (
+	lexOut    = iota // between tokens
+	lexStr           // inside a string
+	lexScalar        // inside a number or literal
+)
+
+// value kinds, for knowing where a captured value ends.
+const (
+	kindString = iota
+	kindScalar
+	kindContainer
+)
+
+// extractor captures selected members of a JSON document fed in pieces. The
+// zero value captures nothing; use init. Not safe for concurrent use.
+type extractor struct {
+	targets []target
+	vals    [maxTargets]capture
+
+	st       int
+	esc      bool
+	strIsKey bool
+	depth    int
+	obj      [3]bool // obj[d]: the container at depth d (1 or 2) is an object
+	wantKey  [3]bool
+	key      [3]keyBuf
+
+	cur      int // index of the target being captured, or -1
+	capKind  int
+	capDepth int
+}
+
+// init sets the paths to capture and clears all state.
+func (x *extractor) init(targets ...target) {
+	if len(targets) > maxTargets {
+		panic("metering: too many extractor targets")
+	}
+	x.targets = targets
+	x.reset()
+}
+
+// reset clears the state and the captures, keeping targets and buffers, so
+// the extractor can read a new document.
+func (x *extractor) reset() {
+	for i := range x.vals {
+		x.vals[i].buf = x.vals[i].buf[:0]
+		x.vals[i].done, x.vals[i].over = false, false
+	}
+	x.st, x.esc, x.strIsKey, x.depth = lexOut, false, false, 0
+	x.obj, x.wantKey = [3]bool{}, [3]bool{}
+	x.cur = -1
+}
+
+// value returns the last complete value captured for target i.
+func (x *extractor) value(i int) ([]byte, bool) {
+	v := &x.vals[i]
+	if !v.done || v.over {
+		return nil, false
+	}
+	return v.buf, true
+}
+
+// write feeds the next piece of the document.
+func (x *extractor) write(p []byte) {
+	capFrom := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch x.st {
+		case lexStr:
+			j, closed := x.scanString(p, i)
+			if x.strIsKey {
+				x.key[x.depth].add(p[i:j])
+			}
+			i = j
+			if !closed {
+				continue
+			}
+			x.st = lexOut
+			if x.cur >= 0 && x.capKind == kindString && !x.strIsKey {
+				x.finish(p[capFrom : i+1])
+			}
+			continue
+		case lexScalar:
+			if isScalarByte(c) {
+				continue
+			}
+			x.st = lexOut
+			if x.cur >= 0 && x.capKind == kindScalar {
+				x.finish(p[capFrom:i])
+			}
+		}
+		d := x.depth
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			x.st = lexStr
+			if d >= 1 && d <= 2 && x.obj[d] && x.wantKey[d] {
+				x.strIsKey = true
+				x.key[d].reset()
+			} else {
+				x.strIsKey = false
+				if x.start(kindString) {
+					capFrom = i
+				}
+			}
+		case '{', '[':
+			if x.start(kindContainer) {
+				capFrom = i
+			}
+			x.depth++
+			if x.depth <= 2 {
+				x.obj[x.depth] = c == '{'
+				x.wantKey[x.depth] = c == '{'
+			}
+		case '}', ']':
+			if x.depth > 0 {
+				x.depth--
+			}
+			if x.cur >= 0 && x.capKind == kindContainer && x.depth == x.capDepth {
+				x.finish(p[capFrom : i+1])
+			}
+		case ':':
+			if d >= 1 && d <= 2 {
+				x.wantKey[d] = false
+			}
+		case ',':
+			if d >= 1 && d <= 2 && x.obj[d] {
+				x.wantKey[d] = true
+			}
+		default:
+			x.st = lexScalar
+			if x.start(kindScalar) {
+				capFrom = i
+			}
+		}
+	}
+	if x.cur >= 0 {
+		x.keep(p[capFrom:])
+	}
+}
+
+// scanString finds the closing quote of the string the extractor is in,
+// from p[i]. It returns its index and true, or len(p) and false if the
+// string goes on past p. Linear in len(p) whatever the escapes.
+func (x *extractor) scanString(p []byte, i int) (int, bool) {
+	q := -1 // the next '"' at or after i; len(p) if none
+	for i < len(p) {
+		if x.esc {
+			x.esc = false
+			i++
+			continue
+		}
+		if q < i {
+			if q = bytes.IndexByte(p[i:], '"'); q < 0 {
+				q = len(p)
+			} else {
+				q += i
+			}
+		}
+		if k := bytes.IndexByte(p[i:q], '\\'); k >= 0 {
+			x.esc = true
+			i += k + 1
+			continue
+		}
+		return q, q < len(p)
+	}
+	return len(p), false
+}
+
+// end marks the end of the document: a number or literal that ran to the
+// very end is complete.
+func (x *extractor) end() {
+	if x.st == lexScalar {
+		x.st = lexOut
+		if x.cur >= 0 && x.capKind == kindScalar {
+			x.finish(nil)
+		}
+	}
+}
+
+// start is called where a value begins; it reports whether that value is
+// now being captured.
+func (x *extractor) start(kind int) bool {
+	if x.cur >= 0 {
+		return false
+	}
+	d := x.depth
+	if d < 1 || d > 2 || !x.obj[d] || (d == 2 && !x.obj[1]) {
+		return false
+	}
+	for i, t := range x.targets {
+		if t.k1 == "" {
+			continue
+		}
+		var hit bool
+		if d == 1 {
+			hit = t.k2 == "" && x.key[1].is(t.k1)
+		} else {
+			hit = t.k2 != "" && x.key[1].is(t.k1) && x.key[2].is(t.k2)
+		}
+		if hit {
+			v := &x.vals[i]
+			v.buf, v.done, v.over = v.buf[:0], false, false
+			x.cur, x.capKind, x.capDepth = i, kind, d
+			return true
+		}
+	}
+	return false
+}
+
+// keep appends part of the value being captured.
+func (x *extractor) keep(p []byte) {
+	v := &x.vals[x.cur]
+	if v.over || len(v.buf)+len(p) > x.targets[x.cur].max {
+		v.over = true
+		return
+	}
+	v.buf = append(v.buf, p...)
+}
+
+// finish appends the last part of the value being captured and ends it.
+func (x *extractor) finish(p []byte) {
+	x.keep(p)
+	x.vals[x.cur].done = true
+	x.cur = -1
+}

@@ -1,0 +1,185 @@
+package metering
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"byokd.dev/byok"
+	"github.com/google/go-cmp/cmp"
+)
+
+// Seed corpora live in testdata/fuzz/<FuzzName>/, made from the sample
+// streams and bodies in testdata.
+
+// splits cuts b at two points chosen by a and b.
+func splits(data []byte, a, b uint16) [][]byte {
+	if len(data) == 0 {
+		return [][]byte{data}
+	}
+	i, j := int(a)%(len(data)+1), int(b)%(len(data)+1)
+	if i > j {
+		i, j = j, i
+	}
+	return [][]byte{data[:i], data[i:j], data[j:]}
+}
+
+func FuzzSSE(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, a, b uint16) {
+		whole := parseSSE(data)
+		if diff := cmp.Diff(whole, parseSSE(splits(data, a, b)...)); diff != "" {
+			t.Fatalf("split changed the events (-whole +split):\n%s", diff)
+		}
+		ref := referenceSSE(data)
+		if len(ref) != len(whole) {
+			t.Fatalf("got %d events, reference %d", len(whole), len(ref))
+		}
+		for i := range ref {
+			w := whole[i]
+			w.Type = ""
+			if len(ref[i].Name) > maxKey {
+				w.Name, ref[i].Name = "", ""
+			}
+			if w != ref[i] {
+				t.Fatalf("event %d: got %+v, reference %+v", i, w, ref[i])
+			}
+		}
+	})
+}
+
+// meterResult is everything a Meter run shows.
+type meterResult struct {
+	Client    []byte
+	Terminals int
+	Usage     byok.Usage
+}
+
+func meterPieces(c Call, status int, ct string, pieces [][]byte) meterResult {
+	m := NewMeter(c, status, ct)
+	var r meterResult
+	for _, p := range pieces {
+		out, term := m.Filter(p)
+		if !c.InjectedUsage && len(p) > 0 && &out[0] != &p[0] {
+			panic("Filter copied its input")
+		}
+		r.Client = append(r.Client, out...)
+		if term {
+			r.Terminals++
+		}
+	}
+	r.Client = append(r.Client, m.Flush()...)
+	if r.Client == nil {
+		r.Client = []byte{}
+	}
+	r.Usage = m.Usage()
+	return r
+}
+
+// fuzzMeter checks one body against a call: splitting never changes the
+// result, counts stay in range, pass-through is byte-exact, and cost never
+// panics or goes negative.
+func fuzzMeter(t *testing.T, prices *Prices, c Call, ct string, data []byte, a, b uint16) {
+	whole := meterPieces(c, 200, ct, [][]byte{data})
+	split := meterPieces(c, 200, ct, splits(data, a, b))
+	if !bytes.Equal(whole.Client, split.Client) {
+		t.Fatalf("%+v: split changed what the client got:\n%q\n%q", c, whole.Client, split.Client)
+	}
+	// Filter reports terminal per call, so compare whether it ever did.
+	if diff := cmp.Diff(whole.Usage, split.Usage); diff != "" || (whole.Terminals > 0) != (split.Terminals > 0) {
+		t.Fatalf("%+v: split changed the result (-whole +split):\n%s\nterminals %d, %d", c, diff, whole.Terminals, split.Terminals)
+	}
+	u := whole.Usage
+	for _, n := range []int64{u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWrite5mTokens, u.CacheWrite1hTokens} {
+		if n < 0 || n > tokenCap {
+			t.Fatalf("%+v: token count %d out of range", c, n)
+		}
+	}
+	if !c.InjectedUsage || !bytes.Contains(data, []byte("usage")) {
+		if !bytes.Equal(whole.Client, data) {
+			t.Fatalf("%+v: the client got a changed body", c)
+		}
+	}
+	if cost, _ := prices.Cost(c.Service, u); cost < 0 {
+		t.Fatalf("negative cost %d", cost)
+	}
+}
+
+func FuzzOpenAIChat(f *testing.F) {
+	prices := DefaultPrices()
+	f.Fuzz(func(t *testing.T, data []byte, a, b uint16) {
+		c := Call{Service: byok.OpenAI, Path: "/v1/chat/completions", Model: "gpt-4o", Stream: true}
+		fuzzMeter(t, prices, c, ctJSON, data, a, b)
+		fuzzMeter(t, prices, c, ctSSE, data, a, b)
+		c.InjectedUsage = true
+		fuzzMeter(t, prices, c, ctSSE, data, a, b)
+	})
+}
+
+func FuzzOpenAIResponses(f *testing.F) {
+	prices := DefaultPrices()
+	f.Fuzz(func(t *testing.T, data []byte, a, b uint16) {
+		c := Call{Service: byok.OpenAI, Path: "/v1/responses", Model: "gpt-5"}
+		fuzzMeter(t, prices, c, ctJSON, data, a, b)
+		fuzzMeter(t, prices, c, ctSSE, data, a, b)
+		fuzzMeter(t, prices, Call{Service: byok.OpenAI, Path: "/v1/embeddings"}, ctJSON, data, a, b)
+	})
+}
+
+func FuzzAnthropic(f *testing.F) {
+	prices := DefaultPrices()
+	f.Fuzz(func(t *testing.T, data []byte, a, b uint16) {
+		c := Call{Service: byok.Anthropic, Path: "/v1/messages", Model: "claude-sonnet-4-5"}
+		fuzzMeter(t, prices, c, ctJSON, data, a, b)
+		fuzzMeter(t, prices, c, ctSSE, data, a, b)
+	})
+}
+
+func FuzzInspect(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := bytes.Clone(body)
+		for _, svc := range []byok.Service{byok.Anthropic, byok.ClickUp} {
+			if out, _ := Inspect(svc, "/v1/messages", body); !bytes.Equal(out, orig) {
+				t.Fatalf("%s body changed", svc)
+			}
+		}
+		if out, _ := Inspect(byok.OpenAI, "/v1/responses", body); !bytes.Equal(out, orig) {
+			t.Fatalf("responses body changed")
+		}
+		out, c := Inspect(byok.OpenAI, "/v1/chat/completions", body)
+		if !bytes.Equal(body, orig) {
+			t.Fatalf("Inspect changed its input")
+		}
+		if !c.InjectedUsage {
+			if !bytes.Equal(out, orig) {
+				t.Fatalf("body changed without InjectedUsage:\n%q\n%q", orig, out)
+			}
+			return
+		}
+		// The new body is the old one plus include_usage, nothing else.
+		var in, got map[string]any
+		dec := func(b []byte, v *map[string]any) error {
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			return d.Decode(v)
+		}
+		if err := dec(orig, &in); err != nil {
+			t.Fatalf("injected into invalid JSON %q: %v", orig, err)
+		}
+		if err := dec(out, &got); err != nil || !json.Valid(out) {
+			t.Fatalf("spliced body is not JSON: %q", out)
+		}
+		so, _ := in["stream_options"].(map[string]any)
+		if so == nil {
+			so = map[string]any{}
+		}
+		so["include_usage"] = true
+		in["stream_options"] = so
+		if !reflect.DeepEqual(in, got) {
+			t.Fatalf("splice changed more than include_usage:\n%q\n%q", orig, out)
+		}
+		if got["stream"] != true {
+			t.Fatalf("injected into a request that does not stream: %q", orig)
+		}
+	})
+}

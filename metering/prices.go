@@ -1,0 +1,185 @@
+package metering
+
+import (
+	"math"
+	"math/bits"
+
+	"byokd.dev/byok"
+)
+
+// Price is a model's list price in US dollars per million tokens, which is
+// the same number as micro-USD per token.
+type Price struct {
+	Input        float64 `json:"input"`
+	CachedInput  float64 `json:"cached_input"`   // cache reads (OpenAI cached input, Anthropic cache hits)
+	CacheWrite5m float64 `json:"cache_write_5m"` // Anthropic 5-minute cache writes
+	CacheWrite1h float64 `json:"cache_write_1h"` // Anthropic 1-hour cache writes
+	Output       float64 `json:"output"`
+}
+
+// maxPrice is the highest price accepted, in USD per million tokens. With
+// token counts capped at tokenCap it keeps every cost within int64.
+const maxPrice = 1_000_000
+
+// rate is a Price in micro-USD per million tokens, so that cost arithmetic
+// is exact in integers.
+type rate struct{ input, cached, write5m, write1h, output int64 }
+
+func rateOf(p Price) rate {
+	f := func(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
+	return rate{f(p.Input), f(p.CachedInput), f(p.CacheWrite5m), f(p.CacheWrite1h), f(p.Output)}
+}
+
+func (r rate) price() Price {
+	f := func(m int64) float64 { return float64(m) / 1e6 }
+	return Price{f(r.input), f(r.cached), f(r.write5m), f(r.write1h), f(r.output)}
+}
+
+// Estimates.
+const (
+	// EstimateOutputTokens is the output Estimate assumes when a request
+	// sets no limit.
+	EstimateOutputTokens = 8192
+	// EstimateMaxOutputTokens caps the output Estimate assumes, whatever
+	// limit a request sets: no current model writes more in one response.
+	EstimateMaxOutputTokens = 128_000
+	// EstimateBytesPerToken is the request bytes Estimate counts as one
+	// input token; real text runs about four, so this overestimates.
+	EstimateBytesPerToken = 3
+	// EstimateInputPrice and EstimateOutputPrice (USD per million tokens)
+	// price a model missing from the table, above every common model.
+	EstimateInputPrice  = 15
+	EstimateOutputPrice = 120
+)
+
+// Prices is a price table: per service, per model. Look-up is exact, else
+// the longest table key that the model name extends with "-" and a dated or
+// named variant ("gpt-4o-2024-08-06" is priced as "gpt-4o",
+// "claude-sonnet-4-5-20250929" as "claude-sonnet-4-5"); a short version
+// number never matches ("claude-opus-4-6" is not "claude-opus-4"), so a new
+// model is "cost unknown" rather than wrongly priced. A Prices is read-only
+// once made and safe for concurrent use.
+type Prices struct {
+	models map[byok.Service]map[string]rate
+}
+
+// Lookup returns the price of model and the table key that matched.
+func (p *Prices) Lookup(svc byok.Service, model string) (Price, string, bool) {
+	r, key, ok := p.lookup(svc, model)
+	if !ok {
+		return Price{}, "", false
+	}
+	return r.price(), key, true
+}
+
+func (p *Prices) lookup(svc byok.Service, model string) (rate, string, bool) {
+	t := p.models[svc]
+	if r, ok := t[model]; ok {
+		return r, model, true
+	}
+	for i := len(model) - 1; i > 0; i-- {
+		if model[i] != '-' || isShortVersion(model[i+1:]) {
+			continue
+		}
+		if r, ok := t[model[:i]]; ok {
+			return r, model[:i], true
+		}
+	}
+	return rate{}, "", false
+}
+
+// isShortVersion reports whether s starts with one or two digits that are
+// not followed by another digit: a version such as "6" or "6-20260101",
+// not a date such as "20250929" or "2024-08-06".
+func isShortVersion(s string) bool {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n == 1 || n == 2
+}
+
+// Cost prices u. It returns false ("cost unknown") when the model is not in
+// the table and u has tokens; never a silent $0. ClickUp calls and usage
+// without tokens (errors, model lists) cost 0, known. Token counts are
+// clamped to [0, 1e12], the arithmetic is exact in integers, and the result
+// is rounded half up to the micro-dollar once.
+func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
+	in, out := clampTokens(u.InputTokens), clampTokens(u.OutputTokens)
+	cr, w5, w1 := clampTokens(u.CacheReadTokens), clampTokens(u.CacheWrite5mTokens), clampTokens(u.CacheWrite1hTokens)
+	if svc == byok.ClickUp || in|out|cr|w5|w1 == 0 {
+		return 0, true
+	}
+	r, _, ok := p.lookup(svc, u.Model)
+	if !ok {
+		return 0, false
+	}
+	var a acc
+	a.add(in, r.input)
+	a.add(cr, r.cached)
+	a.add(w5, r.write5m)
+	a.add(w1, r.write1h)
+	a.add(out, r.output)
+	return a.micros(1e6 / 2), true
+}
+
+// Estimate is an upper bound on what c will cost, for reserving budget
+// before sending it: InputBytes/EstimateBytesPerToken input tokens at the
+// input price, plus the request's output limit (EstimateOutputTokens if it
+// sets none, at most EstimateMaxOutputTokens) at the output price. A model
+// missing from the table is priced at EstimateInputPrice and
+// EstimateOutputPrice. Calls that are not metered estimate 0. Rounded up.
+func (p *Prices) Estimate(c Call) byok.Micros {
+	switch formatOf(c.Service, c.Path) {
+	case formatNone, formatClickUp:
+		return 0
+	}
+	r, _, ok := p.lookup(c.Service, c.Model)
+	if !ok {
+		r = rate{input: EstimateInputPrice * 1e6, output: EstimateOutputPrice * 1e6}
+	}
+	b := int64(max(c.InputBytes, 0))
+	in := b / EstimateBytesPerToken
+	if b%EstimateBytesPerToken != 0 {
+		in++
+	}
+	in = clampTokens(in)
+	out := c.MaxTokens
+	switch {
+	case out <= 0:
+		out = EstimateOutputTokens
+	case out > EstimateMaxOutputTokens:
+		out = EstimateMaxOutputTokens
+	}
+	var a acc
+	a.add(in, r.input)
+	a.add(out, r.output)
+	return a.micros(1e6 - 1)
+}
+
+func clampTokens(n int64) int64 { return min(max(n, 0), tokenCap) }
+
+// acc is a 128-bit sum of tokens × micro-USD-per-million products.
+type acc struct{ hi, lo uint64 }
+
+func (a *acc) add(tokens, price int64) {
+	h, l := bits.Mul64(uint64(tokens), uint64(price))
+	var c uint64
+	a.lo, c = bits.Add64(a.lo, l, 0)
+	a.hi += h + c
+}
+
+// micros divides the sum by one million after adding bias (1e6/2 rounds
+// half up, 1e6-1 rounds up).
+func (a acc) micros(bias uint64) byok.Micros {
+	lo, c := bits.Add64(a.lo, bias, 0)
+	hi := a.hi + c
+	if hi >= 1e6 { // beyond int64 micro-dollars: impossible within the caps
+		return math.MaxInt64
+	}
+	q, _ := bits.Div64(hi, lo, 1e6)
+	if q > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return byok.Micros(q)
+}

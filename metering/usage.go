@@ -1,0 +1,112 @@
+package metering
+
+import "byokd.dev/byok"
+
+// This file reads the providers' usage objects, once captured whole.
+
+// openAIUsage reads an OpenAI usage object: chat completions and embeddings
+// name its fields prompt_tokens / completion_tokens /
+// prompt_tokens_details.cached_tokens, the Responses API input_tokens /
+// output_tokens / input_tokens_details.cached_tokens. Input excludes cached
+// tokens, as byok.Usage counts them. ok is false if obj is not an object.
+func openAIUsage(obj []byte) (input, cached, output int64, ok bool) {
+	it, ok := newObjIter(obj, 0)
+	if !ok {
+		return 0, 0, 0, false
+	}
+	for {
+		m, ok := it.next()
+		if !ok {
+			break
+		}
+		v := m.value(obj)
+		switch string(m.key(obj)) {
+		case "prompt_tokens", "input_tokens":
+			input, _ = parseCount(v)
+		case "completion_tokens", "output_tokens":
+			output, _ = parseCount(v)
+		case "prompt_tokens_details", "input_tokens_details":
+			d, ok := newObjIter(v, 0)
+			for ok {
+				var dm member
+				if dm, ok = d.next(); ok && string(dm.key(v)) == "cached_tokens" {
+					cached, _ = parseCount(dm.value(v))
+				}
+			}
+		}
+	}
+	return max(input-cached, 0), cached, output, true
+}
+
+// anthropicUsage accumulates Anthropic usage objects: message_start's, then
+// message_delta's, whose fields (when present) replace earlier ones.
+type anthropicUsage struct {
+	input, output, cacheRead, cacheCreate int64
+	write5m, write1h                      int64
+	split                                 bool // cache_creation said how writes split by duration
+}
+
+// merge reads one usage object over the current counts; fields absent or
+// null keep their values. It reports whether obj was an object.
+func (a *anthropicUsage) merge(obj []byte) bool {
+	it, ok := newObjIter(obj, 0)
+	if !ok {
+		return false
+	}
+	for {
+		m, ok := it.next()
+		if !ok {
+			break
+		}
+		v := m.value(obj)
+		switch string(m.key(obj)) {
+		case "input_tokens":
+			setCount(&a.input, v)
+		case "output_tokens":
+			setCount(&a.output, v)
+		case "cache_read_input_tokens":
+			setCount(&a.cacheRead, v)
+		case "cache_creation_input_tokens":
+			setCount(&a.cacheCreate, v)
+		case "cache_creation":
+			d, ok := newObjIter(v, 0)
+			for ok {
+				var dm member
+				if dm, ok = d.next(); !ok {
+					break
+				}
+				switch string(dm.key(v)) {
+				case "ephemeral_5m_input_tokens":
+					a.split = setCount(&a.write5m, dm.value(v)) || a.split
+				case "ephemeral_1h_input_tokens":
+					a.split = setCount(&a.write1h, dm.value(v)) || a.split
+				}
+			}
+		}
+	}
+	return true
+}
+
+// setCount stores the count in v, if v is a number, and reports whether it was.
+func setCount(dst *int64, v []byte) bool {
+	n, ok := parseCount(v)
+	if ok {
+		*dst = n
+	}
+	return ok
+}
+
+// apply writes the counts into u. Without a duration split every cache
+// write counts as a 5-minute one; with it, any writes the split leaves out
+// count as 5-minute ones too.
+func (a *anthropicUsage) apply(u *byok.Usage) {
+	u.InputTokens, u.OutputTokens, u.CacheReadTokens = a.input, a.output, a.cacheRead
+	if !a.split {
+		u.CacheWrite5mTokens, u.CacheWrite1hTokens = a.cacheCreate, 0
+		return
+	}
+	u.CacheWrite5mTokens, u.CacheWrite1hTokens = a.write5m, a.write1h
+	if rest := a.cacheCreate - a.write5m - a.write1h; rest > 0 {
+		u.CacheWrite5mTokens += rest
+	}
+}
