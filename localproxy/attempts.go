@@ -41,6 +41,9 @@ func stateOf(r *http.Request) *callState { return r.Context().Value(stateKey{}).
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	st := stateOf(pr.In)
 	stripCredentials(pr.Out.Header)
+	// The meter reads plain bodies: let the transport negotiate gzip with
+	// the upstream and decompress, whatever encodings the client accepts.
+	pr.Out.Header.Del("Accept-Encoding")
 	p.target(pr.Out, st, st.creds[0])
 }
 

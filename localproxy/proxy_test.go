@@ -2,6 +2,7 @@ package localproxy
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -480,5 +481,30 @@ func TestProxy_UpstreamResetIsNotACompleteStream(t *testing.T) {
 	rows := p.rec.Rows()
 	if len(rows) != 1 || rows[0].Usage.Complete || rows[0].Usage.InputTokens != 5 {
 		t.Errorf("rows = %+v, want one incomplete row with the 5 input tokens seen", rows)
+	}
+}
+
+func TestProxy_MetersCompressedUpstream(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := `{"id":"x","object":"chat.completion","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}`
+		w.Header().Set("Content-Type", "application/json")
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			io.WriteString(w, body)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, body)
+		zw.Close()
+	}))
+	defer up.Close()
+	p := newTestProxy(t, up.URL, personal(), nil)
+	status, _, body := do(t, "POST", p.URL+"/openai/v1/chat/completions",
+		map[string]string{"Authorization": "Bearer " + appTok, "Accept-Encoding": "gzip, deflate, br"}, chatBody)
+	if status != 200 || !strings.Contains(body, `"prompt_tokens":10`) {
+		t.Fatalf("status %d body %q", status, body)
+	}
+	if rows := p.rec.Rows(); len(rows) != 1 || rows[0].Usage.InputTokens != 10 || rows[0].Usage.OutputTokens != 5 {
+		t.Errorf("rows = %+v, want the gzipped usage metered", rows)
 	}
 }

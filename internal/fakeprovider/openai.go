@@ -51,9 +51,8 @@ type chatUsage struct {
 	CompletionTokens    int64 `json:"completion_tokens"`
 	TotalTokens         int64 `json:"total_tokens"`
 	PromptTokensDetails struct {
-		CachedTokens     int64  `json:"cached_tokens"`
-		AudioTokens      int64  `json:"audio_tokens"`
-		CacheWriteTokens *int64 `json:"cache_write_tokens,omitempty"`
+		CachedTokens int64 `json:"cached_tokens"`
+		AudioTokens  int64 `json:"audio_tokens"`
 	} `json:"prompt_tokens_details"`
 	CompletionTokensDetails struct {
 		ReasoningTokens          int64 `json:"reasoning_tokens"`
@@ -69,10 +68,8 @@ func (s *Server) chatUsage() chatUsage {
 	c.PromptTokens = u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens()
 	c.CompletionTokens = u.OutputTokens
 	c.TotalTokens = c.PromptTokens + c.CompletionTokens
+	// OpenAI reports no cache writes: they are billed as ordinary input.
 	c.PromptTokensDetails.CachedTokens = u.CacheReadTokens
-	if w := u.CacheWriteTokens(); w > 0 {
-		c.PromptTokensDetails.CacheWriteTokens = &w
-	}
 	return c
 }
 

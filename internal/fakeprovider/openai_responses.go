@@ -31,8 +31,7 @@ type outputItem struct {
 type responseUsage struct {
 	InputTokens        int64 `json:"input_tokens"`
 	InputTokensDetails struct {
-		CachedTokens     int64  `json:"cached_tokens"`
-		CacheWriteTokens *int64 `json:"cache_write_tokens,omitempty"`
+		CachedTokens int64 `json:"cached_tokens"`
 	} `json:"input_tokens_details"`
 	OutputTokens        int64 `json:"output_tokens"`
 	OutputTokensDetails struct {
@@ -74,7 +73,6 @@ func (s *Server) responseUsage() *responseUsage {
 	var u responseUsage
 	u.InputTokens = c.PromptTokens
 	u.InputTokensDetails.CachedTokens = c.PromptTokensDetails.CachedTokens
-	u.InputTokensDetails.CacheWriteTokens = c.PromptTokensDetails.CacheWriteTokens
 	u.OutputTokens = c.CompletionTokens
 	u.TotalTokens = c.TotalTokens
 	return &u

@@ -158,16 +158,16 @@ func (s *Server) pieces() []string {
 }
 
 // WantUsage is what a correct parser extracts, as byok.Usage, from a reply
-// of svc for model. OpenAI reports one cache-write count (the sum of both
-// durations), which byokd counts as 5-minute writes; ClickUp reports no
-// tokens, one request.
+// of svc for model. OpenAI reports no cache writes (it bills them as
+// ordinary input, so they count as input); ClickUp reports no tokens, one
+// request.
 func (s *Server) WantUsage(svc byok.Service, model string) byok.Usage {
 	u := s.opts.Usage
 	out := byok.Usage{Model: model, Complete: true}
 	switch svc {
 	case byok.OpenAI:
-		out.InputTokens, out.OutputTokens, out.CacheReadTokens = u.InputTokens, u.OutputTokens, u.CacheReadTokens
-		out.CacheWrite5mTokens = u.CacheWriteTokens()
+		out.InputTokens = u.InputTokens + u.CacheWriteTokens()
+		out.OutputTokens, out.CacheReadTokens = u.OutputTokens, u.CacheReadTokens
 	case byok.Anthropic:
 		out.InputTokens, out.OutputTokens, out.CacheReadTokens = u.InputTokens, u.OutputTokens, u.CacheReadTokens
 		out.CacheWrite5mTokens, out.CacheWrite1hTokens = u.CacheWrite5mTokens, u.CacheWrite1hTokens
