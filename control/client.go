@@ -157,3 +157,53 @@ func (c *Client) SetPref(ctx context.Context, p Pref) error {
 }
 
 var _ Backend = (*Client)(nil)
+
+// Approvals lists the calls waiting for an answer.
+func (c *Client) Approvals(ctx context.Context) (a []Approval, err error) {
+	return a, c.do(ctx, http.MethodGet, "/v1/approvals", nil, &a)
+}
+
+// Answer answers a waiting call.
+func (c *Client) Answer(ctx context.Context, id string, a Answer) error {
+	return c.do(ctx, http.MethodPost, "/v1/approvals/"+url.PathEscape(id), a, nil)
+}
+
+// Subscribe streams the daemon's events until ctx ends or the daemon
+// stops; then the channel is closed.
+func (c *Client) Subscribe(ctx context.Context) (<-chan Event, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/events", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	// The stream is long-lived: no client timeout.
+	resp, err := (&http.Client{Transport: c.hc.Transport}).Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, ErrNotRunning
+		}
+		return nil, fmt.Errorf("byokd: control API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("byokd: event stream: %s", resp.Status)
+	}
+	ch := make(chan Event, 16)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var ev Event
+			if dec.Decode(&ev) != nil {
+				return
+			}
+			select {
+			case ch <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}

@@ -26,6 +26,10 @@ type Backend interface {
 	Usage(ctx context.Context, from, to time.Time) ([]byok.UsageEvent, error)
 	Prefs(ctx context.Context) ([]Pref, error)
 	SetPref(ctx context.Context, p Pref) error
+	Approvals(ctx context.Context) ([]Approval, error)
+	Answer(ctx context.Context, id string, a Answer) error
+	// Subscribe returns the event stream until ctx ends.
+	Subscribe(ctx context.Context) (<-chan Event, error)
 }
 
 // ErrInvalid marks a request the backend refused as malformed; its message
@@ -59,6 +63,9 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 	m.HandleFunc("GET /v1/usage", h.usage)
 	m.HandleFunc("GET /v1/prefs", h.prefs)
 	m.HandleFunc("PUT /v1/prefs/{service}", h.setPref)
+	m.HandleFunc("GET /v1/approvals", h.approvals)
+	m.HandleFunc("POST /v1/approvals/{id}", h.answer)
+	m.HandleFunc("GET /v1/events", h.events)
 	return h
 }
 
@@ -213,4 +220,39 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code})
+}
+
+func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {
+	a, err := h.b.Approvals(r.Context())
+	if a == nil {
+		a = []Approval{}
+	}
+	h.reply(w, a, err)
+}
+
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
+	var a Answer
+	if !decode(w, r, &a) {
+		return
+	}
+	h.reply(w, struct{}{}, h.b.Answer(r.Context(), r.PathValue("id"), a))
+}
+
+// events streams newline-delimited JSON until the client goes away.
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	ch, err := h.b.Subscribe(r.Context())
+	if err != nil {
+		h.reply(w, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	enc := json.NewEncoder(w)
+	for ev := range ch {
+		if enc.Encode(ev) != nil || rc.Flush() != nil {
+			return
+		}
+	}
 }

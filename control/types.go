@@ -91,3 +91,45 @@ type errorBody struct {
 	Error string `json:"error"`
 	Code  string `json:"code"` // not_found, exists, invalid, unauthorized, internal
 }
+
+// Event kinds.
+const (
+	EventFallback = "fallback" // a call left the member's key for the team's
+	EventBudget   = "budget"   // a personal key passed 50, 80 or 100% of its budget
+	EventKey      = "key"      // a personal key stopped working
+	EventApproval = "approval" // a call waits for the member's answer
+	EventHub      = "hub"      // the hub link changed
+	EventChanged  = "changed"  // preferences, keys or policy changed: fronts refresh
+)
+
+// Event is one line of the daemon's event stream (GET /v1/events,
+// newline-delimited JSON): what a tray or notifier shows.
+type Event struct {
+	Time       time.Time    `json:"time"`
+	Kind       string       `json:"kind"`
+	Service    byok.Service `json:"service,omitempty"`
+	Title      string       `json:"title"`
+	Body       string       `json:"body"`
+	ApprovalID string       `json:"approval_id,omitempty"`
+}
+
+// Approval is a call held until the member answers.
+type Approval struct {
+	ID       string       `json:"id"`
+	Service  byok.Service `json:"service"`
+	Model    string       `json:"model"`
+	App      string       `json:"app"`
+	Project  string       `json:"project"`
+	Estimate byok.Micros  `json:"estimate_micros"`
+	Created  time.Time    `json:"created"`
+	Expires  time.Time    `json:"expires"`
+	// Choices are the answers that make sense: "personal", "shared", "deny".
+	Choices []string `json:"choices"`
+}
+
+// Answer replies to an approval. For > 0 makes it stand for the same app
+// and service for that many minutes.
+type Answer struct {
+	Answer  string `json:"answer"` // personal, shared or deny
+	Minutes int    `json:"minutes"`
+}

@@ -78,31 +78,26 @@ const maxErrorBody = 64 << 10
 func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 	p := a.p
 	st := stateOf(out)
-	var reason string
+	var (
+		reason   string
+		lastResp *http.Response // the failure that led to the next credential
+		lastErr  error
+		lastCred Credential
+	)
 	for i, cred := range st.creds {
-		req := out.Clone(out.Context())
-		p.target(req, st, cred)
-		sign(st.call.Service, req.Header, cred)
-		if cred.Relay != nil {
-			req.Header.Set("X-Byokd-App", st.call.App.Name)
-			req.Header.Set("X-Byokd-Project", st.call.App.Project)
-			req.Header.Set("X-Byokd-Event-Id", st.id)
+		if i > 0 && cred.Approve != nil && !cred.Approve(out.Context()) {
+			break
 		}
-		req.Body = io.NopCloser(bytes.NewReader(st.body))
-		req.ContentLength = int64(len(st.body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(st.body)), nil }
-		if len(st.body) == 0 {
-			req.Body, req.GetBody = nil, nil
-		}
-		resp, err := p.cfg.Transport.RoundTrip(req)
+		resp, err := p.send(out, st, cred)
 		last := i == len(st.creds)-1
+		lastCred, lastResp, lastErr = cred, nil, err
 		if err != nil {
 			if out.Context().Err() != nil || last || p.cfg.Fallback == nil {
-				return nil, err
+				break
 			}
 			next, why := p.cfg.Fallback(st.call, cred, nil, err)
 			if !next {
-				return nil, err
+				break
 			}
 			reason = why
 			continue
@@ -113,22 +108,51 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 		}
 		failed, err := readFailure(resp, cred)
 		if err != nil {
-			return nil, err
+			lastErr = err
+			break
 		}
-		if !last && p.cfg.Fallback != nil {
-			if next, why := p.cfg.Fallback(st.call, cred, failed, nil); next {
-				reason = why
-				continue
-			}
-		}
-		st.used, st.fallback = cred, reason
 		resp.Body = io.NopCloser(bytes.NewReader(failed.Body))
 		resp.ContentLength = int64(len(failed.Body))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(failed.Body)))
 		resp.Header.Del("Transfer-Encoding")
-		return resp, nil
+		lastResp = resp
+		if last || p.cfg.Fallback == nil {
+			break
+		}
+		next, why := p.cfg.Fallback(st.call, cred, failed, nil)
+		if !next {
+			break
+		}
+		reason = why
 	}
-	return nil, errors.New("no credential answered")
+	st.used, st.fallback = lastCred, reason
+	if lastResp != nil {
+		return lastResp, nil
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no credential answered")
+	}
+	return nil, lastErr
+}
+
+// send makes one attempt with cred, replaying the buffered body.
+func (p *Proxy) send(out *http.Request, st *callState, cred Credential) (*http.Response, error) {
+	req := out.Clone(out.Context())
+	p.target(req, st, cred)
+	sign(st.call.Service, req.Header, cred)
+	if cred.Relay != nil {
+		req.Header.Set("X-Byokd-App", st.call.App.Name)
+		req.Header.Set("X-Byokd-Project", st.call.App.Project)
+		req.Header.Set("X-Byokd-Event-Id", st.id)
+	}
+	if len(st.body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(st.body))
+		req.ContentLength = int64(len(st.body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(st.body)), nil }
+	} else {
+		req.Body, req.GetBody, req.ContentLength = nil, nil, 0
+	}
+	return p.cfg.Transport.RoundTrip(req)
 }
 
 // readFailure reads an error answer's body (at most maxErrorBody) and

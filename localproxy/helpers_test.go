@@ -129,3 +129,8 @@ func do(t *testing.T, method, url string, hdr map[string]string, body string) (i
 }
 
 func newFake(t *testing.T) *fakeprovider.Server { return fakeprovider.New(t, fakeprovider.Options{}) }
+
+func readAll(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}

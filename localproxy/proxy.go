@@ -37,6 +37,10 @@ type Credential struct {
 	Relay *url.URL
 	// Reason says why this credential is used instead of the preferred one.
 	Reason string
+	// Approve, when set on a credential after the first, is asked before
+	// falling back to it (the member's "ask each time", or a team policy);
+	// false ends the call with the failure that led here.
+	Approve func(ctx context.Context) bool
 }
 
 // Call is what the Planner and the Recorder learn about a request.
