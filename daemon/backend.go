@@ -113,7 +113,7 @@ func (b backend) AddKey(ctx context.Context, req control.AddKey) (control.Key, e
 		Budget: req.Budget, Primary: req.Primary, Created: d.now().UTC(),
 	}
 	for _, k := range d.keys.personal(req.Service) {
-		if k.Ref == info.Ref() {
+		if k.info.Name == req.Name {
 			return control.Key{}, fmt.Errorf("%w: a %s key named %q already exists; remove it first with `byokd key rm %s %s`",
 				byok.ErrExists, req.Service.Title(), req.Name, req.Service, req.Name)
 		}
@@ -237,8 +237,27 @@ func (b backend) SetPref(ctx context.Context, p control.Pref) error {
 		Preference: p.Preference, Fallback: p.Fallback,
 		FallbackOnRateLimit: p.RateLimitFallback, OverBudget: p.OverBudget,
 	})
-	if err != nil && strings.Contains(err.Error(), "unknown budget action") {
-		return fmt.Errorf("%w: %v", control.ErrInvalid, err)
+	if err != nil {
+		if strings.Contains(err.Error(), "unknown budget action") {
+			return fmt.Errorf("%w: %v", control.ErrInvalid, err)
+		}
+		return err
 	}
-	return err
+	if err := b.d.router.loadPrefs(ctx); err != nil {
+		return err
+	}
+	b.d.events.publish(control.Event{Kind: control.EventChanged, Service: p.Service})
+	return nil
+}
+
+func (b backend) Approvals(context.Context) ([]control.Approval, error) {
+	return b.d.approvals.list(), nil
+}
+
+func (b backend) Answer(_ context.Context, id string, a control.Answer) error {
+	return b.d.approvals.answer(id, a)
+}
+
+func (b backend) Subscribe(ctx context.Context) (<-chan control.Event, error) {
+	return b.d.events.subscribe(ctx), nil
 }

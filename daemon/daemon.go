@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,7 @@ import (
 	"byokd.dev/byok/ledger"
 	"byokd.dev/byok/localproxy"
 	"byokd.dev/byok/metering"
+	"byokd.dev/byok/routing"
 )
 
 // DefaultListen is the proxy's address.
@@ -49,7 +51,10 @@ type Config struct {
 	// ShutdownGrace bounds how long in-flight calls may take to finish on
 	// stop; default 30s.
 	ShutdownGrace time.Duration
-	Now           func() time.Time
+	// ApprovalTimeout is how long a call waits for the member's answer
+	// before it is denied; default DefaultApprovalTimeout.
+	ApprovalTimeout time.Duration
+	Now             func() time.Time
 }
 
 // Daemon is a running byokd. Create it with Start.
@@ -64,6 +69,13 @@ type Daemon struct {
 	tokens    *tokens
 	proxy     *localproxy.Proxy
 	proxyAddr string
+	router    *router
+	events    *events
+	approvals *approvals
+
+	hubMu  sync.RWMutex
+	link   *hubLink
+	policy byok.Policy
 
 	proxyLn, controlLn net.Listener
 	proxySrv, ctrlSrv  *http.Server
@@ -127,6 +139,20 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.loadHubLink(ctx); err != nil {
+		return nil, err
+	}
+	d.events = newEvents(cfg.Now)
+	d.approvals = newApprovals(cfg.Now, cfg.ApprovalTimeout, d.events)
+	d.router = &router{d: d, health: routing.NewHealth(cfg.Now, coolDown), prices: prices}
+	if err := d.router.loadPrefs(ctx); err != nil {
+		return nil, err
+	}
+	// Reservations of calls that never recorded a row (the daemon died
+	// mid-call) stop holding budget after a day.
+	if _, err := d.db.ExpireReservations(ctx, cfg.Now().Add(-24*time.Hour)); err != nil {
+		return nil, err
+	}
 
 	if d.proxyLn, err = listenLoopback(cfg.Listen); err != nil {
 		return nil, err
@@ -137,8 +163,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		Upstreams: cfg.Upstreams,
 		Port:      port,
 		Tokens:    d.tokens,
-		Planner:   planner{keys: d.keys},
-		Recorder:  d.db,
+		Planner:   d.router,
+		Recorder:  d.router,
+		Fallback:  d.router.Fallback,
 		Prices:    prices,
 		MaxBody:   cfg.MaxBody,
 		Logger:    cfg.Logger,

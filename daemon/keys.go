@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"byokd.dev/byok"
@@ -12,6 +11,12 @@ import (
 	"byokd.dev/byok/ledger"
 	"byokd.dev/byok/localproxy"
 )
+
+// personalKey is one personal key in memory: its metadata and its secret.
+type personalKey struct {
+	info byok.KeyInfo
+	cred localproxy.Credential
+}
 
 // keyring holds the member's personal keys in memory: metadata from the
 // ledger, secrets from the store, primary first. Reading the OS keychain
@@ -23,7 +28,7 @@ type keyring struct {
 	log   *slog.Logger
 
 	mu   sync.RWMutex
-	keys map[byok.Service][]localproxy.Credential
+	keys map[byok.Service][]personalKey
 }
 
 // secretRef is where a personal key's secret sits in the store.
@@ -34,7 +39,7 @@ func (k *keyring) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load key list: %w", err)
 	}
-	m := map[byok.Service][]localproxy.Credential{}
+	m := map[byok.Service][]personalKey{}
 	for _, info := range infos {
 		s, err := k.store.Get(secretRef(info.Service, info.Name))
 		if err != nil {
@@ -43,8 +48,9 @@ func (k *keyring) load(ctx context.Context) error {
 			k.log.Error("personal key unreadable", "service", info.Service, "key", info.Name, "err", err)
 			continue
 		}
-		m[info.Service] = append(m[info.Service], localproxy.Credential{
-			Ref: info.Ref(), Payer: byok.PayerPersonal, Secret: s,
+		m[info.Service] = append(m[info.Service], personalKey{
+			info: info,
+			cred: localproxy.Credential{Ref: info.Ref(), Payer: byok.PayerPersonal, Secret: s},
 		})
 	}
 	k.mu.Lock()
@@ -53,23 +59,20 @@ func (k *keyring) load(ctx context.Context) error {
 	return nil
 }
 
-// personal returns svc's personal credentials, primary first.
-func (k *keyring) personal(svc byok.Service) []localproxy.Credential {
+// personal returns svc's personal keys, primary first. The slice is a copy.
+func (k *keyring) personal(svc byok.Service) []personalKey {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return slices.Clone(k.keys[svc])
+	return append([]personalKey(nil), k.keys[svc]...)
 }
 
-// planner chooses credentials. Until a hub is joined only personal keys
-// exist: the primary, then the others.
-type planner struct{ keys *keyring }
-
-func (p planner) Plan(_ context.Context, c localproxy.Call) ([]localproxy.Credential, error) {
-	creds := p.keys.personal(c.Service)
-	if len(creds) == 0 {
-		return nil, &localproxy.Refusal{Status: 401, Code: "no_key", Message: fmt.Sprintf(
-			"byokd: no personal %s key is configured: add one with `printf %%s \"$KEY\" | byokd key add %s --name NAME`",
-			c.Service.Title(), c.Service)}
+// count is the number of usable personal keys.
+func (k *keyring) count() int {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	n := 0
+	for _, ks := range k.keys {
+		n += len(ks)
 	}
-	return creds, nil
+	return n
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -30,6 +31,8 @@ type fileConfig struct {
 	MaxBodyMiB int64             `json:"max_body_mib"`
 	Keystore   string            `json:"keystore"`
 	LogLevel   string            `json:"log_level"`
+	// ApprovalTimeout is how long a held call waits for an answer, e.g. "60s".
+	ApprovalTimeout string `json:"approval_timeout"`
 }
 
 // home is $BYOKD_HOME, default the OS user config dir + /byokd.
@@ -80,6 +83,11 @@ func daemonConfig(e env, dir, listen string, logOut io.Writer) (daemon.Config, e
 			return daemon.Config{}, fmt.Errorf("upstream for %s %q: give a base URL such as http://127.0.0.1:9000", svc, raw)
 		}
 		cfg.Upstreams[svc] = u
+	}
+	if fc.ApprovalTimeout != "" {
+		if cfg.ApprovalTimeout, err = time.ParseDuration(fc.ApprovalTimeout); err != nil || cfg.ApprovalTimeout <= 0 {
+			return daemon.Config{}, fmt.Errorf("approval_timeout %q in the config file: give a duration such as 60s", fc.ApprovalTimeout)
+		}
 	}
 	cfg.Keystore = keystore.Config{
 		Backend:    firstOf(e.getenv("BYOKD_KEYSTORE"), fc.Keystore),

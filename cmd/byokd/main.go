@@ -38,15 +38,19 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":     runCmd,
-		"key":     keyCmd,
-		"token":   tokenCmd,
-		"env":     envCmd,
-		"exec":    execCmd,
-		"usage":   usageCmd,
-		"status":  statusCmd,
-		"pref":    prefCmd,
-		"version": versionCmd,
+		"run":       runCmd,
+		"key":       keyCmd,
+		"token":     tokenCmd,
+		"env":       envCmd,
+		"exec":      execCmd,
+		"usage":     usageCmd,
+		"status":    statusCmd,
+		"pref":      prefCmd,
+		"version":   versionCmd,
+		"approvals": approvalsCmd,
+		"approve":   approveCmd,
+		"deny":      denyCmd,
+		"events":    eventsCmd,
 	}
 }
 

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"time"
+
+	"byokd.dev/byok/control"
+)
+
+var approvalsCmd = command{
+	summary: "list calls waiting for your approval (\"ask each time\")",
+	usage: `Usage: byokd approvals
+
+Lists the calls held until you answer them with byokd approve or byokd
+deny. A call nobody answers is denied after its timeout (60 s).
+
+Example:
+  byokd approvals`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		c, err := client(e)
+		if err != nil {
+			return err
+		}
+		list, err := c.Approvals(ctx)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(e.stdout, "no calls are waiting for approval")
+			return nil
+		}
+		var rows [][]string
+		for _, a := range list {
+			rows = append(rows, []string{a.ID, string(a.Service), firstOf(a.Model, "-"), a.App, firstOf(a.Project, "-"),
+				a.Estimate.String(), fmt.Sprint(time.Until(a.Expires).Round(time.Second))})
+		}
+		table(e, "ID\tSERVICE\tMODEL\tAPP\tPROJECT\tESTIMATE\tEXPIRES IN", rows)
+		return nil
+	},
+}
+
+var approveCmd = command{
+	summary: "let a waiting call go out on your key or the team's",
+	usage: `Usage: byokd approve ID [--shared] [--for DURATION]
+
+Releases the waiting call ID on your personal key, or with --shared on the
+team's shared key (the team pays). --for makes the answer stand for the same
+app and service for that long.
+
+Example:
+  byokd approve 3f2a9c1e
+  byokd approve 3f2a9c1e --shared --for 10m`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		shared := fs.Bool("shared", false, "use the team's shared key")
+		dur := fs.Duration("for", 0, "let the answer stand for this long for the same app, e.g. 10m")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		answer := "personal"
+		if *shared {
+			answer = "shared"
+		}
+		return answerCall(ctx, e, fs, answer, *dur)
+	},
+}
+
+var denyCmd = command{
+	summary: "refuse a waiting call",
+	usage: `Usage: byokd deny ID [--for DURATION]
+
+Example:
+  byokd deny 3f2a9c1e`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		dur := fs.Duration("for", 0, "refuse the same app's calls for this long, e.g. 10m")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		return answerCall(ctx, e, fs, "deny", *dur)
+	},
+}
+
+func answerCall(ctx context.Context, e env, fs *flag.FlagSet, answer string, dur time.Duration) error {
+	if err := exactArgs(fs, 1, "an approval ID (see `byokd approvals`)"); err != nil {
+		return err
+	}
+	c, err := client(e)
+	if err != nil {
+		return err
+	}
+	if err := c.Answer(ctx, fs.Arg(0), control.Answer{Answer: answer, Minutes: int(dur.Round(time.Minute) / time.Minute)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: %s\n", fs.Arg(0), answer)
+	return nil
+}
+
+var eventsCmd = command{
+	summary: "follow the daemon's events as JSON lines",
+	usage: `Usage: byokd events
+
+Prints each event (fallback to the team key, budget alerts, failing keys,
+approvals) as one JSON line until interrupted.
+
+Example:
+  byokd events`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		c, err := client(e)
+		if err != nil {
+			return err
+		}
+		ch, err := c.Subscribe(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(e.stdout)
+		for ev := range ch {
+			if err := enc.Encode(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}

@@ -1,0 +1,272 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/control"
+	"byokd.dev/byok/ledger"
+	"byokd.dev/byok/localproxy"
+	"byokd.dev/byok/metering"
+	"byokd.dev/byok/routing"
+)
+
+// router is the proxy's Planner, Fallback and Recorder: it turns the
+// member's preferences, keys, budgets and the team policy into the
+// credentials a call tries (routing.Decide), asks the member where the
+// plan needs it, reserves budget, and after each call raises the events a
+// person should see.
+type router struct {
+	d      *Daemon
+	health *routing.Health
+	prices *metering.Prices
+
+	mu    sync.RWMutex
+	prefs map[byok.Service]ledger.Pref
+}
+
+func (r *router) loadPrefs(ctx context.Context) error {
+	p, err := r.d.db.Prefs(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.prefs = p
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *router) pref(svc byok.Service) ledger.Pref {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.prefs[svc]
+}
+
+// Plan implements localproxy.Planner.
+func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Credential, error) {
+	d := r.d
+	svc := c.Service
+	pref := r.pref(svc)
+	keys := d.keys.personal(svc)
+	link, policy := d.hubLink()
+	in := routing.Input{
+		Service:    svc,
+		App:        c.App.Name,
+		Pref:       pref.Preference,
+		Fallback:   pref.Fallback,
+		OverBudget: routing.BudgetAction(pref.OverBudget),
+		Policy:     policy,
+		HubLinked:  link != nil,
+		Approved:   d.approvals.standingFor(svc, c.App.Name),
+		Now:        d.now(),
+	}
+	for _, k := range keys {
+		in.Keys = append(in.Keys, routing.KeyState{Name: k.info.Name, Primary: k.info.Primary})
+	}
+	r.health.Annotate(svc, in.Keys)
+	estimate := r.prices.Estimate(c.Meter)
+	asked := false
+	for range len(keys) + 3 {
+		plan := routing.Decide(in)
+		switch {
+		case plan.Refusal != nil:
+			return nil, &localproxy.Refusal{Status: plan.Refusal.Status, Code: plan.Refusal.Code, Message: plan.Refusal.Message}
+		case plan.NeedsApproval:
+			if asked {
+				return nil, &localproxy.Refusal{Status: 403, Code: "approval_denied", Message: "byokd: this call was not approved"}
+			}
+			asked = true
+			ans := d.approvals.ask(ctx, control.Approval{
+				Service: svc, Model: c.Meter.Model, App: c.App.Name, Project: c.App.Project,
+				Estimate: estimate, Choices: choices(plan.Choices),
+			})
+			in.Approved = &ans
+			continue
+		}
+		first := plan.Steps[0]
+		if first.Kind == routing.Personal && in.OverBudget != routing.BudgetWarn {
+			if over, err := r.reserve(ctx, c, keys, first.Key, estimate); err != nil {
+				return nil, err
+			} else if over {
+				markOver(in.Keys, first.Key)
+				continue
+			}
+		}
+		return r.credentials(ctx, c, plan, keys, link, estimate), nil
+	}
+	return nil, errors.New("routing did not settle on a plan")
+}
+
+func choices(as []routing.Answer) []string {
+	out := make([]string, 0, len(as)+1)
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return append(out, routing.AnswerDeny.String())
+}
+
+func markOver(keys []routing.KeyState, name string) {
+	for i := range keys {
+		if keys[i].Name == name {
+			keys[i].OverBudget = true
+		}
+	}
+}
+
+// reserve holds the call's estimate against the key's monthly budget; over
+// reports that the key has no room left.
+func (r *router) reserve(ctx context.Context, c localproxy.Call, keys []personalKey, name string, estimate byok.Micros) (over bool, err error) {
+	for _, k := range keys {
+		if k.info.Name != name || k.info.Budget <= 0 {
+			continue
+		}
+		from, to := monthBounds(r.d.now())
+		_, err := r.d.db.Reserve(ctx, ledger.Reservation{
+			ID: c.ID, Service: c.Service, Credential: k.info.Ref(),
+			Amount: estimate, Budget: k.info.Budget, From: from, To: to,
+		})
+		if errors.Is(err, ledger.ErrOverBudget) {
+			return true, nil
+		}
+		if err != nil {
+			return false, &localproxy.Refusal{Status: 503, Code: "ledger_unavailable",
+				Message: "byokd: cannot check the budget because the ledger is unavailable: " + err.Error()}
+		}
+	}
+	return false, nil
+}
+
+// credentials turns plan steps into the proxy's credentials.
+func (r *router) credentials(ctx context.Context, c localproxy.Call, plan routing.Plan, keys []personalKey, link *hubLink, estimate byok.Micros) []localproxy.Credential {
+	var out []localproxy.Credential
+	for _, s := range plan.Steps {
+		var cred localproxy.Credential
+		switch s.Kind {
+		case routing.Personal:
+			for _, k := range keys {
+				if k.info.Name == s.Key {
+					cred = k.cred
+				}
+			}
+			if cred.Ref == "" {
+				continue
+			}
+		case routing.Shared:
+			if link == nil {
+				continue
+			}
+			cred = link.credential(c.Service)
+		}
+		if len(out) == 0 {
+			cred.Reason = s.Reason
+		}
+		if s.NeedsApproval && len(out) > 0 {
+			cred.Approve = func(ctx context.Context) bool {
+				ans := r.d.approvals.ask(ctx, control.Approval{
+					Service: c.Service, Model: c.Meter.Model, App: c.App.Name, Project: c.App.Project,
+					Estimate: estimate, Choices: []string{"shared", "deny"},
+				})
+				return ans.Answer == routing.AnswerShared
+			}
+		}
+		out = append(out, cred)
+	}
+	return out
+}
+
+// Fallback implements localproxy.Fallback with routing.Classify; a personal
+// key that cannot pay cools down and the member hears of it.
+func (r *router) Fallback(c localproxy.Call, cred localproxy.Credential, resp *localproxy.FailedResponse, err error) (bool, string) {
+	f := routing.Failure{ConnErr: err}
+	if resp != nil {
+		f.Status, f.Header, f.Body = resp.Status, resp.Header, resp.Body
+	}
+	v := routing.Classify(c.Service, f, r.pref(c.Service).FallbackOnRateLimit)
+	if cred.Payer == byok.PayerPersonal && v.CoolDown {
+		name := cred.Ref[len("personal/"):]
+		r.health.Failed(c.Service, name, v)
+		r.d.events.publish(control.Event{
+			Kind: control.EventKey, Service: c.Service,
+			Title: fmt.Sprintf("Your %s key %q stopped working", c.Service.Title(), name),
+			Body:  fmt.Sprintf("%s. byokd skips it for %s, then tries it again.", upperFirst(v.Reason), coolDown),
+		})
+	}
+	return v.Fallback, v.Reason
+}
+
+// coolDown is how long a personal key that cannot pay is skipped.
+const coolDown = 10 * time.Minute
+
+// Record implements localproxy.Recorder: the row first, then what the
+// member should hear about it, off the call's path.
+func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
+	if err := r.d.db.Record(ctx, ev); err != nil {
+		return err
+	}
+	if ev.Payer == byok.PayerPersonal && ev.Status < 400 {
+		name := ev.Credential[len("personal/"):]
+		r.health.Succeeded(ev.Service, name)
+	}
+	if ev.Payer == byok.PayerTeam && ev.FallbackReason != "" {
+		r.d.events.publish(control.Event{
+			Kind: control.EventFallback, Service: ev.Service,
+			Title: fmt.Sprintf("Team key used for %s", ev.Service.Title()),
+			Body: fmt.Sprintf("Your personal %s key could not pay (%s) — this call from %s used the team key; the team pays.",
+				ev.Service.Title(), ev.FallbackReason, orDash(ev.App)),
+		})
+	}
+	if ev.Payer == byok.PayerPersonal && ev.Cost > 0 {
+		go r.budgetAlerts(ev)
+	}
+	return nil
+}
+
+// budgetAlerts announces 50, 80 and 100% of a key's monthly budget, each
+// once per key and month.
+func (r *router) budgetAlerts(ev byok.UsageEvent) {
+	ctx := context.Background()
+	var budget byok.Micros
+	for _, k := range r.d.keys.personal(ev.Service) {
+		if k.info.Ref() == ev.Credential {
+			budget = k.info.Budget
+		}
+	}
+	if budget <= 0 {
+		return
+	}
+	from, to := monthBounds(ev.Time)
+	st, err := r.d.db.Budget(ctx, ev.Service, ev.Credential, from, to)
+	if err != nil {
+		r.d.log.Warn("budget check failed", "err", err)
+		return
+	}
+	pct := int(int64(st.Spent) * 100 / int64(budget))
+	for _, threshold := range []int{100, 80, 50} {
+		if pct < threshold {
+			continue
+		}
+		first, err := r.d.db.MarkAlert(ctx, ev.Service, ev.Credential, from.Format("2006-01"), threshold)
+		if err != nil || !first {
+			return
+		}
+		name := ev.Credential[len("personal/"):]
+		r.d.events.publish(control.Event{
+			Kind: control.EventBudget, Service: ev.Service,
+			Title: fmt.Sprintf("%s key %q at %d%% of its budget", ev.Service.Title(), name, threshold),
+			Body:  fmt.Sprintf("%s spent of %s this month.", st.Spent, budget),
+		})
+		return // the highest threshold crossed speaks for the lower ones
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return "It failed"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
