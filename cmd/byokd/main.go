@@ -51,6 +51,8 @@ func commands() map[string]command {
 		"approve":   approveCmd,
 		"deny":      denyCmd,
 		"events":    eventsCmd,
+		"service":   serviceCmd,
+		"logs":      logsCmd,
 	}
 }
 
