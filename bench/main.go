@@ -1,0 +1,176 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(runRole(role))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// plan is how long and how hard each measurement runs.
+type plan struct {
+	rounds     int
+	warm       time.Duration // per target and shape
+	dur        time.Duration // closed-loop and fixed-rate runs
+	lat1       time.Duration // the 1-connection run
+	lat1Max    int
+	conns      int
+	sseStreams int // concurrent stamped streams
+	sseRepeat  int
+	sseChunks  int
+	sseGap     time.Duration
+	idle       int // connections and streams held for the memory figures
+}
+
+func fullPlan() plan {
+	return plan{rounds: 3, warm: 2 * time.Second, dur: 3 * time.Second, lat1: 2 * time.Second, lat1Max: 20000,
+		conns: 32, sseStreams: 4, sseRepeat: 2, sseChunks: 20, sseGap: 50 * time.Millisecond, idle: 1000}
+}
+
+func smokePlan() plan {
+	return plan{rounds: 1, warm: 200 * time.Millisecond, dur: 300 * time.Millisecond, lat1: 300 * time.Millisecond, lat1Max: 2000,
+		conns: 32, sseStreams: 2, sseRepeat: 1, sseChunks: 4, sseGap: 50 * time.Millisecond, idle: 100}
+}
+
+// run measures and prints; it returns what it measured.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	smoke := fs.Bool("smoke", false, "measure every figure once, briefly (CI keeps the suite working with it; the figures mean little)")
+	rounds := fs.Int("rounds", 0, "rounds after the warm-up (default 3, smoke 1)")
+	dur := fs.Duration("duration", 0, "length of each throughput and fixed-rate run (default 3s)")
+	only := fs.String("targets", "direct,floor,byokd,peer", "targets to run, in this order")
+	byokdBin := fs.String("byokd", "", "a byokd binary to use instead of building ./cmd/byokd")
+	portkey := fs.String("portkey", "", "folder with node_modules/@portkey-ai/gateway (default bench/portkey in the module)")
+	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	keep := fs.Bool("keep", false, "keep the work folder (logs, byokd's ledger)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	p := fullPlan()
+	if *smoke {
+		p = smokePlan()
+	}
+	if *rounds > 0 {
+		p.rounds = *rounds
+	}
+	if *dur > 0 {
+		p.dur = *dur
+	}
+	res := newResults()
+	res.Machine = machine()
+	res.Command = strings.TrimSpace("go run ./bench " + strings.Join(args, " "))
+	res.Rounds = p.rounds
+
+	work, err := os.MkdirTemp("", "byokd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if *keep {
+		fmt.Fprintln(stderr, "work folder:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+
+	up, err := startSelf(ctx, work, "upstream")
+	if err != nil {
+		return nil, err
+	}
+	defer up.stop()
+	var targets []*target
+	defer func() {
+		for _, t := range targets {
+			t.proc.stop()
+		}
+	}()
+	for _, name := range strings.Split(*only, ",") {
+		var t *target
+		var err error
+		switch strings.TrimSpace(name) {
+		case "direct":
+			t = directTarget(up)
+		case "floor":
+			t, err = startFloor(ctx, work, up)
+		case "byokd":
+			bin := *byokdBin
+			if bin == "" {
+				logf("building byokd")
+				if bin, err = buildByokd(ctx, work); err != nil {
+					return nil, err
+				}
+			}
+			t, err = startByokd(ctx, work, bin, up)
+		case "peer":
+			dir := *portkey
+			if dir == "" {
+				dir = defaultPortkeyDir()
+			}
+			if t, err = startPeer(ctx, work, dir, up); err != nil {
+				res.Unavailable["peer"] = err.Error()
+				logf("peer unavailable: %v", err)
+				continue
+			}
+		default:
+			return nil, fmt.Errorf("unknown target %q: use direct, floor, byokd or peer", name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		if err := probe(ctx, t); err != nil {
+			t.proc.stop()
+			return nil, fmt.Errorf("%s does not answer a call correctly: %w", t.name, err)
+		}
+		targets = append(targets, t)
+		res.Targets = append(res.Targets, t.name)
+	}
+	if err := measure(ctx, p, res, up, targets, logf); err != nil {
+		return res, err
+	}
+	res.writeTable(stdout)
+	fmt.Fprintln(stdout)
+	res.writeGoals(stdout)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			return res, fmt.Errorf("write %s: %w", *jsonOut, err)
+		}
+	}
+	return res, nil
+}
+
+// defaultPortkeyDir is bench/portkey in the module this runs from.
+func defaultPortkeyDir() string {
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				return filepath.Join(d, "bench", "portkey")
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return filepath.Join("bench", "portkey")
+}

@@ -1,0 +1,194 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+const mib = 1 << 20
+
+// measure runs the warm-up, the rounds and the memory phase.
+func measure(ctx context.Context, p plan, res *results, up *child, targets []*target, logf func(string, ...any)) error {
+	for _, t := range targets {
+		if t.proc == nil {
+			continue
+		}
+		settle()
+		b, err := rss(t.proc.pid())
+		if err != nil {
+			return err
+		}
+		res.add("rss_idle", t.name, float64(b)/mib)
+	}
+
+	logf("warm-up")
+	for _, t := range targets {
+		for _, body := range []string{jsonBody, sseBody} {
+			r, err := closedLoop(ctx, t, up, p.conns, p.warm, body)
+			if err != nil {
+				return err
+			}
+			if t.name == "floor" && body == jsonBody {
+				res.FixedRate = 0.5 * float64(r.ok) / r.elapsed.Seconds()
+			}
+		}
+	}
+	if res.FixedRate == 0 {
+		// No floor in this run: pace by the first target's capacity.
+		r, err := closedLoop(ctx, targets[0], up, p.conns, p.warm, jsonBody)
+		if err != nil {
+			return err
+		}
+		res.FixedRate = 0.5 * float64(r.ok) / r.elapsed.Seconds()
+	}
+
+	for round := 1; round <= p.rounds; round++ {
+		logf("round %d of %d", round, p.rounds)
+		if err := measureRound(ctx, p, res, up, targets); err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if t.proc != nil {
+				if err := t.proc.alive(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	logf("memory")
+	for _, t := range targets {
+		if t.proc == nil {
+			continue
+		}
+		if err := measureMemory(ctx, p, res, t); err != nil {
+			return fmt.Errorf("%s memory: %w", t.name, err)
+		}
+	}
+	return ctx.Err()
+}
+
+func measureRound(ctx context.Context, p plan, res *results, up *child, targets []*target) error {
+	perReq := func(d time.Duration, n int64) float64 {
+		if n == 0 {
+			return 0
+		}
+		return float64(d.Microseconds()) / float64(n)
+	}
+	// Throughput and CPU, JSON then streamed, each target in turn.
+	var rows, ledgerReqs int64
+	var ledgerTime time.Duration
+	for _, shape := range []struct{ body, tput, cpu string }{
+		{jsonBody, "tput_json", "cpu_json"},
+		{sseBody, "tput_sse", "cpu_sse"},
+	} {
+		for _, t := range targets {
+			var before int64
+			if t.ledger != "" {
+				var err error
+				if before, err = ledgerRows(ctx, t.ledger); err != nil {
+					return err
+				}
+			}
+			r, err := closedLoop(ctx, t, up, p.conns, p.dur, shape.body)
+			if err != nil {
+				return err
+			}
+			res.Errors[t.name] += r.failed
+			res.add(shape.tput, t.name, float64(r.ok)/r.elapsed.Seconds())
+			if t.proc != nil {
+				res.add(shape.cpu, t.name, perReq(r.cpu, r.ok+r.failed))
+			}
+			if t.ledger != "" {
+				after, err := ledgerRows(ctx, t.ledger)
+				if err != nil {
+					return err
+				}
+				rows += after - before
+				ledgerReqs += r.ok + r.failed
+				ledgerTime += r.elapsed
+			}
+		}
+	}
+	for _, t := range targets {
+		if t.ledger != "" && ledgerTime > 0 {
+			res.add("ledger_rps", t.name, float64(rows)/ledgerTime.Seconds())
+			res.add("ledger_per_req", t.name, float64(rows)/float64(ledgerReqs))
+		}
+	}
+
+	// Latency at one connection; added latency is against direct's, from
+	// this round.
+	lat := map[string]latencies{}
+	for _, t := range targets {
+		l := sequential(ctx, t, p.lat1, p.lat1Max)
+		res.Errors[t.name] += l.failed
+		lat[t.name] = l
+		res.add("lat1_p50", t.name, us(l.quantile(0.50)))
+		res.add("lat1_p99", t.name, us(l.quantile(0.99)))
+	}
+	if d, ok := lat["direct"]; ok {
+		for _, t := range targets {
+			l := lat[t.name]
+			res.add("added_p50", t.name, us(l.quantile(0.50)-d.quantile(0.50)))
+			res.add("added_p99", t.name, us(l.quantile(0.99)-d.quantile(0.99)))
+		}
+	}
+
+	// Open loop at half the floor's capacity.
+	for _, t := range targets {
+		l := fixedRate(ctx, t, res.FixedRate, p.dur)
+		res.Errors[t.name] += l.failed
+		res.add("fixed_p50", t.name, us(l.quantile(0.50)))
+		res.add("fixed_p99", t.name, us(l.quantile(0.99)))
+		res.add("fixed_p999", t.name, us(l.quantile(0.999)))
+		res.add("fixed_rps", t.name, float64(len(l.d))/l.took.Seconds())
+	}
+
+	// SSE chunk delays with gaps between chunks.
+	for _, t := range targets {
+		d := sseDelays(ctx, t, p.sseStreams, p.sseRepeat, p.sseChunks, p.sseGap)
+		res.Errors[t.name] += int64(d.failed)
+		chunks := latencies{d: d.chunks}
+		done := latencies{d: d.done}
+		res.add("chunk_p50", t.name, us(chunks.quantile(0.50)))
+		res.add("chunk_p99", t.name, us(chunks.quantile(0.99)))
+		if len(done.d) > 0 {
+			res.add("done_p50", t.name, us(done.quantile(0.50)))
+			res.add("end_wait_p50", t.name, us(done.quantile(0.50)-chunks.quantile(0.50)))
+		}
+	}
+	return ctx.Err()
+}
+
+func measureMemory(ctx context.Context, p plan, res *results, t *target) error {
+	settle()
+	base, err := rss(t.proc.pid())
+	if err != nil {
+		return err
+	}
+	res.add("rss_loaded", t.name, float64(base)/mib)
+	scale := 1000 / float64(p.idle)
+	withConns, err := holdConnections(ctx, t, p.idle)
+	if err != nil {
+		return err
+	}
+	res.add("rss_conns", t.name, float64(withConns-base)/mib*scale)
+	settle()
+	base, err = rss(t.proc.pid())
+	if err != nil {
+		return err
+	}
+	withStreams, err := holdStreams(ctx, t, p.idle)
+	if err != nil {
+		return err
+	}
+	res.add("rss_streams", t.name, float64(withStreams-base)/mib*scale)
+	res.add("rss_streams_abs", t.name, float64(base)/mib+float64(withStreams-base)/mib*scale)
+	return nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -1,0 +1,277 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the ledger's own driver, to count its rows
+)
+
+// target is one way to reach the upstream.
+type target struct {
+	name   string
+	url    string      // the chat completions URL
+	header http.Header // what a client sends: auth and, for the peer, routing
+	proc   *child      // the proxy process; nil for direct
+	ledger string      // byokd's ledger.db, to count rows
+}
+
+func nprocs() int { return runtime.NumCPU() }
+
+// startSelf runs this program in role.
+func startSelf(ctx context.Context, work, role string, env ...string) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this program: %w", err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	if !strings.HasSuffix(exe, ".test") {
+		cmd = exec.Command(exe)
+	}
+	cmd.Env = append(os.Environ(), append(env, roleEnv+"="+role)...)
+	return startChild(ctx, role, cmd, filepath.Join(work, role+".log"), true)
+}
+
+func directTarget(up *child) *target {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+benchKey)
+	return &target{name: "direct", url: "http://" + up.addr + "/v1/chat/completions", header: h}
+}
+
+func startFloor(ctx context.Context, work string, up *child) (*target, error) {
+	c, err := startSelf(ctx, work, "floor", upstreamEnv+"=http://"+up.addr)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer client-key-replaced-by-the-floor")
+	return &target{name: "floor", url: "http://" + c.addr + "/v1/chat/completions", header: h, proc: c}, nil
+}
+
+// buildByokd builds cmd/byokd into work with `go build`.
+func buildByokd(ctx context.Context, work string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	mod := strings.TrimSpace(string(out))
+	if err != nil || mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("find the byokd module (run from inside it, or pass --byokd): %v", err)
+	}
+	bin := filepath.Join(work, "byokd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/byokd")
+	cmd.Dir = filepath.Dir(mod)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/byokd: %v\n%s", err, b)
+	}
+	return bin, nil
+}
+
+// startByokd runs `byokd run` with a fresh BYOKD_HOME and a file keystore,
+// adds the bench key and creates an app token through the CLI, as a member
+// would.
+func startByokd(ctx context.Context, work, bin string, up *child) (*target, error) {
+	home := filepath.Join(work, "byokd-home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(),
+		"BYOKD_HOME="+home,
+		"BYOKD_KEYSTORE=file",
+		"BYOKD_KEYSTORE_PASSPHRASE=bench-passphrase",
+		"BYOKD_UPSTREAM_OPENAI=http://"+up.addr,
+		"BYOKD_LOG_LEVEL=warn",
+	)
+	cmd := exec.Command(bin, "run", "--listen", "127.0.0.1:"+port)
+	cmd.Env = env
+	c, err := startChild(ctx, "byokd", cmd, filepath.Join(work, "byokd.log"), false)
+	if err != nil {
+		return nil, err
+	}
+	// The daemon writes daemon.json once it listens.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(home, "daemon.json")); err == nil {
+			break
+		}
+		if err := c.alive(); err != nil || time.Now().After(deadline) {
+			c.stop()
+			return nil, fmt.Errorf("byokd did not start (see %s): %v", filepath.Join(work, "byokd.log"), err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's file: no event to wait on
+	}
+	cli := func(stdin string, args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader(stdin)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("byokd %s: %v: %s", strings.Join(args, " "), err, errb.String())
+		}
+		return strings.TrimSpace(out.String()), nil
+	}
+	if _, err := cli(benchKey+"\n", "key", "add", "openai", "--name", "bench"); err != nil {
+		c.stop()
+		return nil, err
+	}
+	tok, err := cli("", "token", "create", "bench", "--project", "bench")
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+tok)
+	return &target{name: "byokd", url: "http://127.0.0.1:" + port + "/openai/v1/chat/completions",
+		header: h, proc: c, ledger: filepath.Join(home, "ledger.db")}, nil
+}
+
+// portkeyStart runs the gateway with two shims, both applied before it
+// loads:
+//   - it listens on every interface and has no option for the address:
+//     listen() is made to bind 127.0.0.1;
+//   - every streamed call fails with "TypeError: immutable" on Node 20
+//     (its stream path appends headers to the Response that fetch returned,
+//     whose headers are immutable; Portkey-AI/gateway#1389): fetch is made
+//     to return a copy of each response with mutable headers. This costs
+//     the peer one Headers copy per call.
+const portkeyStart = `import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === 'number' && (args[1] === undefined || typeof args[1] === 'function')) {
+    if (args[1] === undefined) args.splice(1, 1);
+    args.splice(1, 0, '127.0.0.1');
+  }
+  return listen.apply(this, args);
+};
+const NativeResponse = globalThis.Response;
+const nativeFetch = globalThis.fetch;
+globalThis.fetch = async (...a) => {
+  const r = await nativeFetch(...a);
+  return new NativeResponse(r.body, { status: r.status, statusText: r.statusText, headers: new Headers(r.headers) });
+};
+await import(process.argv[2]);
+`
+
+// startPeer runs the Portkey gateway from dir/node_modules with node.
+func startPeer(ctx context.Context, work, dir string, up *child) (*target, error) {
+	entry := filepath.Join(dir, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js")
+	if _, err := os.Stat(entry); err != nil {
+		return nil, fmt.Errorf("@portkey-ai/gateway is not installed in %s: run `npm ci --prefix %s`", dir, dir)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("node is not installed: %w", err)
+	}
+	var version string
+	if b, err := os.ReadFile(filepath.Join(dir, "node_modules", "@portkey-ai", "gateway", "package.json")); err == nil {
+		var p struct{ Version string }
+		_ = json.Unmarshal(b, &p)
+		version = p.Version
+	}
+	wrapper := filepath.Join(work, "portkey-start.mjs")
+	if err := os.WriteFile(wrapper, []byte(portkeyStart), 0o600); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(node, wrapper, entry, "--port="+port, "--headless")
+	cmd.Env = append(os.Environ(), "NODE_ENV=production")
+	c, err := startChild(ctx, "peer", cmd, filepath.Join(work, "peer.log"), false)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+benchKey)
+	h.Set("X-Portkey-Provider", "openai")
+	h.Set("X-Portkey-Custom-Host", "http://"+up.addr+"/v1")
+	t := &target{name: "peer", url: "http://127.0.0.1:" + port + "/v1/chat/completions", header: h, proc: c}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := probe(ctx, t)
+		if err == nil {
+			break
+		}
+		if aerr := c.alive(); aerr != nil || time.Now().After(deadline) {
+			c.stop()
+			return nil, fmt.Errorf("portkey gateway %s did not answer (see %s): %v", version, filepath.Join(work, "peer.log"), firstErr(aerr, err))
+		}
+		time.Sleep(100 * time.Millisecond) // waiting for another process to listen
+	}
+	t.name = "peer"
+	return t, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// probe sends one non-streamed and one streamed call and checks both
+// replies.
+func probe(ctx context.Context, t *target) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, x := range []struct{ body, want string }{{jsonBody, "benchmark reply"}, {sseBody, "data: [DONE]"}} {
+		resp, err := c.Do(newRequest(ctx, t, x.body))
+		if err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		_, err = b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != 200 || !strings.Contains(b.String(), x.want) {
+			return fmt.Errorf("status %d: %.300s", resp.StatusCode, b.String())
+		}
+	}
+	return nil
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port, nil
+}
+
+// ledgerRows counts byokd's usage rows, reading the ledger while the daemon
+// writes it (WAL).
+func ledgerRows(ctx context.Context, path string) (int64, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, fmt.Errorf("open ledger: %w", err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM usage").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count ledger rows: %w", err)
+	}
+	return n, nil
+}
