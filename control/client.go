@@ -158,6 +158,21 @@ func (c *Client) SetPref(ctx context.Context, p Pref) error {
 
 var _ Backend = (*Client)(nil)
 
+// TestKey makes a cheap call to the provider with a personal key.
+func (c *Client) TestKey(ctx context.Context, svc byok.Service, name string) (res KeyTest, err error) {
+	return res, c.do(ctx, http.MethodPost, "/v1/keys/"+url.PathEscape(string(svc))+"/"+url.PathEscape(name)+"/test", struct{}{}, &res)
+}
+
+// LoginURL makes a one-time link to the Credential Manager page.
+func (c *Client) LoginURL(ctx context.Context) (l Login, err error) {
+	return l, c.do(ctx, http.MethodPost, "/v1/login", struct{}{}, &l)
+}
+
+// SetPaused pauses or resumes the proxy.
+func (c *Client) SetPaused(ctx context.Context, paused bool) error {
+	return c.do(ctx, http.MethodPut, "/v1/pause", Pause{Paused: paused}, nil)
+}
+
 // Approvals lists the calls waiting for an answer.
 func (c *Client) Approvals(ctx context.Context) (a []Approval, err error) {
 	return a, c.do(ctx, http.MethodGet, "/v1/approvals", nil, &a)

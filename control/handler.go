@@ -30,6 +30,12 @@ type Backend interface {
 	Answer(ctx context.Context, id string, a Answer) error
 	// Subscribe returns the event stream until ctx ends.
 	Subscribe(ctx context.Context) (<-chan Event, error)
+	// TestKey makes a cheap call to the provider with a personal key.
+	TestKey(ctx context.Context, svc byok.Service, name string) (KeyTest, error)
+	// LoginURL makes a one-time link to the Credential Manager page.
+	LoginURL(ctx context.Context) (Login, error)
+	// SetPaused pauses (calls get a 503) or resumes the proxy.
+	SetPaused(ctx context.Context, paused bool) error
 }
 
 // ErrInvalid marks a request the backend refused as malformed; its message
@@ -66,6 +72,9 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 	m.HandleFunc("GET /v1/approvals", h.approvals)
 	m.HandleFunc("POST /v1/approvals/{id}", h.answer)
 	m.HandleFunc("GET /v1/events", h.events)
+	m.HandleFunc("POST /v1/keys/{service}/{name}/test", h.testKey)
+	m.HandleFunc("POST /v1/login", h.login)
+	m.HandleFunc("PUT /v1/pause", h.pause)
 	return h
 }
 
@@ -255,4 +264,26 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+func (h *Handler) testKey(w http.ResponseWriter, r *http.Request) {
+	svc, err := byok.ParseService(r.PathValue("service"))
+	var res KeyTest
+	if err == nil {
+		res, err = h.b.TestKey(r.Context(), svc, r.PathValue("name"))
+	}
+	h.reply(w, res, invalid(err))
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	l, err := h.b.LoginURL(r.Context())
+	h.reply(w, l, err)
+}
+
+func (h *Handler) pause(w http.ResponseWriter, r *http.Request) {
+	var p Pause
+	if !decode(w, r, &p) {
+		return
+	}
+	h.reply(w, p, h.b.SetPaused(r.Context(), p.Paused))
 }

@@ -30,6 +30,27 @@ type Status struct {
 	// Spend this calendar month, by payer.
 	PersonalSpend byok.Micros `json:"personal_spend_micros"`
 	TeamSpend     byok.Micros `json:"team_spend_micros"`
+	// Paused: the proxy refuses calls (503) until resumed.
+	Paused bool `json:"paused"`
+}
+
+// KeyTest is the outcome of a cheap authenticated call to the provider
+// with one personal key (listing models, or ClickUp's teams).
+type KeyTest struct {
+	OK      bool   `json:"ok"`
+	Status  int    `json:"status"`  // the provider's HTTP status; 0 if unreachable
+	Message string `json:"message"` // what happened, for people
+}
+
+// Login is a one-time link that opens the Credential Manager page.
+type Login struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
+}
+
+// Pause pauses or resumes the proxy.
+type Pause struct {
+	Paused bool `json:"paused"`
 }
 
 // Key is a personal key's metadata. It has no field for the secret.

@@ -65,7 +65,7 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	return control.Status{
 		Version: d.cfg.Version, Proxy: d.proxyAddr, Keystore: d.storeKind,
 		Keys: len(keys), Tokens: active, Unsynced: unsynced,
-		PersonalSpend: personal, TeamSpend: team,
+		PersonalSpend: personal, TeamSpend: team, Paused: d.paused.Load(),
 	}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,6 +56,12 @@ type Config struct {
 	// before it is denied; default DefaultApprovalTimeout.
 	ApprovalTimeout time.Duration
 	Now             func() time.Time
+	// Notifier, if set, runs beside the daemon on its event stream:
+	// notifications and approval popups (see package notify).
+	Notifier Front
+	// Page, if set, builds the Credential Manager page served under /ui/
+	// on the control listener (see package webui).
+	Page NewPage
 }
 
 // Daemon is a running byokd. Create it with Start.
@@ -76,6 +83,9 @@ type Daemon struct {
 	hubMu  sync.RWMutex
 	link   *hubLink
 	policy byok.Policy
+
+	paused atomic.Bool // the member paused the proxy: calls get a 503
+	page   Page
 
 	proxyLn, controlLn net.Listener
 	proxySrv, ctrlSrv  *http.Server
@@ -184,7 +194,10 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	_, cport, _ := net.SplitHostPort(d.controlLn.Addr().String())
 	d.proxySrv = newServer(d.proxy)
-	d.ctrlSrv = newServer(control.NewHandler(backend{d}, byok.NewSecret(token), cport, cfg.Logger))
+	if cfg.Page != nil {
+		d.page = cfg.Page(backend{d}, cport)
+	}
+	d.ctrlSrv = newServer(controlMux(control.NewHandler(backend{d}, byok.NewSecret(token), cport, cfg.Logger), d.page))
 	st, _ := json.Marshal(control.State{PID: os.Getpid(), Proxy: d.proxyAddr, Control: d.controlLn.Addr().String()})
 	if err := writePrivate(filepath.Join(cfg.Home, control.StateFile), st); err != nil {
 		return nil, fmt.Errorf("write daemon state: %w", err)
@@ -201,6 +214,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- serve(d.proxySrv, d.proxyLn) }()
 	go func() { errc <- serve(d.ctrlSrv, d.controlLn) }()
+	fctx, stopFronts := context.WithCancel(ctx)
+	defer stopFronts()
+	if d.cfg.Notifier != nil {
+		go d.runFront(fctx, d.cfg.Notifier)
+	}
 	d.log.Info("byokd running", "proxy", d.proxyAddr, "keystore", d.storeKind, "version", d.cfg.Version)
 	var err error
 	select {

@@ -50,6 +50,9 @@ func (r *router) pref(svc byok.Service) ledger.Pref {
 // Plan implements localproxy.Planner.
 func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Credential, error) {
 	d := r.d
+	if d.paused.Load() {
+		return nil, &localproxy.Refusal{Status: 503, Code: "proxy_paused", Message: pausedMessage}
+	}
 	svc := c.Service
 	pref := r.pref(svc)
 	keys := d.keys.personal(svc)
