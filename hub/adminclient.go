@@ -1,0 +1,165 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/teamsync"
+)
+
+// ErrNotRunning: no hub answers for this state folder.
+var ErrNotRunning = errors.New("byokd: the hub is not running for this state folder: start it with `byokd hub serve` (and check BYOKD_HUB_HOME or --data)")
+
+// AdminClient calls a running hub's admin API. It is safe for concurrent use.
+type AdminClient struct {
+	base  string
+	token byok.Secret
+	hc    *http.Client
+}
+
+// DialAdmin reads the hub's admin address and token from its state folder.
+func DialAdmin(data string) (*AdminClient, error) {
+	b, err := os.ReadFile(filepath.Join(data, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotRunning
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read hub state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("read hub state %s: %w", StateFile, err)
+	}
+	tok, err := os.ReadFile(filepath.Join(data, TokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("read the admin token: %w", err)
+	}
+	return NewAdminClient(st.Admin, byok.NewSecret(strings.TrimSpace(string(tok)))), nil
+}
+
+// NewAdminClient returns a client for the admin API at addr (host:port).
+func NewAdminClient(addr string, token byok.Secret) *AdminClient {
+	return &AdminClient{base: "http://" + addr, token: token, hc: &http.Client{Timeout: 30 * time.Second}}
+}
+
+func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("byokd: hub admin API: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var eb teamsync.ErrorBody
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb)
+		if eb.Error == "" {
+			eb.Error = resp.Status
+		}
+		switch eb.Code {
+		case "not_found":
+			return fmt.Errorf("%w: %s", byok.ErrNotFound, eb.Error)
+		case "exists":
+			return fmt.Errorf("%w: %s", byok.ErrExists, eb.Error)
+		case "invalid":
+			return fmt.Errorf("%w: %s", ErrInvalid, eb.Error)
+		case "unauthorized":
+			return fmt.Errorf("%w: %s", byok.ErrUnauthorized, eb.Error)
+		}
+		return errors.New(eb.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Status returns the hub's status.
+func (c *AdminClient) Status(ctx context.Context) (s Status, err error) {
+	return s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
+}
+
+// CreateAdmin makes email an admin and returns a one-time login link.
+func (c *AdminClient) CreateAdmin(ctx context.Context, email string) (l AdminLink, err error) {
+	return l, c.do(ctx, http.MethodPost, "/v1/admins", NewAdmin{Email: email}, &l)
+}
+
+// Invite makes a one-time invite code; ttl 0 means the hub's default.
+func (c *AdminClient) Invite(ctx context.Context, email string, ttl time.Duration) (inv CreatedInvite, err error) {
+	return inv, c.do(ctx, http.MethodPost, "/v1/invites", NewInvite{Email: email, ExpiresIn: int64(ttl / time.Second)}, &inv)
+}
+
+// Devices lists enrolled devices.
+func (c *AdminClient) Devices(ctx context.Context) (d []DeviceStatus, err error) {
+	return d, c.do(ctx, http.MethodGet, "/v1/devices", nil, &d)
+}
+
+// Revoke revokes a device; its sync session ends at once.
+func (c *AdminClient) Revoke(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/devices/"+url.PathEscape(id), nil, nil)
+}
+
+// Keys lists the shared keys, without secrets.
+func (c *AdminClient) Keys(ctx context.Context) (k []SharedKey, err error) {
+	return k, c.do(ctx, http.MethodGet, "/v1/keys", nil, &k)
+}
+
+// AddKey stores a shared key.
+func (c *AdminClient) AddKey(ctx context.Context, svc byok.Service, name string, secret byok.Secret) (k SharedKey, err error) {
+	return k, c.do(ctx, http.MethodPost, "/v1/keys", AddSharedKey{Service: svc, Name: name, Secret: secret.Reveal()}, &k)
+}
+
+// RemoveKey deletes a shared key.
+func (c *AdminClient) RemoveKey(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/keys/"+url.PathEscape(name), nil, nil)
+}
+
+// Policy returns the team policy.
+func (c *AdminClient) Policy(ctx context.Context) (p byok.Policy, err error) {
+	return p, c.do(ctx, http.MethodGet, "/v1/policy", nil, &p)
+}
+
+// SetPolicy stores p as the next version and pushes it to every daemon.
+func (c *AdminClient) SetPolicy(ctx context.Context, p byok.Policy) (out byok.Policy, err error) {
+	return out, c.do(ctx, http.MethodPut, "/v1/policy", p, &out)
+}
+
+// Usage returns everyone's rows in [from, to).
+func (c *AdminClient) Usage(ctx context.Context, from, to time.Time) (ev []byok.UsageEvent, err error) {
+	q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+	return ev, c.do(ctx, http.MethodGet, "/v1/usage?"+q.Encode(), nil, &ev)
+}
+
+// Inventory returns each device's last key inventory.
+func (c *AdminClient) Inventory(ctx context.Context) (inv []DeviceInventory, err error) {
+	return inv, c.do(ctx, http.MethodGet, "/v1/inventory", nil, &inv)
+}

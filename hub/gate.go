@@ -1,0 +1,114 @@
+package hub
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"byokd.dev/byok"
+)
+
+// publicHandler is the one gate in front of the public routes, in this
+// order: security headers; where the listener is on loopback, a loopback
+// Host (DNS rebinding); on API and relay routes, no foreign browser Origin
+// (the web view's own origin is allowed); then the routes. Each route
+// authenticates itself: device credential, admin session or invite code.
+func (s *Server) publicHandler(port string) http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /v1/join", s.join)
+	m.HandleFunc("GET /v1/sync", s.sync)
+	m.HandleFunc("GET /v1/usage", s.usage)
+	m.HandleFunc("GET /v1/health", s.health)
+	m.HandleFunc("/relay/{service}/{rest...}", s.relayer.serve)
+	m.HandleFunc("GET /login", s.loginPage)
+	cop := http.NewCrossOriginProtection()
+	m.Handle("POST /login", cop.Handler(http.HandlerFunc(s.login)))
+	own := ""
+	if u, err := url.Parse(s.publicURL); err == nil {
+		own = u.Scheme + "://" + u.Host
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+		if s.loopback && !loopbackHost(r.Host, port) {
+			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused: this hub answers only on 127.0.0.1 or localhost")
+			return
+		}
+		api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/relay/")
+		if o := r.Header.Get("Origin"); api && (o != "" && o != own || r.Header.Get("Sec-Fetch-Site") == "cross-site") {
+			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused a request from another web site")
+			return
+		}
+		m.ServeHTTP(w, r)
+	})
+}
+
+func loopbackHost(host, port string) bool {
+	hn, p, err := net.SplitHostPort(host)
+	if err != nil || p != port {
+		return false
+	}
+	ip := net.ParseIP(hn)
+	return strings.EqualFold(hn, "localhost") || (ip != nil && ip.IsLoopback())
+}
+
+// device authenticates a device credential (Authorization: Bearer …) by
+// its hash. Revoked devices are refused.
+func (s *Server) device(r *http.Request) (Device, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !strings.HasPrefix(tok, devicePrefix) {
+		return Device{}, false
+	}
+	d, err := s.cfg.Store.DeviceByCredential(r.Context(), hashSecret(tok))
+	if err != nil || d.Revoked != nil {
+		return Device{}, false
+	}
+	return d, true
+}
+
+// sessionCookie is the admin's web session.
+const sessionCookie = "byokd_hub_session"
+
+// admin returns the email of the admin whose session cookie r carries.
+func (s *Server) admin(r *http.Request) (string, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || !strings.HasPrefix(c.Value, sessionPrefix) {
+		return "", false
+	}
+	ses, err := s.cfg.Store.Session(r.Context(), hashSecret(c.Value), s.cfg.Now())
+	if err != nil {
+		return "", false
+	}
+	ok, err := s.cfg.Store.IsAdmin(r.Context(), ses.Email)
+	return ses.Email, err == nil && ok
+}
+
+// adminHandler gates the admin API: loopback Host with our port, no
+// browser Origin or Referer, the bearer token compared in constant time.
+func (s *Server) adminHandler(token byok.Secret, port string) http.Handler {
+	routes := s.adminRoutes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		if !loopbackHost(r.Host, port) {
+			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused: the admin API answers only on 127.0.0.1 or localhost")
+			return
+		}
+		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused a request from a web page")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !token.Equal(byok.NewSecret(got)) {
+			writeErr(w, http.StatusUnauthorized, "unauthorized", "byokd hub: missing or wrong admin token (run `byokd hub …` on the hub machine, as the user running it)")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		routes.ServeHTTP(w, r)
+	})
+}

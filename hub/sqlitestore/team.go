@@ -1,0 +1,137 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/hub"
+	"byokd.dev/byok/teamsync"
+)
+
+// SetInventory implements hub.Store.
+func (d *DB) SetInventory(ctx context.Context, deviceID string, inv teamsync.Inventory, at time.Time) error {
+	b, err := json.Marshal(inv)
+	if err != nil {
+		return err
+	}
+	if _, err := d.w.ExecContext(ctx, `INSERT INTO inventory (device_id, reported_us, body) VALUES (?, ?, ?)
+ON CONFLICT (device_id) DO UPDATE SET reported_us = excluded.reported_us, body = excluded.body`, deviceID, us(at), string(b)); err != nil {
+		return fmt.Errorf("store key inventory: %w", err)
+	}
+	return nil
+}
+
+// Inventories implements hub.Store.
+func (d *DB) Inventories(ctx context.Context) ([]hub.DeviceInventory, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT i.device_id, d.member, d.name, i.reported_us, i.body
+FROM inventory i JOIN devices d ON d.id = i.device_id ORDER BY d.member, d.name`)
+	if err != nil {
+		return nil, fmt.Errorf("read key inventories: %w", err)
+	}
+	defer rows.Close()
+	out := []hub.DeviceInventory{}
+	for rows.Next() {
+		var di hub.DeviceInventory
+		var at int64
+		var body string
+		if err := rows.Scan(&di.DeviceID, &di.Member, &di.Device, &at, &body); err != nil {
+			return nil, fmt.Errorf("read key inventories: %w", err)
+		}
+		di.Reported = fromUS(at)
+		if err := json.Unmarshal([]byte(body), &di.Inventory); err != nil {
+			return nil, fmt.Errorf("read key inventory of %s: %w", di.DeviceID, err)
+		}
+		out = append(out, di)
+	}
+	return out, rows.Err()
+}
+
+// Policy implements hub.Store.
+func (d *DB) Policy(ctx context.Context) (byok.Policy, error) {
+	var p byok.Policy
+	var body string
+	err := d.r.QueryRowContext(ctx, `SELECT body FROM policies ORDER BY version DESC LIMIT 1`).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("read policy: %w", err)
+	}
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		return p, fmt.Errorf("read policy: %w", err)
+	}
+	return p, nil
+}
+
+// SetPolicy implements hub.Store.
+func (d *DB) SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, error) {
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) + 1 FROM policies`).Scan(&p.Version); err != nil {
+			return err
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO policies (version, body, created_us) VALUES (?, ?, ?)`, p.Version, string(b), time.Now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		return p, fmt.Errorf("store policy: %w", err)
+	}
+	return p, nil
+}
+
+// AddSharedKey implements hub.Store.
+func (d *DB) AddSharedKey(ctx context.Context, k hub.SharedKey) error {
+	_, err := d.w.ExecContext(ctx, `INSERT INTO shared_keys (name, service, fingerprint, created_us) VALUES (?, ?, ?, ?)`,
+		k.Name, string(k.Service), k.Fingerprint, us(k.Created))
+	if isUnique(err) {
+		return fmt.Errorf("a shared key named %q %w", k.Name, byok.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("add shared key: %w", err)
+	}
+	return nil
+}
+
+// SharedKeys implements hub.Store, oldest first.
+func (d *DB) SharedKeys(ctx context.Context) ([]hub.SharedKey, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT name, service, fingerprint, created_us FROM shared_keys ORDER BY created_us, name`)
+	if err != nil {
+		return nil, fmt.Errorf("list shared keys: %w", err)
+	}
+	defer rows.Close()
+	out := []hub.SharedKey{}
+	for rows.Next() {
+		var k hub.SharedKey
+		var at int64
+		if err := rows.Scan(&k.Name, &k.Service, &k.Fingerprint, &at); err != nil {
+			return nil, fmt.Errorf("list shared keys: %w", err)
+		}
+		k.Created = fromUS(at)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RemoveSharedKey implements hub.Store.
+func (d *DB) RemoveSharedKey(ctx context.Context, name string) (hub.SharedKey, error) {
+	k := hub.SharedKey{Name: name}
+	var at int64
+	err := d.w.QueryRowContext(ctx, `DELETE FROM shared_keys WHERE name = ? RETURNING service, fingerprint, created_us`, name).
+		Scan(&k.Service, &k.Fingerprint, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, fmt.Errorf("shared key %q: %w", name, byok.ErrNotFound)
+	}
+	if err != nil {
+		return k, fmt.Errorf("remove shared key: %w", err)
+	}
+	k.Created = fromUS(at)
+	return k, nil
+}

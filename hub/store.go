@@ -1,0 +1,132 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/teamsync"
+)
+
+// Store is everything the hub keeps, narrow enough for another database.
+// Hashes are of secrets (invite codes, device credentials, login codes,
+// session ids); a Store never sees a secret itself. Implementations map
+// "no such row" to byok.ErrNotFound and duplicates to byok.ErrExists, and
+// are safe for concurrent use.
+type Store interface {
+	// CreateInvite stores an unused invite.
+	CreateInvite(ctx context.Context, inv Invite) error
+	// Redeem marks the invite with codeHash used and creates dev for its
+	// member, atomically. It fails with byok.ErrNotFound when the invite is
+	// unknown, used or expired at now.
+	Redeem(ctx context.Context, codeHash string, now time.Time, dev Device) (Device, error)
+
+	// DeviceByCredential returns the device whose credential hashes to
+	// hash, revoked or not.
+	DeviceByCredential(ctx context.Context, hash string) (Device, error)
+	Devices(ctx context.Context) ([]Device, error)
+	// RevokeDevice marks a device revoked; byok.ErrNotFound if unknown.
+	RevokeDevice(ctx context.Context, id string, at time.Time) error
+	// SeenDevice notes a device's last contact.
+	SeenDevice(ctx context.Context, id string, at time.Time) error
+
+	AddAdmin(ctx context.Context, email string, at time.Time) error
+	IsAdmin(ctx context.Context, email string) (bool, error)
+	CreateLogin(ctx context.Context, l Login) error
+	// RedeemLogin marks a login code used and returns its admin's email;
+	// byok.ErrNotFound if unknown, used or expired at now.
+	RedeemLogin(ctx context.Context, codeHash string, now time.Time) (string, error)
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns an unexpired session; byok.ErrNotFound otherwise.
+	Session(ctx context.Context, hash string, now time.Time) (Session, error)
+
+	// IngestUsage stores events a device synced, for member, keeping any
+	// row already stored under the same (member, id). It returns after
+	// commit.
+	IngestUsage(ctx context.Context, member, deviceID string, evs []byok.UsageEvent) error
+	// RecordRelayed stores the hub's own row of a relayed call, replacing
+	// a device's copy under the same (member, id); byok.ErrExists if the
+	// hub already metered a call under that id.
+	RecordRelayed(ctx context.Context, deviceID string, ev byok.UsageEvent) error
+	// Usage returns rows in [f.From, f.To), oldest first.
+	Usage(ctx context.Context, f UsageFilter) ([]byok.UsageEvent, error)
+	// SharedSpend sums the hub-metered cost of member's relayed calls in
+	// [from, to).
+	SharedSpend(ctx context.Context, member string, from, to time.Time) (byok.Micros, error)
+
+	SetInventory(ctx context.Context, deviceID string, inv teamsync.Inventory, at time.Time) error
+	Inventories(ctx context.Context) ([]DeviceInventory, error)
+
+	// Policy returns the current policy (the zero Policy, version 0, if
+	// none was set).
+	Policy(ctx context.Context) (byok.Policy, error)
+	// SetPolicy stores p as the next version and returns it.
+	SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, error)
+
+	AddSharedKey(ctx context.Context, k SharedKey) error
+	SharedKeys(ctx context.Context) ([]SharedKey, error)
+	RemoveSharedKey(ctx context.Context, name string) (SharedKey, error)
+
+	Close() error
+}
+
+// Invite is a one-time code for a member's device.
+type Invite struct {
+	CodeHash string
+	Email    string
+	Created  time.Time
+	Expires  time.Time
+}
+
+// Device is a member's enrolled daemon.
+type Device struct {
+	ID       string     `json:"id"`
+	Member   string     `json:"member"`
+	Name     string     `json:"name"`
+	Created  time.Time  `json:"created"`
+	LastSeen time.Time  `json:"last_seen,omitzero"`
+	Revoked  *time.Time `json:"revoked,omitempty"`
+	// CredHash is the credential's hash; never sent anywhere.
+	CredHash string `json:"-"`
+}
+
+// Login is a one-time admin login code.
+type Login struct {
+	CodeHash string
+	Email    string
+	Expires  time.Time
+}
+
+// Session is an admin's browser session.
+type Session struct {
+	Hash    string
+	Email   string
+	Expires time.Time
+}
+
+// UsageFilter selects usage rows; an empty Member means everyone's.
+type UsageFilter struct {
+	Member   string
+	From, To time.Time
+}
+
+// DeviceInventory is a device's last reported key inventory.
+type DeviceInventory struct {
+	DeviceID  string             `json:"device_id"`
+	Member    string             `json:"member"`
+	Device    string             `json:"device"`
+	Reported  time.Time          `json:"reported"`
+	Inventory teamsync.Inventory `json:"inventory"`
+}
+
+// SharedKey is a shared key's metadata; the secret is in the keystore
+// under Ref.
+type SharedKey struct {
+	Service     byok.Service `json:"service"`
+	Name        string       `json:"name"`
+	Fingerprint string       `json:"fingerprint"`
+	Created     time.Time    `json:"created"`
+}
+
+// Ref is the key's keystore reference and credential name in usage rows.
+func (k SharedKey) Ref() string { return "team/" + k.Name }

@@ -1,0 +1,278 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/teamsync"
+)
+
+// syncSession is one connected daemon.
+type syncSession struct {
+	conn *websocket.Conn
+	dev  Device
+	// mu orders the welcome before any pushed policy: pushes wait for it
+	// and skip sessions not yet welcomed (the welcome carries the policy).
+	mu       sync.Mutex
+	welcomed bool
+}
+
+// sessions tracks connected daemons, for policy pushes, revocation and
+// shutdown.
+type sessions struct {
+	mu     sync.Mutex
+	all    map[*syncSession]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newSessions() *sessions { return &sessions{all: map[*syncSession]struct{}{}} }
+
+func (ss *sessions) add(s *syncSession) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
+	ss.all[s] = struct{}{}
+	ss.wg.Add(1)
+	return true
+}
+
+func (ss *sessions) remove(s *syncSession) {
+	ss.mu.Lock()
+	delete(ss.all, s)
+	ss.mu.Unlock()
+	ss.wg.Done()
+}
+
+func (ss *sessions) list() []*syncSession {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	out := make([]*syncSession, 0, len(ss.all))
+	for s := range ss.all {
+		out = append(out, s)
+	}
+	return out
+}
+
+// closeAll ends every session (the hub is stopping) and refuses new ones.
+func (ss *sessions) closeAll() {
+	ss.mu.Lock()
+	ss.closed = true
+	ss.mu.Unlock()
+	for _, s := range ss.list() {
+		go s.conn.Close(websocket.StatusGoingAway, "byokd hub stopping")
+	}
+}
+
+func (ss *sessions) wait() { ss.wg.Wait() }
+
+// connected counts sessions per device id.
+func (ss *sessions) connected() map[string]int {
+	out := map[string]int{}
+	for _, s := range ss.list() {
+		out[s.dev.ID]++
+	}
+	return out
+}
+
+// sync serves one daemon's websocket: hello → welcome, then usage batches
+// (acked after commit) and inventory reports until the connection ends.
+func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
+	dev, ok := s.device(r)
+	if !ok {
+		writeErr(w, http.StatusUnauthorized, "unauthorized", teamsync.ErrRevoked.Error())
+		return
+	}
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(teamsync.MaxFrame)
+	ses := &syncSession{conn: conn, dev: dev}
+	if !s.sessions.add(ses) {
+		conn.Close(websocket.StatusGoingAway, "byokd hub stopping")
+		return
+	}
+	defer s.sessions.remove(ses)
+	ctx := r.Context()
+	log := s.log.With("member", dev.Member, "device", dev.ID)
+
+	hctx, cancel := context.WithTimeout(ctx, teamsync.HelloTimeout)
+	m, err := teamsync.ReadMessage(hctx, conn)
+	cancel()
+	if err != nil {
+		return
+	}
+	if m.Type != teamsync.TypeHello || m.Hello == nil {
+		conn.Close(teamsync.CloseBadHello, "byokd hub: the first message must be a hello")
+		return
+	}
+	if m.Hello.Protocol != teamsync.Protocol {
+		log.Warn("sync refused: protocol version", "theirs", m.Hello.Protocol, "ours", teamsync.Protocol)
+		conn.Close(teamsync.CloseProtocol, fmt.Sprintf("byokd hub speaks sync protocol %d, this daemon %d: upgrade the older byokd",
+			teamsync.Protocol, m.Hello.Protocol))
+		return
+	}
+	_ = s.cfg.Store.SeenDevice(ctx, dev.ID, s.cfg.Now())
+	ses.mu.Lock()
+	welcome := teamsync.Message{Type: teamsync.TypeWelcome, Welcome: &teamsync.Welcome{
+		Protocol: teamsync.Protocol, Member: dev.Member, DeviceID: dev.ID, Policy: *s.policy.Load(),
+	}}
+	err = teamsync.WriteMessage(ctx, conn, welcome)
+	ses.welcomed = err == nil
+	ses.mu.Unlock()
+	if err != nil {
+		return
+	}
+	log.Info("daemon connected", "deviceName", m.Hello.Device)
+	for {
+		m, err := teamsync.ReadMessage(ctx, conn)
+		if err != nil {
+			log.Info("daemon disconnected", "reason", websocket.CloseStatus(err))
+			return
+		}
+		switch m.Type {
+		case teamsync.TypeUsage:
+			if m.Usage == nil {
+				continue
+			}
+			ack, err := s.ingest(ctx, dev, m.Usage)
+			if err != nil {
+				log.Error("usage batch not stored", "err", err)
+				_ = teamsync.WriteMessage(ctx, conn, teamsync.Message{Type: teamsync.TypeError,
+					Error: &teamsync.Error{Message: "byokd hub: usage batch not stored; it will be retried"}})
+				conn.Close(websocket.StatusInternalError, "byokd hub: storage error")
+				return
+			}
+			if err := teamsync.WriteMessage(ctx, conn, teamsync.Message{Type: teamsync.TypeAck, Ack: ack}); err != nil {
+				return
+			}
+		case teamsync.TypeInventory:
+			if m.Inventory != nil {
+				if err := s.cfg.Store.SetInventory(ctx, dev.ID, *m.Inventory, s.cfg.Now()); err != nil {
+					log.Error("key inventory not stored", "err", err)
+				}
+			}
+		default:
+			_ = teamsync.WriteMessage(ctx, conn, teamsync.Message{Type: teamsync.TypeError,
+				Error: &teamsync.Error{Message: fmt.Sprintf("byokd hub: unknown message type %q", m.Type)}})
+		}
+	}
+}
+
+// maxID bounds event ids and the free-text fields of synced rows.
+const (
+	maxID   = 128
+	maxText = 512
+)
+
+func validID(id string) bool {
+	return id != "" && len(id) <= maxID && !strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r == 0x7f })
+}
+
+func clip(s string) string {
+	if len(s) > maxText {
+		return s[:maxText]
+	}
+	return s
+}
+
+// ingest stores a batch for the device's member and returns its ack.
+func (s *Server) ingest(ctx context.Context, dev Device, b *teamsync.UsageBatch) (*teamsync.Ack, error) {
+	ack := &teamsync.Ack{BatchID: b.BatchID, IDs: []string{}}
+	keep := make([]byok.UsageEvent, 0, len(b.Events))
+	for _, e := range b.Events {
+		if _, err := byok.ParseService(string(e.Service)); err != nil || !validID(e.ID) || len(b.Events) > teamsync.MaxBatch {
+			if e.ID != "" && len(e.ID) <= maxID {
+				ack.Rejected = append(ack.Rejected, e.ID)
+			}
+			continue
+		}
+		e.Member = dev.Member // never trust a member from the client
+		e.Model, e.App, e.Project, e.Credential = clip(e.Model), clip(e.App), clip(e.Project), clip(e.Credential)
+		e.FallbackReason = clip(e.FallbackReason)
+		keep = append(keep, e)
+		ack.IDs = append(ack.IDs, e.ID)
+	}
+	if len(ack.Rejected) > 0 {
+		s.log.Warn("usage events rejected", "member", dev.Member, "device", dev.ID, "count", len(ack.Rejected))
+	}
+	if len(keep) == 0 {
+		return ack, nil
+	}
+	if err := s.cfg.Store.IngestUsage(ctx, dev.Member, dev.ID, keep); err != nil {
+		return nil, err
+	}
+	return ack, nil
+}
+
+// SetPolicy stores p as the next policy version and pushes it to every
+// connected daemon at once. The returned policy carries its version.
+func (s *Server) SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, error) {
+	if _, err := byok.ParsePreference(string(p.DefaultPreference)); err != nil && p.DefaultPreference != "" {
+		return p, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	for _, svc := range p.SharedServices {
+		if _, err := byok.ParseService(string(svc)); err != nil {
+			return p, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	if p.MemberMonthlyCap < 0 {
+		return p, fmt.Errorf("%w: the member cap cannot be negative", ErrInvalid)
+	}
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
+	p, err := s.cfg.Store.SetPolicy(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	s.policy.Store(&p)
+	s.log.Info("policy changed", "version", p.Version)
+	msg := teamsync.Message{Type: teamsync.TypePolicy, Policy: &p}
+	var wg sync.WaitGroup
+	for _, ses := range s.sessions.list() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ses.mu.Lock()
+			defer ses.mu.Unlock()
+			if !ses.welcomed {
+				return // its welcome is being written with this policy
+			}
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := teamsync.WriteMessage(wctx, ses.conn, msg); err != nil {
+				s.log.Info("policy not pushed; the daemon gets it when it reconnects", "device", ses.dev.ID, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return p, nil
+}
+
+// Policy returns the current team policy.
+func (s *Server) Policy() byok.Policy { return *s.policy.Load() }
+
+// RevokeDevice revokes a device and ends its sync session at once.
+func (s *Server) RevokeDevice(ctx context.Context, id string) error {
+	if err := s.cfg.Store.RevokeDevice(ctx, id, s.cfg.Now()); err != nil {
+		return err
+	}
+	for _, ses := range s.sessions.list() {
+		if ses.dev.ID == id {
+			go ses.conn.Close(teamsync.CloseRevoked, "byokd hub: this device was revoked by the admin")
+		}
+	}
+	s.log.Info("device revoked", "device", id)
+	return nil
+}
