@@ -53,6 +53,10 @@ func commands() map[string]command {
 		"events":    eventsCmd,
 		"service":   serviceCmd,
 		"logs":      logsCmd,
+		"tray":      trayCmd,
+		"ui":        uiCmd,
+		"pause":     pauseCmd,
+		"resume":    resumeCmd,
 	}
 }
 

@@ -1,0 +1,12 @@
+package notify
+
+import "github.com/gen2brain/beeep"
+
+// Beeep posts plain notifications with github.com/gen2brain/beeep: over
+// D-Bus on Linux (notify-send as a fallback), the notification center on
+// macOS, toasts on Windows. The application name is beeep.AppName, which
+// cmd/byokd sets.
+type Beeep struct{}
+
+// Post shows title and body.
+func (Beeep) Post(title, body string) error { return beeep.Notify(title, body, "") }

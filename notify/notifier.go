@@ -1,0 +1,167 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"byokd.dev/byok/control"
+)
+
+// Backend is what a Notifier needs of the daemon: its events, and the
+// approvals they announce. The daemon's control backend and
+// control.Client both satisfy it.
+type Backend interface {
+	Subscribe(ctx context.Context) (<-chan control.Event, error)
+	Approvals(ctx context.Context) ([]control.Approval, error)
+	Answer(ctx context.Context, id string, a control.Answer) error
+}
+
+// Poster shows a plain notification.
+type Poster interface {
+	Post(title, body string) error
+}
+
+// Asker shows approval popups.
+type Asker interface {
+	// Ask shows a popup for a; answer is called at most once, with the
+	// member's choice, from another goroutine.
+	Ask(a control.Approval, answer func(control.Answer)) error
+	// Withdraw closes a's popup if it is still shown: the call was
+	// answered elsewhere or timed out.
+	Withdraw(approvalID string)
+}
+
+// Notifier turns the daemon's events into notifications and popups.
+type Notifier struct {
+	poster Poster
+	asker  Asker
+	now    func() time.Time
+	log    *slog.Logger
+	co     *Coalescer
+	tick   time.Duration
+}
+
+// Config configures a Notifier. Poster is required; Asker may be nil (no
+// popups: the tray, the page and the CLI still answer).
+type Config struct {
+	Poster Poster
+	Asker  Asker
+	// Window: at most one notification per kind and service per window;
+	// default DefaultWindow.
+	Window time.Duration
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger
+}
+
+// New returns a Notifier.
+func New(cfg Config) *Notifier {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := cfg.Window
+	if w <= 0 {
+		w = DefaultWindow
+	}
+	return &Notifier{
+		poster: cfg.Poster, asker: cfg.Asker, now: cfg.Now,
+		log: cfg.Logger.With("component", "notify"), co: NewCoalescer(w), tick: w / 6,
+	}
+}
+
+// Run follows b's events until ctx ends, resubscribing with backoff when
+// the stream ends (a daemon restart, for a notifier outside the daemon).
+func (n *Notifier) Run(ctx context.Context, b Backend) error {
+	wait := 100 * time.Millisecond
+	for {
+		ch, err := b.Subscribe(ctx)
+		if err == nil {
+			wait = 100 * time.Millisecond
+			n.follow(ctx, b, ch)
+		} else {
+			n.log.Debug("event stream unavailable", "err", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+func (n *Notifier) follow(ctx context.Context, b Backend, ch <-chan control.Event) {
+	t := time.NewTicker(n.tick)
+	defer t.Stop()
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			n.handle(ctx, b, ev)
+		case <-t.C:
+			for _, ev := range n.co.Due(n.now()) {
+				n.post(ev)
+			}
+		}
+	}
+}
+
+// Kinds that make a plain notification.
+var plain = map[string]bool{
+	control.EventFallback: true, control.EventBudget: true,
+	control.EventKey: true, control.EventHub: true,
+}
+
+func (n *Notifier) handle(ctx context.Context, b Backend, ev control.Event) {
+	switch {
+	case plain[ev.Kind]:
+		if n.co.Add(ev, n.now()) {
+			n.post(ev)
+		}
+	case ev.Kind == control.EventApproval && n.asker != nil:
+		n.ask(ctx, b, ev.ApprovalID)
+	case ev.Kind == control.EventChanged && ev.ApprovalID != "" && n.asker != nil:
+		n.asker.Withdraw(ev.ApprovalID)
+	}
+}
+
+func (n *Notifier) post(ev control.Event) {
+	if ev.Kind == control.EventHub && ev.Title == "" {
+		return
+	}
+	if err := n.poster.Post(ev.Title, ev.Body); err != nil {
+		n.log.Warn("notification failed", "kind", ev.Kind, "err", err)
+	}
+}
+
+func (n *Notifier) ask(ctx context.Context, b Backend, id string) {
+	list, err := b.Approvals(ctx)
+	if err != nil {
+		n.log.Warn("read pending approvals", "err", err)
+		return
+	}
+	for _, a := range list {
+		if a.ID != id {
+			continue
+		}
+		err := n.asker.Ask(a, func(ans control.Answer) {
+			// The first answer from any front wins; a late one finds
+			// nothing to answer, which is no error worth a warning.
+			if err := b.Answer(context.WithoutCancel(ctx), a.ID, ans); err != nil {
+				n.log.Info("popup answer not taken", "approval", a.ID, "err", err)
+			}
+		})
+		if err != nil {
+			n.log.Warn("approval popup failed", "approval", a.ID, "err", err)
+		}
+		return
+	}
+}

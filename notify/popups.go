@@ -1,0 +1,198 @@
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"byokd.dev/byok/control"
+)
+
+// The freedesktop notification service.
+const (
+	notifyName  = "org.freedesktop.Notifications"
+	notifyPath  = dbus.ObjectPath("/org/freedesktop/Notifications")
+	notifyIface = "org.freedesktop.Notifications"
+)
+
+// actionLabels are the popup's buttons, by answer.
+var actionLabels = map[string]string{
+	"personal": "Use my key",
+	"shared":   "Use team key",
+	"deny":     "Deny",
+}
+
+// Popups shows approval popups as freedesktop notifications with actions,
+// on its own session-bus connection. It is safe for concurrent use.
+type Popups struct {
+	conn    *dbus.Conn
+	log     *slog.Logger
+	appName string
+	now     func() time.Time
+
+	mu       sync.Mutex
+	byNote   map[uint32]*popup // notification id → popup
+	byID     map[string]uint32 // approval id → notification id
+	closed   bool
+	signals  chan *dbus.Signal
+	finished chan struct{}
+}
+
+type popup struct {
+	approval string
+	owner    string // unique bus name that owned org.freedesktop.Notifications
+	choices  map[string]bool
+	answer   func(control.Answer)
+}
+
+// NewPopups connects to the session bus and listens for the answers.
+// Close it when done.
+func NewPopups(log *slog.Logger, now func() time.Time) (*Popups, error) {
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		return nil, fmt.Errorf("connect to the session bus: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	p := &Popups{
+		conn: conn, log: log.With("component", "notify"), appName: "byokd", now: now,
+		byNote: map[uint32]*popup{}, byID: map[string]uint32{},
+		signals: make(chan *dbus.Signal, 16), finished: make(chan struct{}),
+	}
+	for _, member := range []string{"ActionInvoked", "NotificationClosed"} {
+		if err := conn.AddMatchSignal(dbus.WithMatchObjectPath(notifyPath), dbus.WithMatchInterface(notifyIface), dbus.WithMatchMember(member)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("listen for notification answers: %w", err)
+		}
+	}
+	conn.Signal(p.signals)
+	go p.listen()
+	return p, nil
+}
+
+// Close stops listening and closes the connection; shown popups stay.
+func (p *Popups) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	err := p.conn.Close()
+	<-p.finished
+	return err
+}
+
+// Ask shows a popup for a with one button per choice. The answer counts
+// only if it comes from the notification server that showed it, once.
+func (p *Popups) Ask(a control.Approval, answer func(control.Answer)) error {
+	var owner string
+	if err := p.conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, notifyName).Store(&owner); err != nil {
+		return fmt.Errorf("find the notification server: %w", err)
+	}
+	choices := map[string]bool{}
+	var actions []string
+	for _, c := range a.Choices {
+		if label, ok := actionLabels[c]; ok && !choices[c] {
+			choices[c] = true
+			actions = append(actions, c, label)
+		}
+	}
+	if len(actions) == 0 {
+		return errors.New("approval offers no choice a popup can show")
+	}
+	title := fmt.Sprintf("%s call from %s waits for you", a.Service.Title(), orDash(a.App))
+	body := fmt.Sprintf("Model %s, project %s, about %s.", orDash(a.Model), orDash(a.Project), a.Estimate)
+	timeout := int32(a.Expires.Sub(p.now()) / time.Millisecond)
+	if timeout <= 0 {
+		timeout = 1
+	}
+	hints := map[string]dbus.Variant{
+		"urgency":  dbus.MakeVariant(byte(2)),
+		"category": dbus.MakeVariant("byokd.approval"),
+	}
+	// Hold the lock across Notify so that an answer arriving before we
+	// recorded the id cannot be lost: the listener waits for it.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var id uint32
+	err := p.conn.Object(notifyName, notifyPath).Call(notifyIface+".Notify", 0,
+		p.appName, uint32(0), "", title, body, actions, hints, timeout).Store(&id)
+	if err != nil {
+		return fmt.Errorf("show approval popup: %w", err)
+	}
+	p.byNote[id] = &popup{approval: a.ID, owner: owner, choices: choices, answer: answer}
+	p.byID[a.ID] = id
+	return nil
+}
+
+// Withdraw closes the approval's popup if it is still shown.
+func (p *Popups) Withdraw(approvalID string) {
+	p.mu.Lock()
+	id, ok := p.byID[approvalID]
+	if ok {
+		delete(p.byID, approvalID)
+		delete(p.byNote, id)
+	}
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	if err := p.conn.Object(notifyName, notifyPath).Call(notifyIface+".CloseNotification", 0, id).Err; err != nil {
+		p.log.Debug("withdraw approval popup", "approval", approvalID, "err", err)
+	}
+}
+
+// listen takes ActionInvoked and NotificationClosed signals for our
+// popups from their notification server; anything else is ignored.
+func (p *Popups) listen() {
+	defer close(p.finished)
+	for sig := range p.signals {
+		if sig.Path != notifyPath || len(sig.Body) < 2 {
+			continue
+		}
+		id, ok := sig.Body[0].(uint32)
+		if !ok {
+			continue
+		}
+		var key string
+		switch sig.Name {
+		case notifyIface + ".ActionInvoked":
+			if key, ok = sig.Body[1].(string); !ok {
+				continue
+			}
+		case notifyIface + ".NotificationClosed":
+		default:
+			continue
+		}
+		p.mu.Lock()
+		pp, mine := p.byNote[id]
+		if !mine || sig.Sender != pp.owner || (key != "" && !pp.choices[key]) {
+			p.mu.Unlock()
+			if mine {
+				p.log.Warn("ignored a notification signal that did not come from our popup's notification server",
+					"signal", sig.Name, "sender", sig.Sender, "notification", id)
+			}
+			continue
+		}
+		delete(p.byNote, id)
+		delete(p.byID, pp.approval)
+		p.mu.Unlock()
+		if key != "" {
+			p.log.Info("approval answered from popup", "approval", pp.approval, "answer", key)
+			pp.answer(control.Answer{Answer: key})
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

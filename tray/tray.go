@@ -1,0 +1,433 @@
+package tray
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"fyne.io/systray"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/control"
+)
+
+// Client is what the tray needs of the daemon; control.Client satisfies it.
+type Client interface {
+	Status(ctx context.Context) (control.Status, error)
+	Prefs(ctx context.Context) ([]control.Pref, error)
+	SetPref(ctx context.Context, p control.Pref) error
+	Approvals(ctx context.Context) ([]control.Approval, error)
+	Answer(ctx context.Context, id string, a control.Answer) error
+	Subscribe(ctx context.Context) (<-chan control.Event, error)
+	LoginURL(ctx context.Context) (control.Login, error)
+	SetPaused(ctx context.Context, paused bool) error
+}
+
+// Config configures the tray.
+type Config struct {
+	// Dial returns a client of the running daemon; it is called again
+	// after the daemon goes away. Required.
+	Dial func() (Client, error)
+	// Icon is the tray icon as PNG.
+	Icon []byte
+	// Open opens a URL in the default browser; default OpenBrowser.
+	Open func(url string) error
+	// Quit is what the Quit item does besides closing the tray (stop the
+	// daemon the tray runs in); may be nil.
+	Quit   func()
+	Logger *slog.Logger
+}
+
+// slots is how many pending approvals the menu lists; the count in the
+// submenu's title includes any beyond.
+const slots = 5
+
+// Tray is the running menu.
+type Tray struct {
+	cfg Config
+	log *slog.Logger
+
+	status, spend        *systray.MenuItem
+	services             map[byok.Service]*serviceItems
+	pending              *systray.MenuItem
+	approvals            [slots]approvalItems
+	addKey, usage, pause *systray.MenuItem
+	quit                 *systray.MenuItem
+	kick                 chan struct{} // asks the refresher to redraw
+
+	mu     sync.Mutex // guards the fields below, written by the refresher
+	client Client
+	prefs  map[byok.Service]control.Pref
+	shown  [slots]string // approval id in each slot
+	paused bool
+}
+
+type serviceItems struct {
+	menu, personal, shared, ask, fallback *systray.MenuItem
+}
+
+type approvalItems struct {
+	label, personal, shared, deny *systray.MenuItem
+}
+
+// Run shows the tray until ctx ends or the member chooses Quit. It may be
+// called once per process.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Dial == nil {
+		return errors.New("tray: no way to reach the daemon")
+	}
+	if cfg.Open == nil {
+		cfg.Open = OpenBrowser
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Tray{cfg: cfg, log: cfg.Logger.With("component", "tray"), kick: make(chan struct{}, 1),
+		services: map[byok.Service]*serviceItems{}, prefs: map[byok.Service]control.Pref{}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	exited := make(chan struct{})
+	go systray.Run(func() { t.build(); close(ready) }, func() { close(exited) })
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		systray.Quit()
+		<-exited
+		return nil
+	}
+	go t.refresher(ctx)
+	go t.watch(ctx)
+	t.handleClicks(ctx, cancel)
+	<-ctx.Done()
+	systray.Quit()
+	<-exited
+	return nil
+}
+
+// build makes every item once; refresh shows, hides, checks and relabels
+// them (fyne.io/systray cannot insert items in the middle of a menu).
+func (t *Tray) build() {
+	if len(t.cfg.Icon) > 0 {
+		systray.SetIcon(t.cfg.Icon)
+	}
+	systray.SetTitle("byokd")
+	systray.SetTooltip("byokd: your own API keys")
+	t.status = systray.AddMenuItem("byokd: connecting…", "")
+	t.status.Disable()
+	t.spend = systray.AddMenuItem(spendLine(control.Status{}), "")
+	t.spend.Disable()
+	systray.AddSeparator()
+	for _, svc := range byok.Services() {
+		m := systray.AddMenuItem(svc.Title(), "Which key pays for "+svc.Title()+" calls")
+		t.services[svc] = &serviceItems{
+			menu:     m,
+			personal: m.AddSubMenuItemCheckbox("Use my personal key", "", false),
+			shared:   m.AddSubMenuItemCheckbox("Use shared team key", "The team pays", false),
+			ask:      m.AddSubMenuItemCheckbox("Ask each time", "", false),
+		}
+		m.AddSeparator()
+		t.services[svc].fallback = m.AddSubMenuItemCheckbox("Fall back to team key", "When your key cannot pay", false)
+	}
+	systray.AddSeparator()
+	t.pending = systray.AddMenuItem(pendingLine(0), "Calls waiting for your answer")
+	for i := range t.approvals {
+		a := &t.approvals[i]
+		a.label = t.pending.AddSubMenuItem("", "")
+		a.label.Disable()
+		a.personal = t.pending.AddSubMenuItem("    Use my key", "")
+		a.shared = t.pending.AddSubMenuItem("    Use team key", "The team pays")
+		a.deny = t.pending.AddSubMenuItem("    Deny", "")
+		for _, it := range []*systray.MenuItem{a.label, a.personal, a.shared, a.deny} {
+			it.Hide()
+		}
+	}
+	systray.AddSeparator()
+	t.addKey = systray.AddMenuItem("Add API key…", "Open the Credential Manager")
+	t.usage = systray.AddMenuItem("Usage…", "This month's usage in the Credential Manager")
+	t.pause = systray.AddMenuItem(pauseLine(false), "Refuse every call until resumed")
+	systray.AddSeparator()
+	t.quit = systray.AddMenuItem("Quit", "")
+}
+
+// redraw asks the refresher for a redraw; requests coalesce.
+func (t *Tray) redraw() {
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (t *Tray) refresher(ctx context.Context) {
+	t.redraw()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.kick:
+			t.refresh(ctx)
+		}
+	}
+}
+
+// watch follows the event stream: every event may change what the menu
+// shows. When the stream ends it reconnects with backoff.
+func (t *Tray) watch(ctx context.Context) {
+	wait := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		c, err := t.dial()
+		var ch <-chan control.Event
+		if err == nil {
+			ch, err = c.Subscribe(ctx)
+		}
+		if err != nil {
+			t.forget()
+			t.redraw()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		wait = 200 * time.Millisecond
+		t.redraw()
+		for range ch {
+			t.redraw()
+		}
+		t.forget()
+		t.redraw()
+	}
+}
+
+// dial returns the client, dialing the daemon if there is none.
+func (t *Tray) dial() (Client, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.client != nil {
+		return t.client, nil
+	}
+	c, err := t.cfg.Dial()
+	if err != nil {
+		return nil, err
+	}
+	t.client = c
+	return c, nil
+}
+
+// forget drops the client so that the next use dials again: the daemon
+// may have restarted on another port.
+func (t *Tray) forget() {
+	t.mu.Lock()
+	t.client = nil
+	t.mu.Unlock()
+}
+
+// refresh reads the daemon's state and redraws the menu.
+func (t *Tray) refresh(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := t.dial()
+	var st control.Status
+	if err == nil {
+		st, err = c.Status(ctx)
+	}
+	var prefs []control.Pref
+	var pending []control.Approval
+	if err == nil {
+		prefs, err = c.Prefs(ctx)
+	}
+	if err == nil {
+		pending, err = c.Approvals(ctx)
+	}
+	t.status.SetTitle(statusLine(st, err))
+	if err != nil {
+		t.log.Debug("daemon unavailable", "err", err)
+		t.setEnabled(false)
+		return
+	}
+	t.setEnabled(true)
+	t.spend.SetTitle(spendLine(st))
+	t.pause.SetTitle(pauseLine(st.Paused))
+	t.mu.Lock()
+	t.paused = st.Paused
+	for _, p := range prefs {
+		t.prefs[p.Service] = p
+	}
+	t.mu.Unlock()
+	for _, p := range prefs {
+		items := t.services[p.Service]
+		if items == nil {
+			continue
+		}
+		setChecked(items.personal, p.Preference == byok.PreferPersonal)
+		setChecked(items.shared, p.Preference == byok.PreferShared)
+		setChecked(items.ask, p.Preference == byok.PreferAsk)
+		setChecked(items.fallback, p.Fallback)
+	}
+	t.pending.SetTitle(pendingLine(len(pending)))
+	var shown [slots]string
+	for i := range t.approvals {
+		a := &t.approvals[i]
+		items := []*systray.MenuItem{a.label, a.personal, a.shared, a.deny}
+		if i >= len(pending) {
+			for _, it := range items {
+				it.Hide()
+			}
+			continue
+		}
+		p := pending[i]
+		shown[i] = p.ID
+		a.label.SetTitle(approvalLine(p))
+		a.label.Show()
+		offers := map[string]bool{}
+		for _, c := range p.Choices {
+			offers[c] = true
+		}
+		showIf(a.personal, offers["personal"])
+		showIf(a.shared, offers["shared"])
+		showIf(a.deny, offers["deny"])
+	}
+	t.mu.Lock()
+	t.shown = shown
+	t.mu.Unlock()
+}
+
+func (t *Tray) setEnabled(on bool) {
+	items := []*systray.MenuItem{t.pending, t.addKey, t.usage, t.pause}
+	for _, s := range t.services {
+		items = append(items, s.menu)
+	}
+	for _, it := range items {
+		if on {
+			it.Enable()
+		} else {
+			it.Disable()
+		}
+	}
+}
+
+func setChecked(it *systray.MenuItem, on bool) {
+	if on {
+		it.Check()
+	} else {
+		it.Uncheck()
+	}
+}
+
+func showIf(it *systray.MenuItem, on bool) {
+	if on {
+		it.Show()
+	} else {
+		it.Hide()
+	}
+}
+
+// handleClicks starts one goroutine per item.
+func (t *Tray) handleClicks(ctx context.Context, quit context.CancelFunc) {
+	on := func(it *systray.MenuItem, f func(context.Context) error) {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case _, ok := <-it.ClickedCh:
+					if !ok {
+						return
+					}
+					actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+					if err := f(actx); err != nil {
+						t.log.Warn("tray action failed", "item", it.String(), "err", err)
+					}
+					cancel()
+					t.redraw()
+				}
+			}
+		}()
+	}
+	for svc, items := range t.services {
+		on(items.personal, t.setPref(svc, func(p *control.Pref) { p.Preference = byok.PreferPersonal }))
+		on(items.shared, t.setPref(svc, func(p *control.Pref) { p.Preference = byok.PreferShared }))
+		on(items.ask, t.setPref(svc, func(p *control.Pref) { p.Preference = byok.PreferAsk }))
+		on(items.fallback, t.setPref(svc, func(p *control.Pref) { p.Fallback = !p.Fallback }))
+	}
+	for i := range t.approvals {
+		a := &t.approvals[i]
+		on(a.personal, t.answer(i, "personal"))
+		on(a.shared, t.answer(i, "shared"))
+		on(a.deny, t.answer(i, "deny"))
+	}
+	on(t.addKey, t.openPage("/ui/keys"))
+	on(t.usage, t.openPage("/ui/usage"))
+	on(t.pause, func(ctx context.Context) error {
+		c, err := t.dial()
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		paused := t.paused
+		t.mu.Unlock()
+		return c.SetPaused(ctx, !paused)
+	})
+	on(t.quit, func(context.Context) error {
+		if t.cfg.Quit != nil {
+			t.cfg.Quit()
+		}
+		quit()
+		return nil
+	})
+}
+
+// setPref changes one service's preference, starting from what the
+// daemon said last.
+func (t *Tray) setPref(svc byok.Service, change func(*control.Pref)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c, err := t.dial()
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		p, ok := t.prefs[svc]
+		t.mu.Unlock()
+		if !ok {
+			return errors.New("preferences not read yet")
+		}
+		change(&p)
+		return c.SetPref(ctx, p)
+	}
+}
+
+func (t *Tray) answer(slot int, answer string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c, err := t.dial()
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		id := t.shown[slot]
+		t.mu.Unlock()
+		if id == "" {
+			return nil
+		}
+		return c.Answer(ctx, id, control.Answer{Answer: answer})
+	}
+}
+
+// openPage opens the Credential Manager at page with a one-time login link.
+func (t *Tray) openPage(page string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c, err := t.dial()
+		if err != nil {
+			return err
+		}
+		l, err := c.LoginURL(ctx)
+		if err != nil {
+			return err
+		}
+		return t.cfg.Open(l.URL + "&next=" + url.QueryEscape(page))
+	}
+}
