@@ -78,11 +78,9 @@ func (rl *relayer) rewrite(pr *httputil.ProxyRequest) {
 	u := *pr.Out.URL
 	u.Scheme, u.Host = base.Scheme, base.Host
 	u.Path, u.RawPath = "", ""
-	p, err := url.JoinPath(base.EscapedPath(), c.rest)
-	if err == nil {
-		if pu, err := url.Parse(p); err == nil {
-			u.Path, u.RawPath = pu.Path, pu.RawPath
-		}
+	// c.rest is the escaped path as the daemon sent it: keep its escaping.
+	if pu, err := url.Parse(strings.TrimSuffix(base.EscapedPath(), "/") + c.rest); err == nil {
+		u.Path, u.RawPath = pu.Path, pu.RawPath
 	}
 	pr.Out.URL = &u
 	pr.Out.Host = ""

@@ -1,0 +1,180 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/hub"
+	"byokd.dev/byok/internal/fakeprovider"
+	"byokd.dev/byok/teamsync"
+)
+
+const (
+	teamOpenAI    = "sk-team-openai-0123456789abcdef"
+	teamAnthropic = "sk-ant-team-fedcba9876543210"
+	chatBody      = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	streamBody    = `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+)
+
+// relayHub is a hub whose upstreams are a fake provider, with shared keys
+// for OpenAI and Anthropic and a policy sharing OpenAI only.
+func relayHub(t *testing.T) (*testHub, *fakeprovider.Server) {
+	t.Helper()
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	u, _ := url.Parse(fake.URL)
+	h := startHub(t, func(c *hub.Config) {
+		c.Upstreams = map[byok.Service]*url.URL{byok.OpenAI: u, byok.Anthropic: u, byok.ClickUp: u}
+	})
+	ctx := context.Background()
+	if _, err := h.admin.AddKey(ctx, byok.OpenAI, "team-openai", byok.NewSecret(teamOpenAI)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.admin.AddKey(ctx, byok.Anthropic, "team-anthropic", byok.NewSecret(teamAnthropic)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.admin.SetPolicy(ctx, byok.Policy{SharedServices: []byok.Service{byok.OpenAI}}); err != nil {
+		t.Fatal(err)
+	}
+	return h, fake
+}
+
+func relayHeaders(en teamsync.Enrollment, id string) map[string]string {
+	return map[string]string{
+		"Authorization": "Bearer " + en.Credential.Reveal(), "Content-Type": "application/json",
+		teamsync.HeaderApp: "editor", teamsync.HeaderProject: "acme", teamsync.HeaderEventID: id,
+	}
+}
+
+func TestRelay_SignsWithSharedKeyAndMetersForMember(t *testing.T) {
+	h, fake := relayHub(t)
+	en := h.join(t, "ann@example.com")
+	status, hdr, body := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, "evt-1"), nil, chatBody)
+	if status != 200 {
+		t.Fatalf("relay: %d %s", status, body)
+	}
+	if got := hdr.Get(teamsync.HeaderCredential); got != "team/team-openai" {
+		t.Errorf("X-Byokd-Credential = %q, want team/team-openai", got)
+	}
+	reqs := fake.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream saw %d requests, want 1", len(reqs))
+	}
+	if reqs[0].Key != teamOpenAI || reqs[0].Path != "/v1/chat/completions" {
+		t.Errorf("upstream got key %q path %q, want the shared key on /v1/chat/completions", reqs[0].Key, reqs[0].Path)
+	}
+	for k := range reqs[0].Header {
+		if strings.HasPrefix(k, "X-Byokd-") || strings.Contains(strings.Join(reqs[0].Header[k], ""), en.Credential.Reveal()) {
+			t.Errorf("upstream saw %s: the device's headers must stay on the hub", k)
+		}
+	}
+	rows, err := h.admin.Usage(context.Background(), h.clock.Now().AddDate(0, 0, -1), h.clock.Now().AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byok.UsageEvent{{
+		ID: "evt-1", Time: h.clock.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini", App: "editor", Project: "acme",
+		Credential: "team/team-openai", Payer: byok.PayerTeam, Member: "ann@example.com", Status: 200, Relayed: true,
+		CostKnown: true,
+	}}
+	ignore := cmpopts.IgnoreFields(byok.UsageEvent{}, "Usage", "Cost", "Latency")
+	if d := cmp.Diff(want, rows, ignore); d != "" {
+		t.Errorf("hub rows (-want +got):\n%s", d)
+	}
+	if len(rows) == 1 && (rows[0].Usage.OutputTokens != 45 || rows[0].Cost <= 0 || !rows[0].Usage.Complete) {
+		t.Errorf("row usage %+v cost %v: want the fake's 45 output tokens, a cost and complete", rows[0].Usage, rows[0].Cost)
+	}
+
+	// The daemon later syncs its own copy under the same id: the hub keeps its own.
+	own := rows[0]
+	own.Cost, own.Usage.OutputTokens, own.Credential = 1, 1, "team/openai"
+	if err := h.store.IngestUsage(context.Background(), "ann@example.com", en.DeviceID, []byok.UsageEvent{own}); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := h.admin.Usage(context.Background(), h.clock.Now().AddDate(0, 0, -1), h.clock.Now().AddDate(0, 0, 1))
+	if d := cmp.Diff(rows, again); d != "" {
+		t.Errorf("after the daemon's copy synced (-hub's +now):\n%s", d)
+	}
+}
+
+func TestRelay_Streams(t *testing.T) {
+	h, _ := relayHub(t)
+	en := h.join(t, "ann@example.com")
+	status, hdr, body := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, "evt-s"), nil, streamBody)
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") || !strings.Contains(body, "data: [DONE]") {
+		t.Fatalf("stream: %d %s %q", status, hdr.Get("Content-Type"), body)
+	}
+	if strings.Contains(body, `"usage":{`) {
+		t.Errorf("the client did not ask for usage, yet the stream carries a usage report")
+	}
+	rows, _ := h.admin.Usage(context.Background(), h.clock.Now().AddDate(0, 0, -1), h.clock.Now().AddDate(0, 0, 1))
+	if len(rows) != 1 || rows[0].Usage.OutputTokens != 45 || !rows[0].Usage.Complete {
+		t.Errorf("rows = %+v, want one complete row with 45 output tokens", rows)
+	}
+}
+
+func TestRelay_RefusesInProviderShape(t *testing.T) {
+	h, fake := relayHub(t)
+	en := h.join(t, "ann@example.com")
+	// Anthropic has a shared key but the policy does not share it.
+	hdr := relayHeaders(en, "evt-a")
+	hdr["anthropic-version"] = "2023-06-01"
+	status, _, body := call(t, http.MethodPost, h.URL()+"/relay/anthropic/v1/messages", hdr, nil,
+		`{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`)
+	var ant struct {
+		Type  string `json:"type"`
+		Error struct{ Type, Message string }
+	}
+	if err := json.Unmarshal([]byte(body), &ant); err != nil || status != 403 || ant.Type != "error" ||
+		ant.Error.Type != "permission_error" || !strings.HasPrefix(ant.Error.Message, "byokd hub: the team policy does not allow shared keys for Anthropic") {
+		t.Errorf("forbidden service: %d %s", status, body)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+
+	// A cap below one call's cost: the first call passes, the next is refused.
+	if _, err := h.admin.SetPolicy(context.Background(), byok.Policy{SharedServices: []byok.Service{byok.OpenAI}, MemberMonthlyCap: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, "evt-1"), nil, chatBody); status != 200 {
+		t.Fatalf("first call under the cap: %d %s", status, body)
+	}
+	status, _, body = call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, "evt-2"), nil, chatBody)
+	var oai struct{ Error struct{ Message, Code string } }
+	if err := json.Unmarshal([]byte(body), &oai); err != nil || status != 403 || oai.Error.Code != "member_cap_reached" ||
+		!strings.HasPrefix(oai.Error.Message, "byokd hub: you have used your monthly shared-key allowance") {
+		t.Errorf("over the cap: %d %s", status, body)
+	}
+	// Another member still has their allowance.
+	bob := h.join(t, "bob@example.com")
+	if status, _, body := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(bob, "evt-1"), nil, chatBody); status != 200 {
+		t.Errorf("bob under his own cap: %d %s", status, body)
+	}
+	if n := len(fake.Requests()); n != 2 {
+		t.Errorf("upstream saw %d requests, want 2", n)
+	}
+}
+
+func TestRelay_ScrubsSharedKeyFromErrors(t *testing.T) {
+	h, fake := relayHub(t)
+	en := h.join(t, "ann@example.com")
+	// Some upstreams echo the key they got.
+	echo := fakeprovider.OpenAIInvalidKey()
+	echo.Body = `{"error":{"message":"Incorrect API key provided: ` + teamOpenAI + `","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`
+	fake.FailNext(1, echo)
+	status, _, body := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, "evt-e"), nil, chatBody)
+	if status != 401 {
+		t.Errorf("status %d, want the provider's 401", status)
+	}
+	if strings.Contains(body, teamOpenAI) || strings.Contains(body, teamOpenAI[len(teamOpenAI)-8:]) {
+		t.Errorf("error body carries the shared key: %s", body)
+	}
+}
