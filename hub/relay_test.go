@@ -148,7 +148,9 @@ func TestRelay_RefusesInProviderShape(t *testing.T) {
 		t.Fatalf("first call under the cap: %d %s", status, body)
 	}
 	status, _, body = call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, "evt-2"), nil, chatBody)
-	var oai struct{ Error struct{ Message, Code string } }
+	var oai struct {
+		Error struct{ Message, Code string }
+	}
 	if err := json.Unmarshal([]byte(body), &oai); err != nil || status != 403 || oai.Error.Code != "member_cap_reached" ||
 		!strings.HasPrefix(oai.Error.Message, "byokd hub: you have used your monthly shared-key allowance") {
 		t.Errorf("over the cap: %d %s", status, body)

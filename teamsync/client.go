@@ -78,7 +78,7 @@ type Status struct {
 	Connected     bool      `json:"connected"`
 	Member        string    `json:"member,omitempty"`
 	DeviceID      string    `json:"device_id,omitempty"`
-	LastSync      time.Time `json:"last_sync,omitzero"`  // the last ack
+	LastSync      time.Time `json:"last_sync,omitzero"`   // the last ack
 	LastError     string    `json:"last_error,omitempty"` // why the link last failed
 	PolicyVersion int64     `json:"policy_version"`
 }

@@ -53,6 +53,7 @@ func commands() map[string]command {
 		"events":    eventsCmd,
 		"service":   serviceCmd,
 		"logs":      logsCmd,
+		"hub":       hubCmd,
 		"tray":      trayCmd,
 		"ui":        uiCmd,
 		"pause":     pauseCmd,
