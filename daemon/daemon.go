@@ -84,8 +84,9 @@ type Daemon struct {
 	link   *hubLink
 	policy byok.Policy
 
-	paused atomic.Bool // the member paused the proxy: calls get a 503
-	page   Page
+	paused   atomic.Bool // the member paused the proxy: calls get a 503
+	page     Page
+	frontSub <-chan control.Event // the notifier's first subscription
 
 	proxyLn, controlLn net.Listener
 	proxySrv, ctrlSrv  *http.Server
@@ -154,6 +155,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	d.events = newEvents(cfg.Now)
 	d.approvals = newApprovals(cfg.Now, cfg.ApprovalTimeout, d.events)
+	if cfg.Notifier != nil {
+		// Subscribed here, so that the notifier hears every event from
+		// the moment Start returns.
+		d.frontSub = d.events.subscribe(ctx)
+	}
 	d.router = &router{d: d, health: routing.NewHealth(cfg.Now, coolDown), prices: prices}
 	if err := d.router.loadPrefs(ctx); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"byokd.dev/byok/control"
@@ -43,7 +44,26 @@ func controlMux(api http.Handler, page Page) http.Handler {
 
 // runFront runs f until ctx ends, logging how it ended.
 func (d *Daemon) runFront(ctx context.Context, f Front) {
-	if err := f.Run(ctx, backend{d}); err != nil && ctx.Err() == nil {
+	if err := f.Run(ctx, &frontBackend{backend: backend{d}, first: d.frontSub}); err != nil && ctx.Err() == nil {
 		d.log.Warn("desktop front stopped", "err", err)
 	}
+}
+
+// frontBackend hands the front the subscription Start made, first, so
+// that it misses no event published between Start and its own Subscribe.
+type frontBackend struct {
+	backend
+	mu    sync.Mutex
+	first <-chan control.Event
+}
+
+func (f *frontBackend) Subscribe(ctx context.Context) (<-chan control.Event, error) {
+	f.mu.Lock()
+	ch := f.first
+	f.first = nil
+	f.mu.Unlock()
+	if ch != nil {
+		return ch, nil
+	}
+	return f.backend.Subscribe(ctx)
 }
