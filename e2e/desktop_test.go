@@ -1,0 +1,409 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+
+	"byokd.dev/byok/control"
+	"byokd.dev/byok/internal/fakeprovider"
+	"byokd.dev/byok/internal/sdkrun"
+)
+
+// privateBus starts a D-Bus session bus of the test's own and returns
+// its address. Processes started with it in DBUS_SESSION_BUS_ADDRESS
+// share nothing with the outer session.
+func privateBus(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("dbus-daemon", "--config-file=/usr/share/dbus-1/session.conf", "--nofork",
+		"--address=unix:path="+filepath.Join(dir, "bus"), "--print-address=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon printed no address: %v", err)
+	}
+	return strings.TrimSpace(addr)
+}
+
+// busConn connects to the bus at addr.
+func busConn(t *testing.T, addr string) *dbus.Conn {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// waitForName returns once name has an owner on conn's bus.
+func waitForName(t *testing.T, conn *dbus.Conn, name string) {
+	t.Helper()
+	ch := make(chan *dbus.Signal, 16)
+	conn.Signal(ch)
+	defer conn.RemoveSignal(ch)
+	if err := conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, name)); err != nil {
+		t.Fatal(err)
+	}
+	var has bool
+	if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err != nil {
+		t.Fatal(err)
+	}
+	for !has {
+		sig, ok := <-ch
+		if !ok {
+			t.Fatalf("bus closed before %s appeared", name)
+		}
+		has = sig.Name == "org.freedesktop.DBus.NameOwnerChanged" && len(sig.Body) == 3 && sig.Body[0] == name && sig.Body[2] != ""
+	}
+}
+
+// notifications follows the notification server's traffic on a bus: each
+// popup's id as the server assigned it, and each CloseNotification.
+type notifications struct {
+	popups chan uint32 // ids returned by Notify calls that carried actions
+	closes chan uint32 // ids in CloseNotification calls
+}
+
+func monitorNotifications(t *testing.T, addr string) *notifications {
+	t.Helper()
+	conn := busConn(t, addr)
+	rules := []string{
+		"type='method_call',interface='org.freedesktop.Notifications'",
+		"type='method_return'",
+	}
+	if err := conn.BusObject().Call("org.freedesktop.DBus.Monitoring.BecomeMonitor", 0, rules, uint32(0)).Err; err != nil {
+		t.Fatalf("monitor the bus: %v", err)
+	}
+	msgs := make(chan *dbus.Message, 64)
+	conn.Eavesdrop(msgs)
+	n := &notifications{popups: make(chan uint32, 16), closes: make(chan uint32, 16)}
+	go func() {
+		asked := map[uint32]bool{} // serials of Notify calls with actions
+		for msg := range msgs {
+			member, _ := msg.Headers[dbus.FieldMember].Value().(string)
+			switch {
+			case msg.Type == dbus.TypeMethodCall && member == "Notify" && len(msg.Body) == 8:
+				if actions, _ := msg.Body[5].([]string); len(actions) > 0 {
+					asked[msg.Serial()] = true
+				}
+			case msg.Type == dbus.TypeMethodCall && member == "CloseNotification" && len(msg.Body) == 1:
+				n.closes <- msg.Body[0].(uint32)
+			case msg.Type == dbus.TypeMethodReply:
+				serial, _ := msg.Headers[dbus.FieldReplySerial].Value().(uint32)
+				if asked[serial] && len(msg.Body) == 1 {
+					delete(asked, serial)
+					n.popups <- msg.Body[0].(uint32)
+				}
+			}
+		}
+	}()
+	return n
+}
+
+// TestE2E_ApprovalPopup answers an approval popup the way a member does:
+// through the notification server (dunst, whose context menu picks the
+// "Use my key" action), after another program on the bus forged a "deny".
+func TestE2E_ApprovalPopup(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("no X display: run the tests through scripts/test (scripts/desktop-session)")
+	}
+	dir := t.TempDir()
+	// dunst's context menu runs its dmenu setting with one line per
+	// action; this one picks "Use my key".
+	pick := filepath.Join(dir, "pick")
+	if err := os.WriteFile(pick, []byte("#!/bin/sh\nexec grep -m1 -F 'Use my key'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(dir, "dunstrc")
+	if err := os.WriteFile(rc, []byte("[global]\n    dmenu = "+pick+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := privateBus(t)
+	bus := "DBUS_SESSION_BUS_ADDRESS=" + addr
+	dunst := exec.Command("dunst", "-config", rc)
+	dunst.Env = append(os.Environ(), bus)
+	if err := dunst.Start(); err != nil {
+		t.Fatalf("start dunst: %v", err)
+	}
+	t.Cleanup(func() { dunst.Process.Kill(); dunst.Wait() })
+	conn := busConn(t, addr)
+	waitForName(t, conn, "org.freedesktop.Notifications")
+	seen := monitorNotifications(t, addr)
+
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	// The daemon on the private bus keeps its keys in the encrypted file:
+	// the private bus has no Secret Service.
+	m, tok := setUp(t, fake, bus, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=e2e-pass")
+	m.mustCLI("", "pref", "set", "openai", "ask")
+	events := m.watchEvents()
+	call := func() <-chan sdkrun.Result {
+		done := make(chan sdkrun.Result, 1)
+		go func() { done <- m.openaiCall(tok) }()
+		return done
+	}
+
+	t.Run("answered in the popup", func(t *testing.T) {
+		done := call()
+		nextEvent(t, events, control.EventApproval)
+		id := <-seen.popups
+		// Any program on the bus can emit ActionInvoked; this one is not
+		// the notification server, so its "deny" must not count.
+		if err := conn.Emit("/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked", id, "deny"); err != nil {
+			t.Fatal(err)
+		}
+		ctl := exec.Command("dunstctl", "context")
+		ctl.Env = append(os.Environ(), bus)
+		if out, err := ctl.CombinedOutput(); err != nil {
+			t.Fatalf("dunstctl context: %v: %s", err, out)
+		}
+		res := <-done
+		if res.Error != nil || res.Headers["x-byokd-credential"] != "personal/work" {
+			t.Fatalf("call answered in the popup: %+v, want it sent on personal/work", res)
+		}
+		if !strings.Contains(m.logs.String(), "ignored a notification signal") {
+			t.Error("the daemon's log does not say it ignored the forged signal")
+		}
+	})
+
+	t.Run("answered elsewhere withdraws the popup", func(t *testing.T) {
+		done := call()
+		ev := nextEvent(t, events, control.EventApproval)
+		id := <-seen.popups
+		m.mustCLI("", "deny", ev.ApprovalID)
+		if res := <-done; res.Error == nil || res.Error.Status != 403 {
+			t.Fatalf("denied call: %+v, want 403", res)
+		}
+		if got := <-seen.closes; got != id {
+			t.Errorf("CloseNotification for %d, want the popup %d", got, id)
+		}
+	})
+}
+
+// menuItem is one entry of a dbusmenu layout.
+type menuItem struct {
+	id       int32
+	label    string
+	visible  bool
+	enabled  bool
+	checked  bool
+	children []menuItem
+}
+
+// menuLayout is com.canonical.dbusmenu's (ia{sv}av).
+type menuLayout struct {
+	ID       int32
+	Props    map[string]dbus.Variant
+	Children []dbus.Variant
+}
+
+func toItem(l menuLayout) menuItem {
+	it := menuItem{id: l.ID, visible: true, enabled: true}
+	if v, ok := l.Props["label"]; ok {
+		it.label, _ = v.Value().(string)
+	}
+	if v, ok := l.Props["visible"]; ok {
+		it.visible, _ = v.Value().(bool)
+	}
+	if v, ok := l.Props["enabled"]; ok {
+		it.enabled, _ = v.Value().(bool)
+	}
+	if v, ok := l.Props["toggle-state"]; ok {
+		s, _ := v.Value().(int32)
+		it.checked = s == 1
+	}
+	for _, c := range l.Children {
+		var cl menuLayout
+		if err := dbus.Store([]any{c.Value()}, &cl); err == nil {
+			it.children = append(it.children, toItem(cl))
+		}
+	}
+	return it
+}
+
+// find returns the visible item with label under the path of labels.
+func (it menuItem) find(path ...string) (menuItem, bool) {
+	cur := it
+	for _, p := range path {
+		found := false
+		for _, c := range cur.children {
+			if c.label == p && c.visible {
+				cur, found = c, true
+				break
+			}
+		}
+		if !found {
+			return menuItem{}, false
+		}
+	}
+	return cur, true
+}
+
+// trayMenu reads a tray's menu over com.canonical.dbusmenu.
+type trayMenu struct {
+	t       *testing.T
+	obj     dbus.BusObject
+	changes chan *dbus.Signal
+}
+
+// openTray finds the tray of the process pid on the session bus.
+func openTray(t *testing.T, pid int) *trayMenu {
+	t.Helper()
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	name := fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", pid)
+	waitForName(t, conn, name)
+	var owner string
+	if err := conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, name).Store(&owner); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *dbus.Signal, 256)
+	conn.Signal(ch)
+	if err := conn.AddMatchSignal(dbus.WithMatchSender(owner), dbus.WithMatchObjectPath("/StatusNotifierItem/menu")); err != nil {
+		t.Fatal(err)
+	}
+	return &trayMenu{t: t, obj: conn.Object(name, "/StatusNotifierItem/menu"), changes: ch}
+}
+
+// layout reads the whole menu. The first GetLayout after a change answers
+// one level deep, so it reads twice.
+func (m *trayMenu) layout() menuItem {
+	m.t.Helper()
+	var rev uint32
+	var l menuLayout
+	for range 2 {
+		if err := m.obj.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &l); err != nil {
+			m.t.Fatalf("GetLayout: %v", err)
+		}
+	}
+	return toItem(l)
+}
+
+// until reads the menu after each change until ok says it shows what the
+// test waits for.
+func (m *trayMenu) until(what string, ok func(menuItem) bool) menuItem {
+	m.t.Helper()
+	for {
+		if l := m.layout(); ok(l) {
+			return l
+		}
+		if _, open := <-m.changes; !open {
+			m.t.Fatalf("the tray went away before it showed %s", what)
+		}
+	}
+}
+
+func (m *trayMenu) click(it menuItem) {
+	m.t.Helper()
+	if err := m.obj.Call("com.canonical.dbusmenu.Event", 0, it.id, "clicked", dbus.MakeVariant(""), uint32(0)).Err; err != nil {
+		m.t.Fatalf("click %q: %v", it.label, err)
+	}
+}
+
+// checked reports whether the item at path is shown and checked.
+func checked(l menuItem, path ...string) bool {
+	it, ok := l.find(path...)
+	return ok && it.checked
+}
+
+func TestE2E_TrayMenu(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, tok := setUp(t, fake)
+	menu := openTray(t, m.daemon.Process.Pid)
+
+	l := menu.until("the daemon's state", func(l menuItem) bool {
+		s, ok := l.find("byokd: proxy on " + m.proxy)
+		return ok && !s.enabled && checked(l, "OpenAI", "Use my personal key")
+	})
+	for _, want := range []string{"This month: $0.00 yours, $0.00 team", "Pending approvals (0)", "Add API key…", "Usage…", "Pause proxy", "Quit"} {
+		if _, ok := l.find(want); !ok {
+			t.Errorf("menu lacks %q", want)
+		}
+	}
+	for _, svc := range []string{"OpenAI", "Anthropic", "ClickUp"} {
+		got := [4]bool{checked(l, svc, "Use my personal key"), checked(l, svc, "Use shared team key"), checked(l, svc, "Ask each time"), checked(l, svc, "Fall back to team key")}
+		if want := [4]bool{true, false, false, false}; got != want {
+			t.Errorf("%s checks (personal, shared, ask, fallback): got %v, want %v", svc, got, want)
+		}
+	}
+
+	t.Run("a click changes the preference", func(t *testing.T) {
+		ask, _ := l.find("OpenAI", "Ask each time")
+		menu.click(ask)
+		l = menu.until("Ask each time checked", func(l menuItem) bool {
+			return checked(l, "OpenAI", "Ask each time") && !checked(l, "OpenAI", "Use my personal key")
+		})
+		fb, _ := l.find("OpenAI", "Fall back to team key")
+		menu.click(fb)
+		l = menu.until("the fallback checked", func(l menuItem) bool { return checked(l, "OpenAI", "Fall back to team key") })
+		out := m.mustCLI("", "pref", "show")
+		if !regexpLine(out, `^openai\s+ask\s+on\s`) {
+			t.Errorf("pref show after the clicks:\n%s\nwant openai: ask, fallback on", out)
+		}
+	})
+
+	t.Run("a change elsewhere shows", func(t *testing.T) {
+		m.mustCLI("", "pref", "set", "anthropic", "shared")
+		menu.until("Anthropic on the shared key", func(l menuItem) bool {
+			return checked(l, "Anthropic", "Use shared team key") && !checked(l, "Anthropic", "Use my personal key")
+		})
+		m.mustCLI("", "pause")
+		menu.until("the proxy paused", func(l menuItem) bool {
+			_, a := l.find("byokd: proxy paused")
+			_, b := l.find("Resume proxy")
+			return a && b
+		})
+		res := m.openaiCall(tok)
+		if res.Error == nil || res.Error.Status != 503 || !strings.Contains(res.Error.Message, "paused") {
+			t.Errorf("call while paused: %+v, want a 503 saying the proxy is paused", res)
+		}
+		resume, _ := menu.layout().find("Resume proxy")
+		menu.click(resume)
+		menu.until("the proxy resumed", func(l menuItem) bool { _, ok := l.find("Pause proxy"); return ok })
+	})
+
+	t.Run("approve from the tray", func(t *testing.T) {
+		done := make(chan sdkrun.Result, 1)
+		go func() { done <- m.openaiCall(tok) }()
+		l := menu.until("the held call", func(l menuItem) bool {
+			_, ok := l.find("Pending approvals (1)", "    Use my key")
+			return ok
+		})
+		label := ""
+		if p, ok := l.find("Pending approvals (1)"); ok && len(p.children) > 0 {
+			label = p.children[0].label
+		}
+		if !strings.Contains(label, "OpenAI · my-editor · gpt-4o-mini") {
+			t.Errorf("pending call: got %q, want service, app and model", label)
+		}
+		use, _ := l.find("Pending approvals (1)", "    Use my key")
+		menu.click(use)
+		if res := <-done; res.Error != nil || res.Headers["x-byokd-credential"] != "personal/work" {
+			t.Fatalf("call approved in the tray: %+v", res)
+		}
+	})
+	m.assertNoSecret(openaiKey)
+}
+
+// regexpLine reports whether a line of out matches pattern.
+func regexpLine(out, pattern string) bool {
+	return regexp.MustCompile(`(?m)` + pattern).MatchString(out)
+}
