@@ -2,19 +2,29 @@ package e2e
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/godbus/dbus/v5"
 
+	"byokd.dev/byok"
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/internal/fakeprovider"
 	"byokd.dev/byok/internal/sdkrun"
+	"byokd.dev/byok/keystore"
+	"byokd.dev/byok/ledger"
 )
 
 // privateBus starts a D-Bus session bus of the test's own and returns
@@ -406,4 +416,181 @@ func TestE2E_TrayMenu(t *testing.T) {
 // regexpLine reports whether a line of out matches pattern.
 func regexpLine(out, pattern string) bool {
 	return regexp.MustCompile(`(?m)` + pattern).MatchString(out)
+}
+
+// TestE2E_Screenshots draws each page of the Credential Manager in
+// headless Chromium for a member with keys, tokens, usage, a fallback to
+// the team key and a call waiting for approval, and checks that each
+// drew. With BYOKD_SCREENSHOTS=DIR the PNGs go to DIR; scripts/screenshots
+// also sets BYOKD_SCREENSHOTS_DESKTOP=1 and runs it in a session with
+// xfce4-panel and xfce4-notifyd, to take the tray menu, the fallback
+// notification and the approval popup from the screen.
+func TestE2E_Screenshots(t *testing.T) {
+	out := os.Getenv("BYOKD_SCREENSHOTS")
+	if out == "" {
+		out = t.TempDir()
+	}
+	desktop := os.Getenv("BYOKD_SCREENSHOTS_DESKTOP") == "1"
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	// A stand-in for the team hub's relay: the shared key's calls reach
+	// the same provider.
+	target, _ := url.Parse(fake.URL)
+	relay := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		parts := strings.SplitN(strings.TrimPrefix(pr.In.URL.Path, "/relay/"), "/", 2)
+		if len(parts) == 2 {
+			pr.Out.URL.Path = "/" + parts[1]
+		}
+		pr.Out.Header.Set("Authorization", "Bearer sk-team-shared-key-000000")
+	}})
+	t.Cleanup(relay.Close)
+
+	m := newMember(t, fake.URL, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=screenshots")
+	// The trailing slash works around daemon/hublink.go, which joins
+	// "relay" to an empty path without a leading slash.
+	joinFakeHub(t, m.home, relay.URL+"/", "screenshots")
+	m.mustStart()
+	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work", "--budget", "20", "--primary")
+	m.mustCLI("sk-proj-sideProjectKey0000000000WXyz", "key", "add", "openai", "--name", "side-project")
+	m.mustCLI(anthropicKey, "key", "add", "anthropic", "--name", "work", "--budget", "30")
+	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "my-editor", "--project", "acme"))
+	m.mustCLI("", "token", "create", "notebook", "--project", "research")
+	m.mustCLI("", "pref", "set", "openai", "personal", "--fallback", "on")
+	events := m.watchEvents()
+	for range 3 {
+		if res := m.openaiCall(tok); res.Error != nil {
+			t.Fatal(res.Error)
+		}
+	}
+	if res := m.anthropicCall(tok); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	// The personal key runs out of quota: the call falls back to the team.
+	fake.FailNext(2, fakeprovider.Failure{Status: 429, Body: `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`})
+	if res := m.openaiCall(tok); res.Error != nil || !strings.HasPrefix(res.Headers["x-byokd-credential"], "team/") {
+		t.Fatalf("call that should fall back: %+v", res)
+	}
+	nextEvent(t, events, control.EventFallback)
+	if desktop {
+		shootScreen(t, filepath.Join(out, "notification-fallback.png"), "xfce4-notifyd", "420x240+860+0")
+	}
+
+	// A call waits for approval.
+	m.mustCLI("", "pref", "set", "anthropic", "ask")
+	held := make(chan sdkrun.Result, 1)
+	go func() { held <- m.anthropicCall(tok) }()
+	ev := nextEvent(t, events, control.EventApproval)
+	if desktop {
+		shootScreen(t, filepath.Join(out, "approval-popup.png"), "xfce4-notifyd", "420x360+860+0")
+		shootTray(t, filepath.Join(out, "tray-menu.png"))
+	}
+
+	ctx := newBrowser(t)
+	l := strings.TrimSpace(m.mustCLI("", "ui", "--print"))
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1100, 820), chromedp.Navigate(l), chromedp.WaitVisible(chromedp.CSS(`#secret`))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	base := l[:strings.Index(l, "/ui/")]
+	for _, p := range []string{"approvals", "keys", "prefs", "tokens", "usage"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/"+p), chromedp.WaitVisible(chromedp.CSS(`footer`))); err != nil {
+			t.Fatalf("open %s: %v", p, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", p, err)
+		}
+		if len(png) < 10_000 || string(png[1:4]) != "PNG" {
+			t.Errorf("page %s: got %d bytes, want a PNG", p, len(png))
+		}
+		if err := os.WriteFile(filepath.Join(out, "page-"+p+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.mustCLI("", "approve", ev.ApprovalID)
+	if res := <-held; res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	m.assertNoSecret(openaiKey)
+}
+
+// joinFakeHub records a hub link in a new state folder, as joining a hub
+// does: the hub's URL in the ledger, the device credential in the key file.
+func joinFakeHub(t *testing.T, home, hubURL, passphrase string) {
+	t.Helper()
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := ledger.Open(ctx, filepath.Join(home, "ledger.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := `{"shared_services":["openai","anthropic"],"allow_fallback":true,"version":1}`
+	if err := errors.Join(db.SetMeta(ctx, "hub_url", hubURL), db.SetMeta(ctx, "hub_member", "alex"), db.SetMeta(ctx, "policy", policy)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := keystore.Open(keystore.Config{Backend: "file", FilePath: filepath.Join(home, "keys.enc"),
+		Passphrase: func() ([]byte, error) { return []byte(passphrase), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set("hub/device", byok.NewSecret("byokdev_screenshots0000000000")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *member) anthropicCall(tok string) sdkrun.Result {
+	m.t.Helper()
+	return sdkrun.Run(m.t, "anthropic_messages.mjs", map[string]string{
+		"BASE_URL": "http://" + m.proxy + "/anthropic", "API_KEY": tok, "MODEL": "claude-sonnet-4-5", "STREAM": "0", "PROMPT": "x"})
+}
+
+// shootScreen waits for a window of class to be drawn, then saves the
+// screen.
+func shootScreen(t *testing.T, path, class, crop string) {
+	t.Helper()
+	if out, err := exec.Command("xdotool", "search", "--sync", "--onlyvisible", "--class", class).CombinedOutput(); err != nil {
+		t.Fatalf("wait for %s: %v: %s", class, err, out)
+	}
+	time.Sleep(700 * time.Millisecond) // the notification fades in
+	if out, err := exec.Command("import", "-window", "root", "-crop", crop, "+repage", path).CombinedOutput(); err != nil {
+		t.Fatalf("import: %v: %s", err, out)
+	}
+}
+
+// shootTray opens the tray icon's menu in the panel with a right click and
+// saves the screen.
+func shootTray(t *testing.T, path string) {
+	t.Helper()
+	x, y := os.Getenv("BYOKD_TRAY_X"), os.Getenv("BYOKD_TRAY_Y")
+	if x == "" {
+		x, y = "1190", "14"
+	}
+	if out, err := exec.Command("xdotool", "mousemove", x, y, "click", "3").CombinedOutput(); err != nil {
+		t.Fatalf("click the tray icon: %v: %s", err, out)
+	}
+	time.Sleep(time.Second) // the menu opens
+	if out, err := exec.Command("import", "-window", "root", "-crop", "640x320+640+0", "+repage", path).CombinedOutput(); err != nil {
+		t.Fatalf("import: %v: %s", err, out)
+	}
+	_ = exec.Command("xdotool", "key", "Escape").Run()
+}
+
+// newBrowser starts Debian's headless Chromium with a profile of its own.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath("/usr/bin/chromium"), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.DisableGPU, chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("hide-scrollbars", true),
+		chromedp.WindowSize(1100, 820))
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
 }

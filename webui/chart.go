@@ -39,9 +39,9 @@ type svcRow struct {
 // Chart sizes, in SVG user units.
 const (
 	chartW, chartH = 640, 180 // the day chart's plot area
-	chartLeft      = 56       // room for the axis labels
+	chartLeft      = 84       // room for the axis labels
 	chartTop       = 10
-	svcBarMax      = 420 // the longest service bar
+	svcBarMax      = 300 // the longest service bar
 	svcRowH        = 34
 	svcLeft        = 100
 )
