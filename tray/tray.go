@@ -1,3 +1,5 @@
+//go:build !notray
+
 package tray
 
 import (
@@ -13,33 +15,6 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
 )
-
-// Client is what the tray needs of the daemon; control.Client satisfies it.
-type Client interface {
-	Status(ctx context.Context) (control.Status, error)
-	Prefs(ctx context.Context) ([]control.Pref, error)
-	SetPref(ctx context.Context, p control.Pref) error
-	Approvals(ctx context.Context) ([]control.Approval, error)
-	Answer(ctx context.Context, id string, a control.Answer) error
-	Subscribe(ctx context.Context) (<-chan control.Event, error)
-	LoginURL(ctx context.Context) (control.Login, error)
-	SetPaused(ctx context.Context, paused bool) error
-}
-
-// Config configures the tray.
-type Config struct {
-	// Dial returns a client of the running daemon; it is called again
-	// after the daemon goes away. Required.
-	Dial func() (Client, error)
-	// Icon is the tray icon as PNG.
-	Icon []byte
-	// Open opens a URL in the default browser; default OpenBrowser.
-	Open func(url string) error
-	// Quit is what the Quit item does besides closing the tray (stop the
-	// daemon the tray runs in); may be nil.
-	Quit   func()
-	Logger *slog.Logger
-}
 
 // slots is how many pending approvals the menu lists; the count in the
 // submenu's title includes any beyond.
