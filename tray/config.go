@@ -33,4 +33,3 @@ type Config struct {
 	Quit   func()
 	Logger *slog.Logger
 }
-
