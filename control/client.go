@@ -222,3 +222,8 @@ func (c *Client) Subscribe(ctx context.Context) (<-chan Event, error) {
 	}()
 	return ch, nil
 }
+
+// JoinHub enrolls the daemon with a team hub.
+func (c *Client) JoinHub(ctx context.Context, j Join) (st HubStatus, err error) {
+	return st, c.do(ctx, http.MethodPost, "/v1/join", j, &st)
+}

@@ -27,6 +27,8 @@ type Backend interface {
 	Prefs(ctx context.Context) ([]Pref, error)
 	SetPref(ctx context.Context, p Pref) error
 	Approvals(ctx context.Context) ([]Approval, error)
+	// JoinHub enrolls this daemon with a team hub and starts syncing.
+	JoinHub(ctx context.Context, j Join) (HubStatus, error)
 	Answer(ctx context.Context, id string, a Answer) error
 	// Subscribe returns the event stream until ctx ends.
 	Subscribe(ctx context.Context) (<-chan Event, error)
@@ -70,6 +72,7 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 	m.HandleFunc("GET /v1/prefs", h.prefs)
 	m.HandleFunc("PUT /v1/prefs/{service}", h.setPref)
 	m.HandleFunc("GET /v1/approvals", h.approvals)
+	m.HandleFunc("POST /v1/join", h.join)
 	m.HandleFunc("POST /v1/approvals/{id}", h.answer)
 	m.HandleFunc("GET /v1/events", h.events)
 	m.HandleFunc("POST /v1/keys/{service}/{name}/test", h.testKey)
@@ -286,4 +289,13 @@ func (h *Handler) pause(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.reply(w, p, h.b.SetPaused(r.Context(), p.Paused))
+}
+
+func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
+	var j Join
+	if !decode(w, r, &j) {
+		return
+	}
+	st, err := h.b.JoinHub(r.Context(), j)
+	h.reply(w, st, err)
 }

@@ -32,6 +32,27 @@ type Status struct {
 	TeamSpend     byok.Micros `json:"team_spend_micros"`
 	// Paused: the proxy refuses calls (503) until resumed.
 	Paused bool `json:"paused"`
+	// Hub is the team hub link; empty URL when no hub was joined.
+	Hub HubStatus `json:"hub"`
+}
+
+// HubStatus is the link to the team hub.
+type HubStatus struct {
+	URL       string    `json:"url,omitempty"`
+	Member    string    `json:"member,omitempty"`
+	Connected bool      `json:"connected"`
+	LastSync  time.Time `json:"last_sync,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// Policy is the team policy in force.
+	Policy byok.Policy `json:"policy"`
+}
+
+// Join asks the daemon to join a team hub with an invite code.
+type Join struct {
+	HubURL     string `json:"hub_url"`
+	Code       string `json:"code"`
+	DeviceName string `json:"device_name"`
+	Insecure   bool   `json:"insecure"`
 }
 
 // KeyTest is the outcome of a cheap authenticated call to the provider

@@ -65,7 +65,7 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	return control.Status{
 		Version: d.cfg.Version, Proxy: d.proxyAddr, Keystore: d.storeKind,
 		Keys: len(keys), Tokens: active, Unsynced: unsynced,
-		PersonalSpend: personal, TeamSpend: team, Paused: d.paused.Load(),
+		PersonalSpend: personal, TeamSpend: team, Paused: d.paused.Load(), Hub: d.hubStatus(),
 	}, nil
 }
 
@@ -76,15 +76,15 @@ func (b backend) Keys(ctx context.Context) ([]control.Key, error) {
 		return nil, err
 	}
 	from, to := monthBounds(d.now())
-	spent, err := d.db.SpendByCredential(ctx, from, to)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]control.Key, 0, len(infos))
 	for _, k := range infos {
+		spent, err := d.db.Budget(ctx, k.Service, k.Ref(), from, to)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, control.Key{
 			Service: k.Service, Name: k.Name, Fingerprint: k.Fingerprint, Budget: k.Budget,
-			Primary: k.Primary, Created: k.Created, Spent: spent[k.Ref()],
+			Primary: k.Primary, Created: k.Created, Spent: spent.Spent,
 		})
 	}
 	return out, nil
@@ -131,6 +131,8 @@ func (b backend) AddKey(ctx context.Context, req control.AddKey) (control.Key, e
 	if err := d.keys.load(ctx); err != nil {
 		return control.Key{}, err
 	}
+	nudge(d.inventoryChanged)
+	d.events.publish(control.Event{Kind: control.EventChanged, Service: req.Service})
 	d.log.Info("personal key added", "service", req.Service, "key", req.Name, "fingerprint", info.Fingerprint)
 	keys, err := b.Keys(ctx)
 	if err != nil {
@@ -156,7 +158,12 @@ func (b backend) RemoveKey(ctx context.Context, svc byok.Service, name string) e
 		return fmt.Errorf("remove the key from the %s: %w", d.storeKind, err)
 	}
 	d.log.Info("personal key removed", "service", svc, "key", name)
-	return d.keys.load(ctx)
+	if err := d.keys.load(ctx); err != nil {
+		return err
+	}
+	nudge(d.inventoryChanged)
+	d.events.publish(control.Event{Kind: control.EventChanged, Service: svc})
+	return nil
 }
 
 func (b backend) Tokens(ctx context.Context) ([]control.Token, error) {
@@ -260,4 +267,8 @@ func (b backend) Answer(_ context.Context, id string, a control.Answer) error {
 
 func (b backend) Subscribe(ctx context.Context) (<-chan control.Event, error) {
 	return b.d.events.subscribe(ctx), nil
+}
+
+func (b backend) JoinHub(ctx context.Context, j control.Join) (control.HubStatus, error) {
+	return b.d.joinHub(ctx, j)
 }

@@ -83,6 +83,12 @@ type Daemon struct {
 	hubMu  sync.RWMutex
 	link   *hubLink
 	policy byok.Policy
+	// The hub sync client runs under syncCtx; wake and inventoryChanged
+	// tell it of new rows and changed keys.
+	syncCtx          context.Context
+	syncWG           sync.WaitGroup
+	wake             chan struct{}
+	inventoryChanged chan struct{}
 
 	paused   atomic.Bool // the member paused the proxy: calls get a 503
 	page     Page
@@ -153,6 +159,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := d.loadHubLink(ctx); err != nil {
 		return nil, err
 	}
+	d.wake, d.inventoryChanged = make(chan struct{}, 1), make(chan struct{}, 1)
 	d.events = newEvents(cfg.Now)
 	d.approvals = newApprovals(cfg.Now, cfg.ApprovalTimeout, d.events)
 	if cfg.Notifier != nil {
@@ -225,6 +232,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.cfg.Notifier != nil {
 		go d.runFront(fctx, d.cfg.Notifier)
 	}
+	syncCtx, stopSync := context.WithCancel(ctx)
+	d.hubMu.Lock()
+	d.syncCtx = syncCtx
+	d.hubMu.Unlock()
+	d.startSync()
 	d.log.Info("byokd running", "proxy", d.proxyAddr, "keystore", d.storeKind, "version", d.cfg.Version)
 	var err error
 	select {
@@ -240,6 +252,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.proxySrv.Close()
 		_ = d.ctrlSrv.Close()
 	}
+	// The last rows are in the ledger; the hub gets them next time.
+	stopSync()
+	d.syncWG.Wait()
 	return errors.Join(err, d.close())
 }
 

@@ -211,6 +211,7 @@ func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
 	if err := r.d.db.Record(ctx, ev); err != nil {
 		return err
 	}
+	nudge(r.d.wake)
 	if ev.Payer == byok.PayerPersonal && ev.Status < 400 {
 		name := ev.Credential[len("personal/"):]
 		r.health.Succeeded(ev.Service, name)

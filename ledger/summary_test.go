@@ -81,17 +81,6 @@ func TestSummary_ExactSums(t *testing.T) {
 		}
 	}
 
-	byCred, err := d.SpendByCredential(ctx, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantCred := map[string]byok.Micros{
-		"personal/work": 9_750, "team/shared": 1_750, "personal/main": 9_999, "personal/me": 0,
-	}
-	if diff := cmp.Diff(wantCred, byCred); diff != "" {
-		t.Errorf("SpendByCredential (-want +got):\n%s", diff)
-	}
-
 	evs, err := d.Events(ctx, from, to)
 	if err != nil {
 		t.Fatal(err)

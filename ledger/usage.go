@@ -189,31 +189,6 @@ WHERE payer = ? AND time_us >= ? AND time_us < ? AND cost_known`, string(payer),
 	return byok.Micros(m), nil
 }
 
-// SpendByCredential is the known cost per credential ("personal/work",
-// "team/team-openai") with from <= Time < to. Credentials without spend in
-// the range are absent.
-func (d *DB) SpendByCredential(ctx context.Context, from, to time.Time) (map[string]byok.Micros, error) {
-	rows, err := d.rdb.QueryContext(ctx, `SELECT credential, sum(cost_micros) FROM usage
-WHERE time_us >= ? AND time_us < ? AND cost_known GROUP BY credential`, from.UnixMicro(), to.UnixMicro())
-	if err != nil {
-		return nil, fmt.Errorf("sum spend per credential: %w", classify(d.path, err))
-	}
-	defer rows.Close()
-	out := map[string]byok.Micros{}
-	for rows.Next() {
-		var c string
-		var m int64
-		if err := rows.Scan(&c, &m); err != nil {
-			return nil, fmt.Errorf("sum spend per credential: %w", classify(d.path, err))
-		}
-		out[c] = byok.Micros(m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sum spend per credential: %w", classify(d.path, err))
-	}
-	return out, nil
-}
-
 // placeholders returns "?, ?, …" with n marks.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")

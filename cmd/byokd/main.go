@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"pref":      prefCmd,
 		"version":   versionCmd,
 		"approvals": approvalsCmd,
+		"join":      joinCmd,
 		"approve":   approveCmd,
 		"deny":      denyCmd,
 		"events":    eventsCmd,

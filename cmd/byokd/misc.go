@@ -43,8 +43,21 @@ Example:
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "byokd %s running\nproxy:      http://%s\nkeystore:   %s\nkeys:       %d\napp tokens: %d\nthis month: %s personal, %s team\nunsynced:   %d rows\n",
-			s.Version, s.Proxy, s.Keystore, s.Keys, s.Tokens, s.PersonalSpend, s.TeamSpend, s.Unsynced)
+		state := "running"
+		if s.Paused {
+			state = "running, proxy PAUSED (byokd resume)"
+		}
+		fmt.Fprintf(e.stdout, "byokd %s %s\nproxy:      http://%s\nkeystore:   %s\nkeys:       %d\napp tokens: %d\nthis month: %s personal, %s team\n",
+			s.Version, state, s.Proxy, s.Keystore, s.Keys, s.Tokens, s.PersonalSpend, s.TeamSpend)
+		switch h := s.Hub; {
+		case h.URL == "":
+			fmt.Fprintln(e.stdout, "team hub:   not joined (byokd join HUB_URL CODE)")
+		case h.Connected:
+			fmt.Fprintf(e.stdout, "team hub:   %s as %s, connected, last sync %s\n", h.URL, h.Member, h.LastSync.Local().Format("15:04:05"))
+		default:
+			fmt.Fprintf(e.stdout, "team hub:   %s as %s, NOT connected: %s\n", h.URL, h.Member, firstOf(h.LastError, "connecting"))
+		}
+		fmt.Fprintf(e.stdout, "unsynced:   %d rows\n", s.Unsynced)
 		return nil
 	},
 }
