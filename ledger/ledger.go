@@ -71,6 +71,9 @@ type DB struct {
 	reqs   chan *request
 	done   chan struct{} // closed when the writer goroutine has returned
 
+	healthMu sync.RWMutex
+	health   health
+
 	stats struct {
 		commits, rows, failed atomic.Int64
 		pending, writing      atomic.Int64
@@ -207,6 +210,10 @@ func (d *DB) openWriter(ctx context.Context) error {
 	if err := migrate(ctx, w, d.path); err != nil {
 		w.Close()
 		return err
+	}
+	if err := checkSchema(ctx, w, d.path); err != nil {
+		w.Close()
+		return fmt.Errorf("open ledger: %w", err)
 	}
 	d.wdb = w
 	return nil

@@ -108,7 +108,13 @@ func migrateStep(ctx context.Context, db *sql.DB, path string, ms []migration) (
 	}
 	m := ms[v]
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("migrate ledger: apply %s: %w", m.name, classify(path, err))
+		cerr := classify(path, err)
+		if cerr == err {
+			// Not a state of the disk: the file's schema is not the one
+			// its version promises (a step applied by hand, an edit).
+			cerr = damaged(path, fmt.Sprintf("schema version %d, but step %s does not apply", v, m.name), err)
+		}
+		return false, fmt.Errorf("migrate ledger: apply %s: %w", m.name, cerr)
 	}
 	// PRAGMA takes no bound parameters; m.version is an int from our own
 	// embedded file names.

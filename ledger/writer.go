@@ -121,6 +121,7 @@ func (d *DB) runBatch(st *writerStmts, batch []*request) {
 	defer d.stats.writing.Store(0)
 
 	results, rows, err := d.writeBatch(st, claimed)
+	d.noteWrite(err)
 	if err != nil {
 		d.stats.failed.Add(1)
 		d.log.Error("ledger write failed", "calls", len(claimed), "err", err)
