@@ -35,9 +35,20 @@ func watchNotify(t *testing.T) <-chan *dbus.Message {
 	if err := conn.BusObject().Call("org.freedesktop.DBus.Monitoring.BecomeMonitor", 0, []string{rule}, uint32(0)).Err; err != nil {
 		t.Fatalf("monitor the session bus: %v", err)
 	}
-	ch := make(chan *dbus.Message, 16)
-	conn.Eavesdrop(ch)
+	raw := make(chan *dbus.Message, 16)
+	conn.Eavesdrop(raw)
 	t.Cleanup(func() { conn.Close() })
+	// A new monitor also receives the bus's own NameAcquired/NameLost
+	// signals; keep only the Notify calls.
+	ch := make(chan *dbus.Message, 16)
+	go func() {
+		defer close(ch)
+		for m := range raw {
+			if member, _ := m.Headers[dbus.FieldMember].Value().(string); member == "Notify" {
+				ch <- m
+			}
+		}
+	}()
 	return ch
 }
 
