@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -434,21 +435,28 @@ func TestE2E_Screenshots(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
 	// A stand-in for the team hub's relay: the shared key's calls reach
 	// the same provider.
+	// Only relay paths reach the provider: the daemon's sync client also
+	// dials this stand-in, and must not use up the provider's failures.
 	target, _ := url.Parse(fake.URL)
-	relay := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(target)
 		parts := strings.SplitN(strings.TrimPrefix(pr.In.URL.Path, "/relay/"), "/", 2)
 		if len(parts) == 2 {
 			pr.Out.URL.Path = "/" + parts[1]
 		}
 		pr.Out.Header.Set("Authorization", "Bearer sk-team-shared-key-000000")
-	}})
+	}}
+	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/relay/") {
+			http.NotFound(w, r)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
 	t.Cleanup(relay.Close)
 
 	m := newMember(t, fake.URL, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=screenshots")
-	// The trailing slash works around daemon/hublink.go, which joins
-	// "relay" to an empty path without a leading slash.
-	joinFakeHub(t, m.home, relay.URL+"/", "screenshots")
+	joinFakeHub(t, m.home, relay.URL, "screenshots")
 	m.mustStart()
 	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work", "--budget", "20", "--primary")
 	m.mustCLI("sk-proj-sideProjectKey0000000000WXyz", "key", "add", "openai", "--name", "side-project")
