@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.store, err = keystore.Open(ks); err != nil {
 		return nil, err
 	}
+	// Unlocking a key file takes Argon2id's 64 MiB; give it back to the
+	// OS rather than keep it resident for the daemon's whole life.
+	debug.FreeOSMemory()
 	d.storeKind = "keychain"
 	if _, ok := d.store.(*keystore.File); ok {
 		d.storeKind = "encrypted file"
