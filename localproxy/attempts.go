@@ -156,7 +156,8 @@ func (p *Proxy) send(out *http.Request, st *callState, cred Credential) (*http.R
 }
 
 // readFailure reads an error answer's body (at most maxErrorBody) and
-// scrubs the credential from it: some upstreams echo the key they got.
+// scrubs the credential from it and from its headers: some upstreams echo
+// the key they got.
 func readFailure(resp *http.Response, cred Credential) (*FailedResponse, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
@@ -165,6 +166,14 @@ func readFailure(resp *http.Response, cred Credential) (*FailedResponse, error) 
 	}
 	if k := cred.Secret.Reveal(); len(k) >= 8 {
 		b = bytes.ReplaceAll(b, []byte(k), []byte("[redacted]"))
+		for name, vv := range resp.Header {
+			for i, v := range vv {
+				if strings.Contains(v, k) {
+					vv[i] = strings.ReplaceAll(v, k, "[redacted]")
+				}
+			}
+			resp.Header[name] = vv
+		}
 	}
 	return &FailedResponse{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }

@@ -248,8 +248,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, in)
 }
 
+// refuse answers a request the gate turned away. Its body is not read,
+// and the connection closes after the answer: otherwise net/http would
+// wait to read that body first, so a client trickling it could hold the
+// answer and the connection for as long as it liked.
 func (p *Proxy) refuse(w http.ResponseWriter, svc byok.Service, status int, code, msg string) {
 	p.refused.Add(1)
+	w.Header().Set("Connection", "close")
 	if svc == "" {
 		svc = byok.OpenAI
 	}
