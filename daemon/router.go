@@ -53,9 +53,19 @@ func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Cred
 	if d.paused.Load() {
 		return nil, &localproxy.Refusal{Status: 503, Code: "proxy_paused", Message: pausedMessage}
 	}
+	if err := r.ledgerWritable(ctx); err != nil {
+		return nil, err
+	}
 	svc := c.Service
 	pref := r.pref(svc)
 	keys := d.keys.personal(svc)
+	if len(keys) == 0 {
+		unlocked, err := r.lockedKeys(ctx, svc)
+		if err != nil {
+			return nil, err
+		}
+		keys = unlocked
+	}
 	link, policy := d.hubLink()
 	in := routing.Input{
 		Service:    svc,
@@ -273,4 +283,51 @@ func upperFirst(s string) string {
 		return "It failed"
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// probeIdle is how long the ledger may go without a commit before a call
+// first proves, with a probe write, that its row can be written. Under load
+// the writer's own commits keep the answer fresh and no probe runs.
+const probeIdle = 2 * time.Second
+
+// ledgerWritable refuses the call, before any key is read or anything is
+// sent, when its usage row could not be written: no call goes out without
+// its record. It costs nothing while the ledger is healthy and busy.
+func (r *router) ledgerWritable(ctx context.Context) error {
+	db := r.d.db
+	if db.Health() == nil && r.d.now().Sub(db.LastCommit()) < probeIdle {
+		return nil
+	}
+	err := db.Probe(ctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.d.log.Error("call refused: ledger cannot be written", "err", err)
+	return &localproxy.Refusal{Status: 503, Code: "ledger_unavailable",
+		Message: "byokd: this call was not sent because its usage could not be recorded: " + err.Error()}
+}
+
+// lockedKeys is asked when svc has no usable personal key. If the member
+// has keys whose secrets the keychain would not give, it tries them again
+// and, still locked, refuses the call saying what to unlock: the call must
+// neither go out on the team's key unasked nor read "add a key".
+func (r *router) lockedKeys(ctx context.Context, svc byok.Service) ([]personalKey, error) {
+	names, _ := r.d.keys.unreadable(svc)
+	if len(names) == 0 {
+		return nil, nil
+	}
+	r.d.keys.retryLocked(ctx, r.d.now())
+	if keys := r.d.keys.personal(svc); len(keys) > 0 {
+		return keys, nil
+	}
+	names, err := r.d.keys.unreadable(svc)
+	if len(names) == 0 {
+		return nil, nil
+	}
+	return nil, &localproxy.Refusal{Status: 503, Code: "keychain_locked",
+		Message: fmt.Sprintf("byokd: your %s key %q is in the OS keychain, which byokd cannot read now: %v; then try again",
+			svc.Title(), names[0], err)}
 }

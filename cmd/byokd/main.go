@@ -59,6 +59,7 @@ func commands() map[string]command {
 		"ui":        uiCmd,
 		"pause":     pauseCmd,
 		"resume":    resumeCmd,
+		"doctor":    doctorCmd,
 	}
 }
 

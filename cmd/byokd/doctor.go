@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"byokd.dev/byok/control"
+	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/ledger"
+)
+
+var doctorCmd = command{
+	summary: "check the ledger and repair a damaged one (byokd must be stopped)",
+	usage: `Usage: byokd doctor [--check]
+
+Checks the ledger in $BYOKD_HOME: SQLite's integrity_check, the schema
+version, and the tables and columns against what this byokd expects. It
+explains what it finds. A damaged ledger is repaired: the file is first
+copied to ledger.db.backup-DATE beside it, then a new ledger is built with
+every row that can still be read. A ledger written by a newer byokd is left
+alone: upgrade byokd instead.
+
+byokd must not be running: stop it first (byokd service stop, or end
+byokd run).
+
+Example:
+  byokd doctor
+  byokd doctor --check`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		checkOnly := fs.Bool("check", false, "only check and explain; change nothing")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		dir, err := home(e)
+		if err != nil {
+			return err
+		}
+		if pid, running := daemonRunning(dir); running {
+			return fmt.Errorf("byokd is running (pid %d): stop it first (byokd service stop, or end byokd run), then run byokd doctor again", pid)
+		}
+		path := filepath.Join(dir, daemon.LedgerFile)
+		c, err := ledger.Check(ctx, path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(e.stdout, c.Report())
+		switch {
+		case c.OK():
+			return nil
+		case c.TooNew:
+			return errors.New("byokd: the ledger is from a newer byokd: upgrade byokd")
+		case *checkOnly:
+			return errors.New("byokd: the ledger is damaged: run byokd doctor without --check to repair it")
+		}
+		res, err := ledger.Rebuild(ctx, path, time.Now)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "repaired: the old file is kept as %s\n", res.Backup)
+		for _, t := range slices.Sorted(maps.Keys(res.Copied)) {
+			line := fmt.Sprintf("  %-14s %d rows kept", t, res.Copied[t])
+			if lost := res.Lost[t]; lost != "" {
+				line += "; " + lost
+			}
+			fmt.Fprintln(e.stdout, line)
+		}
+		for _, t := range slices.Sorted(maps.Keys(res.Lost)) {
+			if _, ok := res.Copied[t]; !ok {
+				fmt.Fprintf(e.stdout, "  %-14s %s\n", t, res.Lost[t])
+			}
+		}
+		return nil
+	},
+}
+
+// daemonRunning reports whether a byokd serves this state folder: its
+// state file names a control address that still answers, or a live pid.
+func daemonRunning(dir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, control.StateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false
+	}
+	var st control.State
+	if err != nil || json.Unmarshal(b, &st) != nil {
+		// Unreadable: better to refuse than to rebuild under a daemon.
+		return 0, true
+	}
+	if st.Control != "" {
+		if c, err := net.DialTimeout("tcp", st.Control, time.Second); err == nil {
+			c.Close()
+			return st.PID, true
+		}
+	}
+	return st.PID, processAlive(st.PID)
+}

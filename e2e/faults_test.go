@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"byokd.dev/byok/internal/fakeprovider"
+)
+
+// Faults, each caused for real against the real binary. docs/RELIABILITY.md
+// names each test beside the fault it causes.
+
+// post sends one non-streamed chat call with a plain Go client (no SDK
+// retries) and returns the status and body; err is a broken connection.
+func post(addr, tok, model string) (int, string, error) {
+	body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
+	req, err := http.NewRequest("POST", "http://"+addr+"/openai/v1/chat/completions", strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// TestE2E_KillDuringStreams: kill -9 of the daemon while 1,000 streamed
+// calls run (100 at a time). After a restart, every call that completed
+// for its client has exactly one ledger row; calls cut by the kill may
+// have one; none has two.
+func TestE2E_KillDuringStreams(t *testing.T) {
+	const calls, parallel = 1000, 100
+	fake := fakeprovider.New(t, fakeprovider.Options{Chunks: 10, ChunkDelay: 10 * time.Millisecond})
+	// A key without a budget: the test is about rows, not reservations.
+	m := newMember(t, fake.URL)
+	m.mustStart()
+	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
+	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "load"))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: parallel}}
+	url := "http://" + m.proxy + "/openai/v1/chat/completions"
+
+	cs := make([]*streamCall, calls)
+	var completed atomic.Int64
+	killAt := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallel)
+	for i := range cs {
+		c := &streamCall{model: fmt.Sprintf("gpt-kill-%04d", i), started: make(chan struct{}), finished: make(chan struct{})}
+		cs[i] = c
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			defer close(c.finished)
+			c.run(client, url, tok)
+			if c.done && completed.Add(1) == calls/3 {
+				once.Do(func() { close(killAt) })
+			}
+		}()
+	}
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+	select {
+	case <-killAt:
+	case <-allDone:
+		t.Fatalf("every call ended before a third completed: first call status %d, %v; log:\n%s", cs[0].status, cs[0].err, m.logs.String())
+	}
+	if err := m.daemon.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	m.daemon.Wait()
+	wg.Wait()
+
+	m.mustStart()
+	rows := map[string]int{}
+	for _, r := range m.usage() {
+		rows[r.Model]++
+	}
+	done, cut := 0, 0
+	for _, c := range cs {
+		n := rows[c.model]
+		if n > 1 {
+			t.Errorf("call %s has %d ledger rows, want at most one", c.model, n)
+		}
+		if c.done {
+			done++
+			if n != 1 {
+				t.Errorf("call %s completed for its client but has %d ledger rows, want exactly one", c.model, n)
+			}
+		} else {
+			cut++
+		}
+	}
+	t.Logf("%d calls completed, %d cut or refused by the kill; %d rows", done, cut, len(rows))
+	if cut == 0 {
+		t.Fatal("no call was cut by the kill: the test proved nothing")
+	}
+}
+
+// TestE2E_LedgerLockedFailsClosed: another program holds the ledger's
+// write lock. No call goes out without its record: once the daemon knows
+// (a probe write or a failed row), calls get a 503 byokd: error and the
+// upstream sees nothing; the call in flight when the lock came is never
+// answered as a clean success. Released, calls work again.
+func TestE2E_LedgerLockedFailsClosed(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, tok := setUp(t, fake)
+	if status, body, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
+		t.Fatalf("call before the fault: %d %v %s", status, err, body)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(m.home, "ledger.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first call may find out by its probe (503) or, if the ledger
+	// committed a moment ago, by its row failing: then its client gets a
+	// broken response, never a clean one.
+	status, body, err := post(m.proxy, tok, "gpt-4o-mini")
+	t.Logf("first call under the lock: %d %v %s", status, err, body)
+	if status == 200 && err == nil {
+		t.Fatal("first call under the lock was answered as a clean success without its record")
+	}
+	before := len(fake.Requests())
+	status, body, err = post(m.proxy, tok, "gpt-4o-mini")
+	if err != nil || status != 503 || !strings.Contains(body, "byokd: this call was not sent because its usage could not be recorded") ||
+		!strings.Contains(body, "locked by another program") {
+		t.Errorf("call under the lock: got %d %v %s, want a 503 byokd: error saying the ledger is locked", status, err, body)
+	}
+	if n := len(fake.Requests()); n != before {
+		t.Errorf("upstream saw %d new requests while the ledger was locked, want none", n-before)
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if status, body, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
+		t.Errorf("call after the lock was released: %d %v %s, want 200", status, err, body)
+	}
+}
+
+// TestE2E_KeychainGone: the member's keys are in the OS keychain and the
+// keychain cannot be reached (its session bus is gone). The daemon still
+// starts; a call is refused with a 503 saying which key is locked away and
+// what to unlock, nothing goes upstream, and no plaintext copy of the key
+// exists anywhere to fall back to.
+func TestE2E_KeychainGone(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, tok := setUp(t, fake)
+	if st := m.mustCLI("", "status"); !strings.Contains(st, "keychain") {
+		t.Fatalf("status %q: the member's keys are not in the keychain", st)
+	}
+	m.stop()
+	gone := newMember(t, fake.URL, "BYOKD_HOME="+m.home, "BYOKD_KEYSTORE=keychain",
+		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(t.TempDir(), "no-bus"), "DISPLAY=", "WAYLAND_DISPLAY=")
+	gone.home = m.home
+	gone.mustStart()
+	status, body, err := post(gone.proxy, tok, "gpt-4o-mini")
+	if err != nil || status != 503 || !strings.Contains(body, `byokd: your OpenAI key \"work\" is in the OS keychain`) ||
+		!strings.Contains(body, "unlock") {
+		t.Errorf("call with the keychain gone: got %d %v %s, want a 503 naming the key and what to unlock", status, err, body)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+	gone.assertNoSecret(openaiKey)
+	m.assertNoSecret(openaiKey)
+}
+
+// TestE2E_DamagedLedgerDoctor: a hand-edited ledger (a table dropped) and a
+// page overwritten on disk. The daemon refuses to start and says to run
+// byokd doctor; doctor refuses while a daemon runs, explains with --check,
+// repairs (keeping a backup and every readable row), and the daemon starts.
+func TestE2E_DamagedLedgerDoctor(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, tok := setUp(t, fake)
+	if status, _, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
+		t.Fatalf("call: %d %v", status, err)
+	}
+	if _, errOut, code := m.cli("", "doctor"); code == 0 || !strings.Contains(errOut, "byokd is running") {
+		t.Errorf("doctor while the daemon runs: exit %d, %q, want a refusal", code, errOut)
+	}
+	m.stop()
+	path := filepath.Join(m.home, "ledger.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DROP TABLE prefs"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	err = m.start()
+	if err == nil || !strings.Contains(err.Error(), "run `byokd doctor`") {
+		t.Fatalf("start on a hand-edited ledger: %v, want a refusal telling to run byokd doctor", err)
+	}
+	out, _, code := m.cli("", "doctor", "--check")
+	if code == 0 || !strings.Contains(out, "damaged") || !strings.Contains(out, "table prefs is missing") {
+		t.Errorf("doctor --check: exit %d, %q, want it to explain the missing table", code, out)
+	}
+	out = m.mustCLI("", "doctor")
+	if !strings.Contains(out, "repaired: the old file is kept as") {
+		t.Errorf("doctor: %q, want a repair with a backup", out)
+	}
+	t.Logf("doctor:\n%s", out)
+	m.mustStart()
+	if rows := m.usage(); len(rows) != 1 {
+		t.Errorf("rows after repair: got %d, want the 1 recorded before", len(rows))
+	}
+	if status, _, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
+		t.Errorf("call after repair: %d %v, want 200 (keys and token kept)", status, err)
+	}
+}
