@@ -72,7 +72,7 @@ func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Cred
 		App:        c.App.Name,
 		Pref:       pref.Preference,
 		Fallback:   pref.Fallback,
-		OverBudget: routing.BudgetAction(pref.OverBudget),
+		OverBudget: overBudgetAction(pref.OverBudget),
 		Policy:     policy,
 		HubLinked:  link != nil,
 		Approved:   d.approvals.standingFor(svc, c.App.Name),
@@ -102,7 +102,7 @@ func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Cred
 			continue
 		}
 		first := plan.Steps[0]
-		if first.Kind == routing.Personal && in.OverBudget != routing.BudgetWarn {
+		if first.Kind == routing.Personal && in.OverBudget != routing.BudgetWarn && !isOver(in.Keys, first.Key) {
 			if over, err := r.reserve(ctx, c, keys, first.Key, estimate); err != nil {
 				return nil, err
 			} else if over {
@@ -121,6 +121,23 @@ func choices(as []routing.Answer) []string {
 		out = append(out, a.String())
 	}
 	return append(out, routing.AnswerDeny.String())
+}
+
+// overBudgetAction is the member's choice; no choice means warn.
+func overBudgetAction(s string) routing.BudgetAction {
+	if s == "" {
+		return routing.BudgetWarn
+	}
+	return routing.BudgetAction(s)
+}
+
+func isOver(keys []routing.KeyState, name string) bool {
+	for _, k := range keys {
+		if k.Name == name {
+			return k.OverBudget
+		}
+	}
+	return false
 }
 
 func markOver(keys []routing.KeyState, name string) {

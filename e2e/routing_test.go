@@ -171,3 +171,20 @@ func TestE2E_NoKeyNoHubSaysWhatToDo(t *testing.T) {
 		t.Fatalf("no key: %+v, want a byokd: message naming `byokd key add openai`", res)
 	}
 }
+
+func TestE2E_BudgetWarnIsTheDefault(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m := newMember(t, fake.URL)
+	m.mustStart()
+	// An unpriced model is estimated high (about $1 a call here): with no
+	// choice made, reaching the budget warns and the calls still go out.
+	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work", "--budget", "1")
+	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "app"))
+	for i := range 3 {
+		res := sdkrun.Run(t, "openai_chat.mjs", map[string]string{"BASE_URL": "http://" + m.proxy + "/openai/v1",
+			"API_KEY": tok, "MODEL": "some-new-model", "STREAM": "0", "PROMPT": "x"})
+		if res.Error != nil {
+			t.Fatalf("call %d: %+v", i, res.Error)
+		}
+	}
+}

@@ -269,10 +269,15 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 			out, terminal := b.m.Filter(p[:n])
 			if terminal || (b.length >= 0 && b.read >= b.length) {
 				b.commit(b.status)
+				if b.rowErr != nil {
+					// Withhold the end: the client must see a broken
+					// response, not a complete one without its record.
+					return 0, b.rowErr
+				}
 			}
 			if len(out) > 0 {
 				if len(out) <= len(p) && &out[0] == &p[0] {
-					return len(out), b.rowErr
+					return len(out), nil
 				}
 				b.pend = append(b.pend[:0], out...)
 			}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -506,5 +507,33 @@ func TestProxy_MetersCompressedUpstream(t *testing.T) {
 	}
 	if rows := p.rec.Rows(); len(rows) != 1 || rows[0].Usage.InputTokens != 10 || rows[0].Usage.OutputTokens != 5 {
 		t.Errorf("rows = %+v, want the gzipped usage metered", rows)
+	}
+}
+
+// failingRecorder cannot write rows.
+type failingRecorder struct{}
+
+func (failingRecorder) Record(context.Context, byok.UsageEvent) error {
+	return errors.New("ledger is locked by another program")
+}
+
+func TestProxy_NoCompleteResponseWithoutItsRecord(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		fake := newFake(t)
+		p := newTestProxy(t, fake.URL, personal(), func(c *Config) { c.Recorder = failingRecorder{} })
+		body := chatBody
+		if stream {
+			body = `{"model":"gpt-4o-mini","stream":true,"messages":[]}`
+		}
+		req, _ := http.NewRequest("POST", p.URL+"/openai/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+appTok)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			var b []byte
+			b, err = readAll(resp)
+			if err == nil {
+				t.Errorf("stream=%v: the client read a complete response (%d bytes) whose row was never written", stream, len(b))
+			}
+		}
 	}
 }
