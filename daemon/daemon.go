@@ -21,6 +21,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
+	"byokd.dev/byok/internal/privfile"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/ledger"
 	"byokd.dev/byok/localproxy"
@@ -123,11 +124,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 			d.close()
 		}
 	}()
-	if err := prepareHome(cfg.Home); err != nil {
+	if err := privfile.PrepareDir(cfg.Home, "state folder"); err != nil {
 		return nil, err
 	}
 	for _, f := range []string{control.TokenFile, LedgerFile, KeysFile} {
-		if err := checkPrivate(filepath.Join(cfg.Home, f)); err != nil {
+		if err := privfile.Check(filepath.Join(cfg.Home, f)); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +207,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 	token := randomToken("byokc_")
-	if err := writePrivate(filepath.Join(cfg.Home, control.TokenFile), []byte(token+"\n")); err != nil {
+	if err := privfile.Write(filepath.Join(cfg.Home, control.TokenFile), []byte(token+"\n")); err != nil {
 		return nil, fmt.Errorf("write control token: %w", err)
 	}
 	_, cport, _ := net.SplitHostPort(d.controlLn.Addr().String())
@@ -216,7 +217,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	d.ctrlSrv = newServer(controlMux(control.NewHandler(backend{d}, byok.NewSecret(token), cport, cfg.Logger), d.page))
 	st, _ := json.Marshal(control.State{PID: os.Getpid(), Proxy: d.proxyAddr, Control: d.controlLn.Addr().String()})
-	if err := writePrivate(filepath.Join(cfg.Home, control.StateFile), st); err != nil {
+	if err := privfile.Write(filepath.Join(cfg.Home, control.StateFile), st); err != nil {
 		return nil, fmt.Errorf("write daemon state: %w", err)
 	}
 	return d, nil

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/windows"
+
+	"byokd.dev/byok/internal/privfile"
 )
 
 // ServiceContext returns a context that also ends when `byokd service
@@ -18,7 +20,7 @@ func ServiceContext(ctx context.Context, home string) (_ context.Context, log io
 	// Started from the Run key, a console program gets a console window;
 	// letting go of it closes the window.
 	_, _, _ = windows.NewLazySystemDLL("kernel32.dll").NewProc("FreeConsole").Call()
-	if err := prepareHome(home); err != nil {
+	if err := privfile.PrepareDir(home, "state folder"); err != nil {
 		return nil, nil, nil, err
 	}
 	path := ServiceLogPath(home)

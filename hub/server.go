@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/privfile"
 	"byokd.dev/byok/metering"
 )
 
@@ -179,11 +179,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("the admin API must listen on 127.0.0.1, not %s", cfg.AdminListen)
 	}
 	token := newSecret(adminPrefix)
-	if err := writePrivate(filepath.Join(cfg.Data, TokenFile), []byte(token+"\n")); err != nil {
+	if err := privfile.Write(filepath.Join(cfg.Data, TokenFile), []byte(token+"\n")); err != nil {
 		return nil, fmt.Errorf("write the admin token: %w", err)
 	}
 	st, _ := json.Marshal(State{PID: os.Getpid(), Public: s.publicLn.Addr().String(), Admin: s.adminLn.Addr().String(), PublicURL: s.publicURL})
-	if err := writePrivate(filepath.Join(cfg.Data, StateFile), st); err != nil {
+	if err := privfile.Write(filepath.Join(cfg.Data, StateFile), st); err != nil {
 		return nil, fmt.Errorf("write the hub state: %w", err)
 	}
 	s.sessions = newSessions()
@@ -289,40 +289,4 @@ func (s *Server) closeListeners() {
 
 // PrepareData creates the hub's state folder with mode 0700, or checks that
 // an existing one is private.
-func PrepareData(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create hub state folder %s: %w", dir, err)
-	}
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("hub state folder: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("hub state folder %s is readable by others (mode %04o): run `chmod 700 %s` and start again", dir, perm, dir)
-	}
-	return nil
-}
-
-// writePrivate writes data to path with mode 0600, atomically.
-func writePrivate(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func PrepareData(dir string) error { return privfile.PrepareDir(dir, "hub state folder") }
