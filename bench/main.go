@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	portkey := fs.String("portkey", "", "folder with node_modules/@portkey-ai/gateway (default bench/portkey in the module)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the work folder (logs, byokd's ledger)")
+	cpuProfile := fs.String("cpuprofile", "", "write byokd's CPU profile over the whole run to this file (byokd run --cpuprofile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 					return nil, err
 				}
 			}
-			t, err = startByokd(ctx, work, bin, up)
+			t, err = startByokd(ctx, work, bin, up, *cpuProfile)
 		case "peer":
 			dir := *portkey
 			if dir == "" {

@@ -79,8 +79,8 @@ func buildByokd(ctx context.Context, work string) (string, error) {
 
 // startByokd runs `byokd run` with a fresh BYOKD_HOME and a file keystore,
 // adds the bench key and creates an app token through the CLI, as a member
-// would.
-func startByokd(ctx context.Context, work, bin string, up *child) (*target, error) {
+// would. With cpuProfile set, byokd profiles itself until it stops.
+func startByokd(ctx context.Context, work, bin string, up *child, cpuProfile string) (*target, error) {
 	home := filepath.Join(work, "byokd-home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
@@ -96,7 +96,11 @@ func startByokd(ctx context.Context, work, bin string, up *child) (*target, erro
 		"BYOKD_UPSTREAM_OPENAI=http://"+up.addr,
 		"BYOKD_LOG_LEVEL=warn",
 	)
-	cmd := exec.Command(bin, "run", "--listen", "127.0.0.1:"+port)
+	args := []string{"run", "--listen", "127.0.0.1:" + port}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	c, err := startChild(ctx, "byokd", cmd, filepath.Join(work, "byokd.log"), false)
 	if err != nil {

@@ -6,8 +6,13 @@
 // A DB has exactly one writer: a goroutine that owns the only read-write
 // connection and runs every change. Record calls are group-committed: the
 // writer drains everything queued (up to Options.MaxBatch) into one
-// transaction, so many concurrent calls share one commit. Queries use a
-// separate read-only connection pool and never wait for the writer.
+// transaction, and while the proxy has announced more calls in flight
+// (Expect) it holds the transaction open for up to Options.CommitWindow so
+// that they share it; runs of rows go in as multi-row INSERTs, and only a
+// batch in which a request fails is written again with a savepoint per
+// request. Checkpoints run after a batch's callers have their answers,
+// never inside their commit. Queries use a separate read-only connection
+// pool and never wait for the writer.
 //
 // The schema is versioned by SQLite's user_version and migrated at Open by
 // the embedded files in migrations/, each in its own transaction. Open

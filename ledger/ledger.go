@@ -32,6 +32,12 @@ type Options struct {
 	BusyTimeout time.Duration
 	// MaxBatch caps how many queued writes share one transaction. Default: 256.
 	MaxBatch int
+	// CommitWindow is how long the writer may hold a transaction open for
+	// rows that Expect announced and that have not arrived yet, so that
+	// concurrent calls share one commit. It never waits when no other row
+	// is expected (a lone call commits at once). Default: 300µs; negative:
+	// never wait.
+	CommitWindow time.Duration
 	// Readers caps the read-only connection pool. Default: 4.
 	Readers int
 }
@@ -49,6 +55,9 @@ func (o *Options) fill() {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
 	}
+	if o.CommitWindow == 0 {
+		o.CommitWindow = 300 * time.Microsecond
+	}
 	if o.Readers <= 0 {
 		o.Readers = 4
 	}
@@ -63,6 +72,9 @@ type DB struct {
 
 	wdb *sql.DB // the writer's connection; only the writer goroutine uses it after Open
 	rdb *sql.DB // read-only pool
+
+	// expected counts rows announced by Expect: calls in flight.
+	expected atomic.Int64
 
 	// mu guards closed and sends on reqs: senders hold it for reading, Close
 	// takes it for writing before closing reqs.
@@ -186,6 +198,10 @@ func dsn(path string, readOnly bool, busy time.Duration) string {
 		// for another process's lock under busy_timeout instead of failing
 		// with SQLITE_BUSY halfway through.
 		q.Set("_txlock", "immediate")
+		// No checkpoint inside a commit, where every caller of the batch
+		// would wait for it: the writer runs them once the callers have
+		// their answers (writer.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return u.String() + "?" + q.Encode()
 }
@@ -282,5 +298,7 @@ func (d *DB) Close() error {
 	if already {
 		return nil
 	}
+	// The writer's connection closes last: as the last connection it
+	// checkpoints what is left and removes the log.
 	return errors.Join(d.rdb.Close(), d.wdb.Close())
 }

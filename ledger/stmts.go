@@ -4,40 +4,61 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 )
+
+// rowChunks are the row counts of the prepared multi-row inserts, largest
+// first: n rows go out as the fewest statements of these sizes. One
+// statement for many rows is what makes a shared commit cheap per row.
+var rowChunks = [...]int{64, 16, 4, 1}
 
 // writerStmts are the statements the writer runs for every request,
 // prepared once on the write connection.
 type writerStmts struct {
 	savepoint, release, rollbackTo *sql.Stmt
-	insertUsage, insertOutbox      *sql.Stmt
+	insertUsage                    [len(rowChunks)]*sql.Stmt // one per rowChunks size
+	insertOutbox                   *sql.Stmt
 	settle                         *sql.Stmt
 }
 
 const (
-	sqlInsertUsage = `INSERT INTO usage (
+	usageInsertColumns = `INSERT INTO usage (
 	id, time_us, service, model, app, project, credential, payer, member, status,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
 	requests, cost_micros, cost_known, latency_us, fallback_reason, relayed, incomplete
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO NOTHING`
-	sqlInsertOutbox = `INSERT INTO outbox (seq) VALUES (?)`
-	sqlSettle       = `DELETE FROM reservations WHERE id = ?`
+) VALUES `
+	usageInsertRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// usageArgs is the number of values a row binds.
+	usageArgs = 22
+	// The rows a statement inserted have consecutive seq values, from the
+	// one given up: new rows take seq = max(seq) + 1.
+	sqlInsertOutbox = `INSERT INTO outbox (seq) SELECT seq FROM usage WHERE seq >= ?`
+	// The argument is a JSON array of event ids.
+	sqlSettle = `DELETE FROM reservations WHERE id IN (SELECT value FROM json_each(?))`
 )
+
+// sqlInsertUsage is the insert of n rows; a duplicate id is skipped.
+func sqlInsertUsage(n int) string {
+	return usageInsertColumns + strings.Repeat(usageInsertRow+", ", n-1) + usageInsertRow + " ON CONFLICT (id) DO NOTHING"
+}
 
 func prepareWriter(ctx context.Context, db *sql.DB) (*writerStmts, error) {
 	st := &writerStmts{}
-	for _, p := range []struct {
+	type prep struct {
 		dst   **sql.Stmt
 		query string
-	}{
+	}
+	preps := []prep{
 		{&st.savepoint, "SAVEPOINT item"},
 		{&st.release, "RELEASE item"},
 		{&st.rollbackTo, "ROLLBACK TO item"},
-		{&st.insertUsage, sqlInsertUsage},
 		{&st.insertOutbox, sqlInsertOutbox},
 		{&st.settle, sqlSettle},
-	} {
+	}
+	for i, n := range rowChunks {
+		preps = append(preps, prep{&st.insertUsage[i], sqlInsertUsage(n)})
+	}
+	for _, p := range preps {
 		s, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
 			st.close()
@@ -50,19 +71,23 @@ func prepareWriter(ctx context.Context, db *sql.DB) (*writerStmts, error) {
 
 // in returns the statements bound to tx.
 func (st *writerStmts) in(ctx context.Context, tx *sql.Tx) *writerStmts {
-	return &writerStmts{
+	b := &writerStmts{
 		savepoint:    tx.StmtContext(ctx, st.savepoint),
 		release:      tx.StmtContext(ctx, st.release),
 		rollbackTo:   tx.StmtContext(ctx, st.rollbackTo),
-		insertUsage:  tx.StmtContext(ctx, st.insertUsage),
 		insertOutbox: tx.StmtContext(ctx, st.insertOutbox),
 		settle:       tx.StmtContext(ctx, st.settle),
 	}
+	for i, s := range st.insertUsage {
+		b.insertUsage[i] = tx.StmtContext(ctx, s)
+	}
+	return b
 }
 
 func (st *writerStmts) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.savepoint, st.release, st.rollbackTo, st.insertUsage, st.insertOutbox, st.settle} {
+	all := append([]*sql.Stmt{st.savepoint, st.release, st.rollbackTo, st.insertOutbox, st.settle}, st.insertUsage[:]...)
+	for _, s := range all {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

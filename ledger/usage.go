@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -33,38 +34,75 @@ func (d *DB) Record(ctx context.Context, ev byok.UsageEvent) error {
 	return nil
 }
 
-// insertEvent inserts ev and, if it is new, its outbox entry.
-func insertEvent(ctx context.Context, st *writerStmts, ev *byok.UsageEvent) (inserted bool, err error) {
+// insertEvents inserts evs (duplicate ids are skipped) with their outbox
+// entries, settles their budget reservations, and returns how many rows
+// were new.
+func insertEvents(ctx context.Context, st *writerStmts, evs []*byok.UsageEvent) (inserted int64, err error) {
+	args := make([]any, 0, usageArgs*min(len(evs), rowChunks[0]))
+	first := int64(-1) // seq of the first new row
+	for rest := evs; len(rest) > 0; {
+		c := 0
+		for rowChunks[c] > len(rest) {
+			c++
+		}
+		args = args[:0]
+		for _, ev := range rest[:rowChunks[c]] {
+			args = appendUsageArgs(args, ev)
+		}
+		rest = rest[rowChunks[c]:]
+		res, err := st.insertUsage[c].ExecContext(ctx, args...)
+		if err != nil {
+			return 0, fmt.Errorf("insert usage: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("insert usage: %w", err)
+		}
+		if n == 0 {
+			continue // all duplicates: already stored
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return 0, fmt.Errorf("insert usage: %w", err)
+		}
+		if first < 0 {
+			first = last - n + 1
+		}
+		inserted += n
+	}
+	if first >= 0 {
+		if _, err := st.insertOutbox.ExecContext(ctx, first); err != nil {
+			return 0, fmt.Errorf("insert outbox: %w", err)
+		}
+	}
+	// The real cost now counts; the calls' estimates stop counting.
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := st.settle.ExecContext(ctx, string(idsJSON)); err != nil {
+		return 0, fmt.Errorf("settle reservations: %w", err)
+	}
+	return inserted, nil
+}
+
+// appendUsageArgs appends ev's values in the order of usageInsertRow.
+func appendUsageArgs(args []any, ev *byok.UsageEvent) []any {
 	model := ev.Model
 	if model == "" {
 		model = ev.Usage.Model
 	}
-	u := ev.Usage
-	res, err := st.insertUsage.ExecContext(ctx,
+	u := &ev.Usage
+	return append(args,
 		ev.ID, ev.Time.UnixMicro(), string(ev.Service), model, ev.App, ev.Project,
 		ev.Credential, string(ev.Payer), ev.Member, ev.Status,
 		u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWrite5mTokens, u.CacheWrite1hTokens,
 		u.Requests, int64(ev.Cost), ev.CostKnown, ev.Latency.Microseconds(), ev.FallbackReason,
 		ev.Relayed, !u.Complete)
-	if err != nil {
-		return false, fmt.Errorf("insert usage: %w", err)
-	}
-	// The real cost now counts; the call's estimate stops counting.
-	if _, err := st.settle.ExecContext(ctx, ev.ID); err != nil {
-		return false, fmt.Errorf("settle reservation: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return false, err // a duplicate ID: already stored
-	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return false, fmt.Errorf("insert usage: %w", err)
-	}
-	if _, err := st.insertOutbox.ExecContext(ctx, seq); err != nil {
-		return false, fmt.Errorf("insert outbox: %w", err)
-	}
-	return true, nil
 }
 
 // usageColumns are the columns scanEvent reads, in order.

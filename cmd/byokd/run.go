@@ -3,20 +3,23 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
+	"runtime/pprof"
 
 	"byokd.dev/byok/daemon"
 )
 
 var runCmd = command{
 	summary: "run the daemon: the local proxy on 127.0.0.1:8787",
-	usage: `Usage: byokd run [--listen ADDR] [--no-tray]
+	usage: `Usage: byokd run [--listen ADDR] [--no-tray] [--cpuprofile FILE]
 
 Runs the byokd daemon in the foreground: the local proxy that signs your
 apps' calls with your own keys, the ledger and the control API. State lives
 in $BYOKD_HOME (default: your config folder + /byokd). Logs go to stderr.
 In a desktop session it also shows the tray menu (not with --no-tray),
 notifications and approval popups; the Credential Manager page opens with
-byokd ui.
+byokd ui. --cpuprofile writes a Go CPU profile of the whole run to FILE
+when the daemon stops (for docs/BENCHMARKS.md's "where the time goes").
 
 Environment: BYOKD_HOME, BYOKD_KEYSTORE (keychain|file),
 BYOKD_KEYSTORE_PASSPHRASE, BYOKD_UPSTREAM_OPENAI|ANTHROPIC|CLICKUP,
@@ -28,8 +31,20 @@ Example:
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		listen := fs.String("listen", "", "proxy address (loopback only; default 127.0.0.1:8787)")
 		noTray := fs.Bool("no-tray", false, "do not show the tray menu")
+		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		if err := parse(fs, args); err != nil {
 			return err
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		dir, err := home(e)
 		if err != nil {
