@@ -139,12 +139,15 @@ func (c *Client) Run(ctx context.Context) error {
 	wsURL := *base
 	wsURL.Scheme = map[string]string{"https": "wss", "http": "ws"}[base.Scheme]
 	for n := 0; ; n++ {
-		welcomed, err := c.session(ctx, &wsURL)
+		progressed, err := c.session(ctx, &wsURL)
 		if ctx.Err() != nil {
 			c.update(func(s *Status) { s.Connected = false })
 			return nil
 		}
-		if welcomed {
+		// A welcome alone is no progress: a hub that accepts the hello and
+		// then cannot store a batch (its disk is full) must see the waits
+		// grow, not a reconnect every half second from every daemon.
+		if progressed {
 			n = 0
 		}
 		c.update(func(s *Status) { s.Connected, s.LastError = false, errText(err) })
@@ -165,9 +168,9 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// session runs one connection until it fails; welcomed says the hub
-// accepted the hello.
-func (c *Client) session(ctx context.Context, wsURL *url.URL) (welcomed bool, err error) {
+// session runs one connection until it fails; progressed says the hub
+// acknowledged a batch, or there was nothing to send.
+func (c *Client) session(ctx context.Context, wsURL *url.URL) (progressed bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dctx, dcancel := context.WithTimeout(ctx, HelloTimeout)
@@ -238,14 +241,16 @@ func (c *Client) session(ctx context.Context, wsURL *url.URL) (welcomed bool, er
 		}
 	}()
 	if err := c.sendInventory(ctx, conn); err != nil {
-		return true, err
+		return false, err
 	}
-	return true, c.pump(ctx, conn, acks, readErr)
+	err = c.pump(ctx, conn, acks, readErr, &progressed)
+	return progressed, err
 }
 
 // pump sends outbox batches one at a time, each after the previous one's
-// ack, and waits for new rows when the outbox is empty.
-func (c *Client) pump(ctx context.Context, conn *websocket.Conn, acks <-chan Ack, readErr <-chan error) error {
+// ack, and waits for new rows when the outbox is empty. It sets
+// progressed at the first ack or empty outbox.
+func (c *Client) pump(ctx context.Context, conn *websocket.Conn, acks <-chan Ack, readErr <-chan error, progressed *bool) error {
 	poll := time.NewTicker(c.Poll)
 	defer poll.Stop()
 	for {
@@ -257,8 +262,10 @@ func (c *Client) pump(ctx context.Context, conn *websocket.Conn, acks <-chan Ack
 			if err := c.sendBatch(ctx, conn, evs, acks, readErr); err != nil {
 				return err
 			}
+			*progressed = true
 			continue
 		}
+		*progressed = true
 		select {
 		case <-ctx.Done():
 			conn.Close(websocket.StatusNormalClosure, "daemon stopping")

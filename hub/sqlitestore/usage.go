@@ -38,7 +38,7 @@ func (d *DB) IngestUsage(ctx context.Context, member, deviceID string, evs []byo
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store %d usage events: %w", len(evs), err)
+		return fmt.Errorf("store %d usage events: %w", len(evs), advise(d.path, err))
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func (d *DB) RecordRelayed(ctx context.Context, deviceID string, e byok.UsageEve
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record relayed call: %w", err)
+		return fmt.Errorf("record relayed call: %w", advise(d.path, err))
 	}
 	return nil
 }
