@@ -2,7 +2,10 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -111,6 +114,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	m, err := teamsync.ReadMessage(hctx, conn)
 	cancel()
 	if err != nil {
+		logReadEnd(log, err)
 		return
 	}
 	if m.Type != teamsync.TypeHello || m.Hello == nil {
@@ -138,7 +142,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	for {
 		m, err := teamsync.ReadMessage(ctx, conn)
 		if err != nil {
-			log.Info("daemon disconnected", "reason", websocket.CloseStatus(err))
+			logReadEnd(log, err)
 			return
 		}
 		switch m.Type {
@@ -148,10 +152,10 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 			}
 			ack, err := s.ingest(ctx, dev, m.Usage)
 			if err != nil {
-				log.Error("usage batch not stored", "err", err)
+				log.Error("usage batch not stored; the daemon keeps it and sends it again", "events", len(m.Usage.Events), "err", err)
 				_ = teamsync.WriteMessage(ctx, conn, teamsync.Message{Type: teamsync.TypeError,
 					Error: &teamsync.Error{Message: "byokd hub: usage batch not stored; it will be retried"}})
-				conn.Close(websocket.StatusInternalError, "byokd hub: storage error")
+				conn.Close(websocket.StatusInternalError, "byokd hub: usage not stored (see the hub's log); it will be sent again")
 				return
 			}
 			if err := teamsync.WriteMessage(ctx, conn, teamsync.Message{Type: teamsync.TypeAck, Ack: ack}); err != nil {
@@ -167,6 +171,23 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 			_ = teamsync.WriteMessage(ctx, conn, teamsync.Message{Type: teamsync.TypeError,
 				Error: &teamsync.Error{Message: fmt.Sprintf("byokd hub: unknown message type %q", m.Type)}})
 		}
+	}
+}
+
+// logReadEnd logs why a daemon's session ended: a refused message (over
+// teamsync.MaxFrame, or not a JSON message) as a warning naming it, since
+// coder/websocket has already closed the connection with a status saying
+// so; anything else as a disconnect.
+func logReadEnd(log *slog.Logger, err error) {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		log.Warn("sync closed: message over the size limit", "limit", teamsync.MaxFrame)
+	case errors.As(err, &syntax), errors.As(err, &typ):
+		log.Warn("sync closed: malformed message", "err", err)
+	default:
+		log.Info("daemon disconnected", "reason", websocket.CloseStatus(err))
 	}
 }
 
