@@ -212,6 +212,7 @@ func clip(s string) string {
 func (s *Server) ingest(ctx context.Context, dev Device, b *teamsync.UsageBatch) (*teamsync.Ack, error) {
 	ack := &teamsync.Ack{BatchID: b.BatchID, IDs: []string{}}
 	keep := make([]byok.UsageEvent, 0, len(b.Events))
+	claimed := 0 // rows naming another member; a daemon's own rows name none
 	for _, e := range b.Events {
 		if _, err := byok.ParseService(string(e.Service)); err != nil || !validID(e.ID) || len(b.Events) > teamsync.MaxBatch {
 			if e.ID != "" && len(e.ID) <= maxID {
@@ -219,11 +220,17 @@ func (s *Server) ingest(ctx context.Context, dev Device, b *teamsync.UsageBatch)
 			}
 			continue
 		}
+		if e.Member != "" && e.Member != dev.Member {
+			claimed++
+		}
 		e.Member = dev.Member // never trust a member from the client
 		e.Model, e.App, e.Project, e.Credential = clip(e.Model), clip(e.App), clip(e.Project), clip(e.Credential)
 		e.FallbackReason = clip(e.FallbackReason)
 		keep = append(keep, e)
 		ack.IDs = append(ack.IDs, e.ID)
+	}
+	if claimed > 0 {
+		s.log.Warn("usage events claim another member; stored as the device's member's", "member", dev.Member, "device", dev.ID, "count", claimed)
 	}
 	if len(ack.Rejected) > 0 {
 		s.log.Warn("usage events rejected", "member", dev.Member, "device", dev.ID, "count", len(ack.Rejected))
