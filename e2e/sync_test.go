@@ -16,9 +16,15 @@ import (
 // restart stops the hub and starts it again on the same address and data.
 func (h *teamHub) restart() {
 	h.t.Helper()
-	u, _ := url.Parse(h.url)
 	h.cmd.Process.Signal(syscall.SIGTERM)
 	h.cmd.Wait()
+	h.serveAgain()
+}
+
+// serveAgain starts the stopped hub again on the same address and data.
+func (h *teamHub) serveAgain() {
+	h.t.Helper()
+	u, _ := url.Parse(h.url)
 	h.cmd = exec.Command(byokdBin, "hub", "serve", "--listen", u.Host)
 	h.cmd.Env = h.env
 	started := make(chan struct{})

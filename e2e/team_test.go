@@ -33,7 +33,12 @@ var hubServing = regexp.MustCompile(`msg="hub serving".* url=(\S+)`)
 
 func startHub(t *testing.T, upstream string) *teamHub {
 	t.Helper()
-	data := filepath.Join(t.TempDir(), "hub")
+	return startHubIn(t, upstream, filepath.Join(t.TempDir(), "hub"))
+}
+
+// startHubIn runs a hub whose state folder is data.
+func startHubIn(t *testing.T, upstream, data string) *teamHub {
+	t.Helper()
 	h := &teamHub{t: t, logs: &lockedBuffer{}, env: append(os.Environ(),
 		"BYOKD_HUB_HOME="+data, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=hub passphrase",
 		"BYOKD_UPSTREAM_OPENAI="+upstream, "BYOKD_UPSTREAM_ANTHROPIC="+upstream, "BYOKD_UPSTREAM_CLICKUP="+upstream)}

@@ -5,9 +5,17 @@ import (
 	"time"
 )
 
+// The zero Backoff's base and cap: a daemon retries an unreachable hub at
+// least every DefaultBackoffCap, so it is back in sync within about that
+// long after the hub returns.
+const (
+	DefaultBackoffBase = 500 * time.Millisecond
+	DefaultBackoffCap  = 30 * time.Second
+)
+
 // Backoff is exponential backoff with full jitter: the wait before retry n
 // (0-based) is uniform in [0, min(Cap, Base·2ⁿ)). The zero value uses
-// Base 500ms, Cap 30s and math/rand/v2.
+// DefaultBackoffBase, DefaultBackoffCap and math/rand/v2.
 type Backoff struct {
 	Base, Cap time.Duration
 	// Rand returns a number in [0, 1); injected by tests.
@@ -18,10 +26,10 @@ type Backoff struct {
 func (b Backoff) Delay(n int) time.Duration {
 	base, limit := b.Base, b.Cap
 	if base <= 0 {
-		base = 500 * time.Millisecond
+		base = DefaultBackoffBase
 	}
 	if limit <= 0 {
-		limit = 30 * time.Second
+		limit = DefaultBackoffCap
 	}
 	ceil := limit
 	if n < 32 {

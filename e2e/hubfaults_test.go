@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"byokd.dev/byok/control"
+	"byokd.dev/byok/internal/fakeprovider"
+	"byokd.dev/byok/internal/smalldisk"
+	"byokd.dev/byok/teamsync"
+)
+
+// Hub faults caused for real against the real binaries: the hub killed,
+// gone for a minute, out of disk. docs/RELIABILITY.md names each test.
+
+// syncedMember is a member joined to h with a personal OpenAI key and an
+// app token, its event stream open.
+type syncedMember struct {
+	*member
+	tok    string
+	events <-chan control.Event
+}
+
+func joinWithKey(t *testing.T, h *teamHub, upstream, email string, extra ...string) *syncedMember {
+	t.Helper()
+	m := newMember(t, upstream, extra...)
+	for _, kv := range extra {
+		if home, ok := strings.CutPrefix(kv, "BYOKD_HOME="); ok {
+			m.home = home
+		}
+	}
+	m.mustStart()
+	events := m.watchEvents()
+	code := strings.TrimSpace(h.cli("", "invite", email))
+	m.mustCLI("", "join", h.url, code)
+	waitConnected(t, events)
+	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
+	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "load"))
+	return &syncedMember{member: m, tok: tok, events: events}
+}
+
+// callMany makes n calls, 8 at a time, and returns how many completed
+// (200 and the whole body); onDone, if set, runs as each completes.
+func (m *syncedMember) callMany(n int, onDone func()) int {
+	var wg sync.WaitGroup
+	var completed atomic.Int64
+	sem := make(chan struct{}, 8)
+	for range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if status, _, err := post(m.proxy, m.tok, "gpt-4o-mini"); status == 200 && err == nil {
+				completed.Add(1)
+				if onDone != nil {
+					onDone()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(completed.Load())
+}
+
+// waitSynced waits until the daemon's outbox is empty. A daemon retries a
+// hub at least every teamsync.DefaultBackoffCap, so once the hub is back
+// the wait is bounded by that plus the time to send what is queued; it
+// fails past that bound rather than hang.
+func (m *syncedMember) waitSynced(t *testing.T, queued time.Duration) {
+	t.Helper()
+	guard := time.After(teamsync.DefaultBackoffCap + queued)
+	for {
+		n := m.unsynced()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-m.events: // every ack and every link change is an event
+		case <-guard:
+			t.Fatalf("%d rows still unsynced %s after the hub was back: the daemon did not retry within its backoff cap",
+				n, teamsync.DefaultBackoffCap+queued)
+		}
+	}
+}
+
+// assertHubHoldsEachOnce compares every member's ledger with the hub's
+// usage by id: each completed call on the hub exactly once, nothing else.
+func assertHubHoldsEachOnce(t *testing.T, h *teamHub, completed int, ms ...*syncedMember) {
+	t.Helper()
+	onHub := map[string]int{}
+	rows := h.usage()
+	for _, r := range rows {
+		onHub[r.ID]++
+	}
+	local := 0
+	for _, m := range ms {
+		for _, r := range m.usage() {
+			local++
+			if onHub[r.ID] != 1 {
+				t.Errorf("row %s of %s is on the hub %d times, want once", r.ID, m.home, onHub[r.ID])
+			}
+		}
+	}
+	if local != completed || len(rows) != completed || len(onHub) != completed {
+		t.Errorf("completed calls %d, daemon rows %d, hub rows %d (%d distinct): want all equal", completed, local, len(rows), len(onHub))
+	}
+}
+
+// TestE2E_HubKilledMidSync: two daemons sync 300 calls each while the hub
+// is killed with SIGKILL and restarted on the same port and data. Both
+// reconnect, catch up, and the hub holds every completed call once.
+func TestE2E_HubKilledMidSync(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	h := startHub(t, fake.URL)
+	ms := []*syncedMember{joinWithKey(t, h, fake.URL, "sam@example.com"), joinWithKey(t, h, fake.URL, "kim@example.com")}
+
+	// Kill the hub once a third of the calls are done: rows are being
+	// recorded and synced at that moment.
+	var done, completed atomic.Int64
+	kill := make(chan struct{})
+	onDone := func() {
+		if done.Add(1) == 200 {
+			close(kill)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			completed.Add(int64(m.callMany(300, onDone)))
+		}()
+	}
+	<-kill
+	h.cmd.Process.Signal(syscall.SIGKILL)
+	h.cmd.Wait()
+	wg.Wait()
+	if completed.Load() != 600 {
+		t.Fatalf("%d of 600 calls completed; the hub is not on a personal call's path", completed.Load())
+	}
+	h.serveAgain()
+	for _, m := range ms {
+		m.waitSynced(t, 30*time.Second)
+	}
+	assertHubHoldsEachOnce(t, h, 600, ms...)
+}
+
+// hubGone is how long TestE2E_HubGoneForAMinute keeps the hub away: long
+// enough for the daemon's waits to reach teamsync.DefaultBackoffCap.
+const hubGone = time.Minute
+
+// TestE2E_HubGoneForAMinute stops the hub (its port closed) for a minute
+// while the member keeps making calls on a personal key. The calls work,
+// their rows wait in the daemon's outbox (`byokd status` counts them),
+// and once the hub is back they all arrive, once.
+func TestE2E_HubGoneForAMinute(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	h := startHub(t, fake.URL)
+	m := joinWithKey(t, h, fake.URL, "sam@example.com")
+	completed := m.callMany(20, nil)
+	m.waitSynced(t, 30*time.Second)
+
+	h.cmd.Process.Signal(syscall.SIGTERM)
+	h.cmd.Wait()
+	// A call every 50 ms, as a busy member would make them, not a flood.
+	gone := 0
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for end := time.Now().Add(hubGone); time.Now().Before(end); <-tick.C {
+		if status, body, err := post(m.proxy, m.tok, "gpt-4o-mini"); status != 200 || err != nil {
+			t.Fatalf("call with the hub gone: %d %v %s; personal calls do not need the hub", status, err, body)
+		}
+		gone++
+	}
+	completed += gone
+	if n := m.unsynced(); n != gone {
+		t.Errorf("byokd status: %d rows unsynced after %d calls with the hub gone, want all of them", n, gone)
+	}
+	h.serveAgain()
+	m.waitSynced(t, 30*time.Second)
+	assertHubHoldsEachOnce(t, h, completed, m)
+	t.Logf("%d calls while the hub was gone for %s", gone, hubGone)
+}
+
+// TestE2E_HubDiskFull puts the hub's state folder on a small filesystem and
+// fills it. The member's calls go on; the hub refuses each batch (an error
+// and a close, never an ack) and logs that its disk is full and where; the
+// daemon keeps the rows and retries. Once space is freed every row arrives
+// once.
+func TestE2E_HubDiskFull(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	disk := smalldisk.Mount(t, 8<<20)
+	h := startHubIn(t, fake.URL, filepath.Join(disk, "hub"))
+	m := joinWithKey(t, h, fake.URL, "sam@example.com")
+	completed := m.callMany(5, nil)
+	m.waitSynced(t, 30*time.Second)
+
+	free := smalldisk.Fill(t, disk)
+	full := m.callMany(50, nil)
+	completed += full
+	refused := false
+	for ev := range m.events {
+		if refused = ev.Kind == control.EventHub && strings.Contains(ev.Body, "usage not stored"); refused {
+			break
+		}
+	}
+	if !refused {
+		t.Fatal("the daemon's events ended before it reported the hub refusing its usage")
+	}
+	if n := m.unsynced(); n != full {
+		t.Errorf("daemon holds %d unsynced rows while the hub's disk is full, want all %d", n, full)
+	}
+	if n := len(h.usage()); n != completed-full {
+		t.Errorf("hub holds %d rows with a full disk, want the %d from before", n, completed-full)
+	}
+	logs := h.logs.String()
+	for _, want := range []string{`msg="usage batch not stored; the daemon keeps it and sends it again"`,
+		"hub disk full: free space on the disk holding " + filepath.Join(disk, "hub", "hub.db")} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("hub log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "msg=\"hub stopped\"") || h.cmd.ProcessState != nil {
+		t.Error("the hub stopped on a full disk; it should keep serving and refusing batches")
+	}
+
+	free()
+	m.waitSynced(t, 30*time.Second)
+	assertHubHoldsEachOnce(t, h, completed, m)
+}
