@@ -211,7 +211,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, fmt.Errorf("write control token: %w", err)
 	}
 	_, cport, _ := net.SplitHostPort(d.controlLn.Addr().String())
-	d.proxySrv = newServer(expectRows(d.db, d.proxy))
+	d.proxySrv = newServer(d.proxy)
 	if cfg.Page != nil {
 		d.page = cfg.Page(backend{d}, cport)
 	}
@@ -281,18 +281,6 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
-}
-
-// expectRows counts each call in flight as a usage row the ledger should
-// expect, so that concurrent calls share one commit (ledger.DB.Expect).
-// Refused calls write no row; they end quickly and only shorten the
-// ledger's wait.
-func expectRows(db *ledger.DB, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		db.Expect(1)
-		defer db.Expect(-1)
-		h.ServeHTTP(w, r)
-	})
 }
 
 // newServer bounds what a slow or hostile client can hold: headers must

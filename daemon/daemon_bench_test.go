@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
@@ -79,32 +79,48 @@ func BenchmarkDaemon(b *testing.B) {
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	target := "http://" + d.ProxyAddr() + "/openai/v1/chat/completions"
-	for _, s := range []struct{ name, body string }{
-		{"json", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`},
-		{"sse", `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+	jsonBody := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	for _, s := range []struct {
+		name, body string
+		callers    int // 0: 32 callers in parallel; 1: one after the other
+	}{
+		{"json", jsonBody, 0},
+		{"sse", `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, 0},
+		{"json-1conn", jsonBody, 1},
 	} {
 		b.Run(s.name, func(b *testing.B) {
 			b.ReportAllocs()
 			before := d.db.Stats()
 			cpu0 := processCPU()
-			b.SetParallelism(16) // 32 callers on two cores
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req, _ := http.NewRequest("POST", target, strings.NewReader(s.body))
-					req.Header.Set("Authorization", "Bearer "+tok.Value)
-					resp, err := client.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err != nil || resp.StatusCode != 200 {
-						b.Errorf("status %d: %v", resp.StatusCode, err)
+			call := func() bool {
+				req, _ := http.NewRequest("POST", target, strings.NewReader(s.body))
+				req.Header.Set("Authorization", "Bearer "+tok.Value)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return false
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					b.Errorf("status %d: %v", resp.StatusCode, err)
+					return false
+				}
+				return true
+			}
+			if s.callers == 1 {
+				for b.Loop() {
+					if !call() {
 						return
 					}
 				}
-			})
+			} else {
+				b.SetParallelism(16) // 32 callers on two cores
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() && call() {
+					}
+				})
+			}
 			// CPU per call, of the whole process (client and upstream
 			// included): wall time per call on two shared cores says
 			// little, and the ledger's group commit trades the one for

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -37,16 +38,23 @@ func post(addr, tok, model string) (int, string, error) {
 }
 
 // TestE2E_LedgerLockedFailsClosed: another program holds the ledger's
-// write lock. No call goes out without its record: once the daemon knows
-// (a probe write or a failed row), calls get a 503 byokd: error and the
-// upstream sees nothing; the call in flight when the lock came is never
-// answered as a clean success. Released, calls work again.
+// write lock. A call's row is committed to the ledger's journal first, so
+// calls made before the daemon notices are answered and keep their rows;
+// once its transaction into SQLite has failed, calls get a 503 byokd:
+// error and the upstream sees nothing. Released, calls work again and
+// every answered call has exactly one row.
 func TestE2E_LedgerLockedFailsClosed(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
 	m, tok := setUp(t, fake)
-	if status, body, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
-		t.Fatalf("call before the fault: %d %v %s", status, err, body)
+	answered := 0
+	post200 := func(when string) {
+		t.Helper()
+		if status, body, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
+			t.Fatalf("call %s: %d %v %s", when, status, err, body)
+		}
+		answered++
 	}
+	post200("before the fault")
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(m.home, "ledger.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
@@ -61,28 +69,49 @@ func TestE2E_LedgerLockedFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The first call may find out by its probe (503) or, if the ledger
-	// committed a moment ago, by its row failing: then its client gets a
-	// broken response, never a clean one.
-	status, body, err := post(m.proxy, tok, "gpt-4o-mini")
-	t.Logf("first call under the lock: %d %v %s", status, err, body)
-	if status == 200 && err == nil {
-		t.Fatal("first call under the lock was answered as a clean success without its record")
+	// Until the daemon's transaction has waited out its busy timeout,
+	// calls are answered: their rows wait in the journal. Never anything
+	// but a clean answer or the 503.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		status, body, err := post(m.proxy, tok, "gpt-4o-mini")
+		if status == 503 && err == nil {
+			t.Logf("after %d answered calls under the lock: %s", answered-1, body)
+			break
+		}
+		if status != 200 || err != nil {
+			t.Fatalf("call under the lock: got %d %v %s, want 200 (journaled) or the 503", status, err, body)
+		}
+		answered++
+		if time.Now().After(deadline) {
+			t.Fatal("calls were still sent a minute after the ledger was locked")
+		}
+		time.Sleep(100 * time.Millisecond) // a member's pace; the daemon's busy timeout is seconds
 	}
 	before := len(fake.Requests())
-	status, body, err = post(m.proxy, tok, "gpt-4o-mini")
+	status, body, err := post(m.proxy, tok, "gpt-4o-mini")
 	if err != nil || status != 503 || !strings.Contains(body, "byokd: this call was not sent because its usage could not be recorded") ||
 		!strings.Contains(body, "locked by another program") {
 		t.Errorf("call under the lock: got %d %v %s, want a 503 byokd: error saying the ledger is locked", status, err, body)
 	}
 	if n := len(fake.Requests()); n != before {
-		t.Errorf("upstream saw %d new requests while the ledger was locked, want none", n-before)
+		t.Errorf("upstream saw %d new requests while the ledger was known locked, want none", n-before)
 	}
 	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
-	if status, body, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
-		t.Errorf("call after the lock was released: %d %v %s, want 200", status, err, body)
+	post200("after the lock was released")
+	rows := map[string]int{}
+	for _, ev := range m.usage() {
+		rows[ev.ID]++
+	}
+	if len(rows) != answered {
+		t.Errorf("usage rows: %d, want one for each of the %d answered calls", len(rows), answered)
+	}
+	for id, n := range rows {
+		if n != 1 {
+			t.Errorf("row %s stored %d times", id, n)
+		}
 	}
 }
 

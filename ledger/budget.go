@@ -83,6 +83,7 @@ func (d *DB) ExpireReservations(ctx context.Context, cutoff time.Time) (int64, e
 
 // Budget returns a key's spend and open reservations in [from, to).
 func (d *DB) Budget(ctx context.Context, svc byok.Service, credential string, from, to time.Time) (BudgetState, error) {
+	d.settle(ctx)
 	st, err := budgetState(ctx, d.rdb, svc, credential, from, to)
 	if err != nil {
 		return st, fmt.Errorf("read budget of %s %s: %w", svc, credential, classify(d.path, err))

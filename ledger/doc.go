@@ -4,15 +4,19 @@
 // preferences and small meta values.
 //
 // A DB has exactly one writer: a goroutine that owns the only read-write
-// connection and runs every change. Record calls are group-committed: the
-// writer drains everything queued (up to Options.MaxBatch) into one
-// transaction, and while the proxy has announced more calls in flight
-// (Expect) it holds the transaction open for up to Options.CommitWindow so
-// that they share it; runs of rows go in as multi-row INSERTs, and only a
-// batch in which a request fails is written again with a savepoint per
-// request. Checkpoints run after a batch's callers have their answers,
-// never inside their commit. Queries use a separate read-only connection
-// pool and never wait for the writer.
+// connection and the journal, and runs every change. A usage row is
+// committed first to the journal (ledger.db.journal): the writer appends
+// every row queued at that moment with one write and answers their
+// callers, which makes a row as durable as a SQLite commit in WAL mode
+// with synchronous=NORMAL for the cost of one system call. It then puts
+// the rows into SQLite, many per transaction as multi-row INSERTs, once 64
+// wait, when the queue has been idle for a millisecond, or together with
+// any other write; the journal is emptied after each such commit and
+// replayed (idempotently, by event id) at Open after a crash. Queries that
+// read usage first let the writer catch up, so a row is in every answer as
+// soon as Record returns. Only a batch in which a request fails is written
+// again with a savepoint per request. Checkpoints run between batches,
+// never inside a commit. Queries use a separate read-only connection pool.
 //
 // The schema is versioned by SQLite's user_version and migrated at Open by
 // the embedded files in migrations/, each in its own transaction. Open

@@ -2,9 +2,7 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,20 +16,11 @@ func TestHealth_SetByFailedWriteClearedByProbe(t *testing.T) {
 		if err := d.Health(); err != nil {
 			t.Fatalf("Health of a new ledger: got %v, want nil", err)
 		}
-		var pages int
-		err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if err := tx.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
-				return err
+		setMaxPages(t, d, 4)
+		for i := 0; i < 10000 && d.Health() == nil; i++ {
+			if err := d.Record(ctx, event(i)); err != nil {
+				t.Fatal(err)
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages+4))
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var full error
-		for i := 0; i < 10000 && full == nil; i++ {
-			full = d.Record(ctx, event(i))
 		}
 		if h := d.Health(); !errors.Is(h, ErrUnavailable) || !strings.Contains(h.Error(), "disk full") {
 			t.Errorf("Health after a failed write: got %v, want the disk-full error", h)
@@ -39,14 +28,8 @@ func TestHealth_SetByFailedWriteClearedByProbe(t *testing.T) {
 		if err := d.Probe(ctx); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Probe on a full disk: got %v, want ErrUnavailable", err)
 		}
-		// Space again: the probe finds it and clears the flag.
-		err = d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, "PRAGMA max_page_count = 1000000")
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Space again: the next write finds it and clears the flag.
+		setMaxPages(t, d, 1000000)
 		if err := d.Probe(ctx); err != nil {
 			t.Fatalf("Probe with space again: %v", err)
 		}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"byokd.dev/byok"
 )
 
 // Options configures Open. The zero value is ready to use.
@@ -32,12 +34,6 @@ type Options struct {
 	BusyTimeout time.Duration
 	// MaxBatch caps how many queued writes share one transaction. Default: 256.
 	MaxBatch int
-	// CommitWindow is how long the writer may hold a transaction open for
-	// rows that Expect announced and that have not arrived yet, so that
-	// concurrent calls share one commit. It never waits when no other row
-	// is expected (a lone call commits at once). Default: 300µs; negative:
-	// never wait.
-	CommitWindow time.Duration
 	// Readers caps the read-only connection pool. Default: 4.
 	Readers int
 }
@@ -55,9 +51,6 @@ func (o *Options) fill() {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
 	}
-	if o.CommitWindow == 0 {
-		o.CommitWindow = 300 * time.Microsecond
-	}
 	if o.Readers <= 0 {
 		o.Readers = 4
 	}
@@ -73,8 +66,14 @@ type DB struct {
 	wdb *sql.DB // the writer's connection; only the writer goroutine uses it after Open
 	rdb *sql.DB // read-only pool
 
-	// expected counts rows announced by Expect: calls in flight.
-	expected atomic.Int64
+	// journal, unapplied: only the writer goroutine uses them after Open.
+	journal   *journal
+	unapplied []*byok.UsageEvent // journaled rows not yet in SQLite
+	// applyFailed: the last transaction with them failed.
+	applyFailed bool
+	// journaled and applied count rows since Open: written to the
+	// journal, and (of those) in SQLite.
+	journaled, applied atomic.Int64
 
 	// mu guards closed and sends on reqs: senders hold it for reading, Close
 	// takes it for writing before closing reqs.
@@ -100,6 +99,7 @@ type Stats struct {
 	Failed  int64 // write transactions that failed and rolled back
 	Pending int64 // calls waiting for the writer: queued or in the open transaction
 	Writing int64 // of Pending, those in the transaction being written now
+	Waiting int64 // rows recorded in the journal and not yet in SQLite
 }
 
 // Stats returns the writer's counters.
@@ -110,6 +110,7 @@ func (d *DB) Stats() Stats {
 		Failed:  d.stats.failed.Load(),
 		Pending: d.stats.pending.Load(),
 		Writing: d.stats.writing.Load(),
+		Waiting: d.journaled.Load() - d.applied.Load(),
 	}
 }
 
@@ -147,13 +148,54 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	stmts, err := prepareWriter(ctx, d.wdb)
+	if err == nil {
+		err = d.openJournal(ctx, stmts)
+	}
 	if err != nil {
+		if stmts != nil {
+			stmts.close()
+		}
 		d.rdb.Close()
 		d.wdb.Close()
-		return nil, fmt.Errorf("open ledger: %w", classify(abs, err))
+		return nil, fmt.Errorf("open ledger: %w", err)
 	}
 	go d.writer(stmts)
 	return d, nil
+}
+
+// openJournal opens the journal and puts into SQLite the rows a process
+// that stopped before it could left there.
+func (d *DB) openJournal(ctx context.Context, st *writerStmts) error {
+	path := d.path + JournalSuffix
+	j, evs, err := openJournal(path)
+	var bad *badLineError
+	if errors.As(err, &bad) {
+		return &stateError{sentinel: ErrDamaged, cause: err, advice: fmt.Sprintf(
+			"ledger journal %s is damaged: byokd writes whole lines, so another program changed it; "+
+				"move it aside to start (the rows in it are then not counted)", path)}
+	}
+	if err != nil {
+		return classify(path, err)
+	}
+	d.journal = j
+	if len(evs) == 0 {
+		return nil
+	}
+	reqs := make([]*request, len(evs))
+	for i := range evs {
+		reqs[i] = &request{ev: &evs[i]}
+	}
+	_, rows, err := d.writeBatch(st, reqs)
+	if err != nil {
+		j.close()
+		return err
+	}
+	d.log.Info("ledger: rows recovered from the journal", "rows", len(evs), "new", rows)
+	if err := j.empty(); err != nil {
+		j.close()
+		return classify(d.path, err)
+	}
+	return nil
 }
 
 // createFile creates path with mode 0600 unless it exists, so that SQLite
@@ -300,5 +342,5 @@ func (d *DB) Close() error {
 	}
 	// The writer's connection closes last: as the last connection it
 	// checkpoints what is left and removes the log.
-	return errors.Join(d.rdb.Close(), d.wdb.Close())
+	return errors.Join(d.journal.close(), d.rdb.Close(), d.wdb.Close())
 }

@@ -11,6 +11,7 @@ import (
 // Outbox returns up to limit usage events not yet acknowledged by the team
 // hub, in the order they were recorded.
 func (d *DB) Outbox(ctx context.Context, limit int) ([]byok.UsageEvent, error) {
+	d.settle(ctx)
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -40,6 +41,7 @@ const markChunk = 500
 // MarkSynced removes the events with these IDs from the outbox, once the
 // hub has acknowledged them. Unknown or already synced IDs are ignored.
 func (d *DB) MarkSynced(ctx context.Context, ids []string) error {
+	d.settle(ctx) // the rows it names may still be in the journal
 	if len(ids) == 0 {
 		return nil
 	}
@@ -65,6 +67,7 @@ WHERE seq IN (SELECT seq FROM usage WHERE id IN (`+placeholders(len(chunk))+`))`
 
 // Unsynced counts the events waiting in the outbox.
 func (d *DB) Unsynced(ctx context.Context) (int, error) {
+	d.settle(ctx)
 	var n int
 	if err := d.rdb.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count outbox: %w", classify(d.path, err))

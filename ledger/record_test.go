@@ -68,6 +68,7 @@ func TestRecord_IdempotentByID(t *testing.T) {
 			t.Fatalf("Record(%s): %v", ev.ID, err)
 		}
 	}
+	d.settle(ctx)
 	raw := rawDB(t, path)
 	if got := countRows(t, raw, "SELECT count(*) FROM usage"); got != 1 {
 		t.Errorf("usage rows: got %d, want 1", got)
@@ -102,9 +103,12 @@ func TestRecord_ConcurrentCallsShareCommits(t *testing.T) {
 	for i := range calls {
 		wg.Go(func() { errs <- d.Record(ctx, event(i)) })
 	}
-	waitFor(t, "all calls queued", func() bool { return d.Stats().Pending == calls })
+	// Each call is journaled or queued behind the transaction that waits
+	// for the lock.
+	waitFor(t, "all calls journaled or queued", func() bool { st := d.Stats(); return st.Pending+st.Waiting == calls })
 	release()
 	wg.Wait()
+	d.settle(ctx)
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -132,56 +136,61 @@ func TestRecord_ConcurrentCallsShareCommits(t *testing.T) {
 	t.Logf("%d calls, %d commits", calls, st.Commits)
 }
 
-func TestRecord_CommittedWhenItReturns(t *testing.T) {
+// A row is in every query's answer as soon as Record returns, though it
+// reaches SQLite through the journal.
+func TestRecord_VisibleWhenItReturns(t *testing.T) {
 	ctx := context.Background()
-	d, path := openTemp(t)
-	raw := rawDB(t, path)
+	d, _ := openTemp(t)
 	for i := range 50 {
 		ev := event(i)
 		if err := d.Record(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
-		if got := countRows(t, raw, "SELECT count(*) FROM usage WHERE id = ?", ev.ID); got != 1 {
-			t.Fatalf("row %s seen by another connection right after Record: got %d, want 1", ev.ID, got)
+		evs, err := d.Events(ctx, ev.Time, ev.Time.Add(time.Microsecond))
+		if err != nil || len(evs) != 1 || evs[0].ID != ev.ID {
+			t.Fatalf("Events right after Record(%s): got %v, %v, want the row", ev.ID, evs, err)
+		}
+		if n, err := d.Unsynced(ctx); err != nil || n != i+1 {
+			t.Fatalf("Unsynced right after Record(%s): got %d, %v, want %d", ev.ID, n, err, i+1)
 		}
 	}
 }
 
-func TestRecord_ContextEndsWhileQueued(t *testing.T) {
+func TestWrite_ContextEndsWhileQueued(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	d := openAt(t, path, Options{BusyTimeout: time.Minute})
 	release := holdWriteLock(t, path)
 
-	// The first call is taken into a transaction that waits for the lock.
+	// The first write is taken into a transaction that waits for the lock.
 	firstCtx, cancelFirst := context.WithCancel(ctx)
 	firstErr := make(chan error, 1)
-	go func() { firstErr <- d.Record(firstCtx, event(1)) }()
-	waitFor(t, "first call in a transaction", func() bool { return d.Stats().Writing == 1 })
+	go func() { firstErr <- d.SetMeta(firstCtx, "first", "1") }()
+	waitFor(t, "first write in a transaction", func() bool { return d.Stats().Writing == 1 })
 
 	// The second waits in the queue behind it.
 	queuedCtx, cancelQueued := context.WithCancel(ctx)
 	queuedErr := make(chan error, 1)
-	go func() { queuedErr <- d.Record(queuedCtx, event(2)) }()
-	waitFor(t, "second call queued", func() bool { return d.Stats().Pending == 2 })
+	go func() { queuedErr <- d.SetMeta(queuedCtx, "second", "2") }()
+	waitFor(t, "second write queued", func() bool { return d.Stats().Pending == 2 })
 
 	cancelQueued()
 	if err := <-queuedErr; !errors.Is(err, context.Canceled) {
-		t.Errorf("Record cancelled while queued: got %v, want context.Canceled", err)
+		t.Errorf("write cancelled while queued: got %v, want context.Canceled", err)
 	}
-	cancelFirst() // too late: the first event is already being written
+	cancelFirst() // too late: the first write is already being written
 	release()
 	if err := <-firstErr; err != nil {
-		t.Errorf("Record cancelled during its transaction: got %v, want nil (committed)", err)
+		t.Errorf("write cancelled during its transaction: got %v, want nil (committed)", err)
 	}
 
 	raw := rawDB(t, path)
 	for _, tt := range []struct {
-		id   string
+		key  string
 		want int
-	}{{event(1).ID, 1}, {event(2).ID, 0}} {
-		if got := countRows(t, raw, "SELECT count(*) FROM usage WHERE id = ?", tt.id); got != tt.want {
-			t.Errorf("rows with id %s: got %d, want %d", tt.id, got, tt.want)
+	}{{"first", 1}, {"second", 0}} {
+		if got := countRows(t, raw, "SELECT count(*) FROM meta WHERE key = ?", tt.key); got != tt.want {
+			t.Errorf("meta rows %s: got %d, want %d", tt.key, got, tt.want)
 		}
 	}
 }
@@ -212,7 +221,7 @@ func TestClose_FlushesQueuedRecords(t *testing.T) {
 	for i := range calls {
 		go func() { errs <- d.Record(ctx, event(i)) }()
 	}
-	waitFor(t, "all calls queued", func() bool { return d.Stats().Pending == calls })
+	waitFor(t, "all calls journaled or queued", func() bool { st := d.Stats(); return st.Pending+st.Waiting == calls })
 	closed := make(chan error, 1)
 	go func() { closed <- d.Close() }()
 	release()
@@ -237,46 +246,77 @@ func TestClose_FlushesQueuedRecords(t *testing.T) {
 	}
 }
 
+// With SQLite out of space, rows still reach the journal and no call is
+// lost: Health reports the full disk (so the proxy refuses new calls), and
+// once there is space again every journaled row lands, once.
 func TestRecord_DiskFull(t *testing.T) {
 	ctx := context.Background()
 	d, path := openTemp(t)
-	// Cap the file at its current size plus a few pages, as a full disk
-	// would: SQLite then fails writes with SQLITE_FULL.
-	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	setMaxPages(t, d, 4)
+	recorded := 0
+	for ; recorded < 10000 && d.Health() == nil; recorded++ {
+		if err := d.Record(ctx, event(recorded)); err != nil {
+			t.Fatalf("Record(%d) with the journal writable: %v", recorded, err)
+		}
+	}
+	full := d.Health()
+	if !errors.Is(full, ErrUnavailable) || !strings.Contains(full.Error(), "ledger disk full: free space on") ||
+		!strings.Contains(full.Error(), path) {
+		t.Fatalf("Health on a full ledger: got %v, want ErrUnavailable saying the disk holding %s is full", full, path)
+	}
+	t.Logf("after %d rows: %v", recorded, full)
+	if err := d.Probe(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Probe on a full disk: got %v, want ErrUnavailable", err)
+	}
+	setMaxPages(t, d, 1000000)
+	raw := rawDB(t, path)
+	if u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, "SELECT count(*) FROM outbox"); u != recorded || o != recorded {
+		t.Errorf("after space came back: %d usage rows and %d outbox rows, want %d of each", u, o, recorded)
+	}
+	if h := d.Health(); h != nil {
+		t.Errorf("Health with space again: got %v, want nil", h)
+	}
+}
+
+// setMaxPages caps the ledger at its current size plus extra pages, as a
+// full disk would (SQLite then fails writes with SQLITE_FULL), or lifts
+// the cap. The setting goes first in its transaction, before any row
+// waiting in the journal.
+func setMaxPages(t *testing.T, d *DB, extra int) {
+	t.Helper()
+	err := d.write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		var pages int
 		if err := tx.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages+4))
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages+extra))
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var full error
-	for i := 0; i < 10000 && full == nil; i++ {
-		full = d.Record(ctx, event(i))
-	}
-	if !errors.Is(full, ErrUnavailable) || !strings.Contains(full.Error(), "ledger disk full: free space on") ||
-		!strings.Contains(full.Error(), path) {
-		t.Fatalf("Record on a full ledger: got %v, want ErrUnavailable saying the disk holding %s is full", full, path)
-	}
-	t.Logf("Record: %v", full)
-	// What was committed before stays readable, and the outbox matches it.
-	raw := rawDB(t, path)
-	if u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, "SELECT count(*) FROM outbox"); u != o || u == 0 {
-		t.Errorf("after disk full: got %d usage rows and %d outbox rows, want equal and > 0", u, o)
-	}
 }
 
+// Rows recorded while another program holds the ledger's lock wait in the
+// journal; Health and Probe say it is locked; released, the rows land.
 func TestRecord_LockedByAnotherProgram(t *testing.T) {
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	d := openAt(t, path, Options{BusyTimeout: 50 * time.Millisecond})
 	release := holdWriteLock(t, path)
-	defer release()
-	err := d.Record(context.Background(), event(1))
-	t.Logf("Record: %v", err)
+	if err := d.Record(ctx, event(1)); err != nil {
+		t.Fatalf("Record while locked: got %v, want nil (the journal holds it)", err)
+	}
+	err := d.Probe(ctx)
+	t.Logf("Probe: %v", err)
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "ledger is locked by another program") {
-		t.Errorf("Record while another program holds the lock: got %v, want ErrUnavailable saying it is locked", err)
+		t.Errorf("Probe while another program holds the lock: got %v, want ErrUnavailable saying it is locked", err)
+	}
+	release()
+	if err := d.Probe(ctx); err != nil {
+		t.Fatalf("Probe after the lock is released: %v", err)
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage WHERE id = ?", event(1).ID); got != 1 {
+		t.Errorf("the row recorded while locked: %d rows, want 1", got)
 	}
 }

@@ -144,6 +144,7 @@ func scanEvent(s scanner) (byok.UsageEvent, error) {
 
 // Events returns the usage events with from <= Time < to, oldest first.
 func (d *DB) Events(ctx context.Context, from, to time.Time) ([]byok.UsageEvent, error) {
+	d.settle(ctx)
 	rows, err := d.rdb.QueryContext(ctx, `SELECT `+usageColumns+` FROM usage u
 WHERE u.time_us >= ? AND u.time_us < ? ORDER BY u.time_us, u.seq`, from.UnixMicro(), to.UnixMicro())
 	if err != nil {
@@ -186,6 +187,7 @@ type SummaryRow struct {
 // Summary groups the events with from <= Time < to by service, model, app,
 // project and payer, in that order.
 func (d *DB) Summary(ctx context.Context, from, to time.Time) ([]SummaryRow, error) {
+	d.settle(ctx)
 	rows, err := d.rdb.QueryContext(ctx, `SELECT service, model, app, project, payer, count(*),
 	sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_5m_tokens),
 	sum(cache_write_1h_tokens), sum(requests), sum(CASE WHEN cost_known THEN cost_micros ELSE 0 END),
@@ -218,6 +220,7 @@ ORDER BY service, model, app, project, payer`, from.UnixMicro(), to.UnixMicro())
 
 // Spend is the known cost charged to payer with from <= Time < to.
 func (d *DB) Spend(ctx context.Context, from, to time.Time, payer byok.Payer) (byok.Micros, error) {
+	d.settle(ctx)
 	var m int64
 	err := d.rdb.QueryRowContext(ctx, `SELECT coalesce(sum(cost_micros), 0) FROM usage
 WHERE payer = ? AND time_us >= ? AND time_us < ? AND cost_known`, string(payer), from.UnixMicro(), to.UnixMicro()).Scan(&m)

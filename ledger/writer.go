@@ -73,27 +73,44 @@ func (d *DB) write(ctx context.Context, op func(ctx context.Context, tx *sql.Tx)
 	return d.submit(ctx, &request{op: op})
 }
 
-// Expect tells the writer that n more usage rows are on their way (n < 0:
-// that many will not come after all); the proxy counts each call in flight.
-// While more rows are expected than the writer holds, it keeps its
-// transaction open for up to Options.CommitWindow so that concurrent calls
-// share one commit, whose cost dominates a row's. With none expected beyond
-// those it holds (a lone call), it commits at once.
-func (d *DB) Expect(n int) { d.expected.Add(int64(n)) }
-
-// writer is the goroutine that owns the write connection. It takes one
-// request, gathers whatever else is queued or expected (see gather), and
-// runs them all in one transaction (group commit). It returns when reqs is
-// closed and drained.
+// writer is the goroutine that owns the write connection and the
+// journal. It takes one request and whatever else is queued (up to
+// MaxBatch), appends the usage rows among them to the journal in one write
+// and answers their callers, and then runs the other writes in a SQLite
+// transaction together with every journaled row not yet in SQLite. Rows
+// alone go into SQLite once applyRows of them wait or the queue has been
+// empty for applyIdle, so that SQLite's cost per commit is shared by many
+// rows without any caller waiting for it. It returns when reqs is closed
+// and drained, after a last transaction.
 func (d *DB) writer(st *writerStmts) {
 	defer close(d.done)
 	defer st.close()
 	batch := make([]*request, 0, d.opts.MaxBatch)
-	window := time.NewTimer(time.Hour)
-	window.Stop()
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	var sinceCheckpoint int64
-	for first := range d.reqs {
-		batch = d.gather(append(batch[:0], first), window)
+	for {
+		var first *request
+		var ok bool
+		if len(d.unapplied) == 0 {
+			first, ok = <-d.reqs
+		} else {
+			idle.Reset(applyIdle)
+			if d.applyFailed {
+				idle.Reset(applyRetry)
+			}
+			select {
+			case first, ok = <-d.reqs:
+				idle.Stop()
+			case <-idle.C:
+				d.apply(st, nil)
+				continue
+			}
+		}
+		if !ok {
+			break
+		}
+		batch = d.drain(append(batch[:0], first))
 		d.runBatch(st, batch)
 		clear(batch)
 		if n := d.stats.commits.Load(); n-sinceCheckpoint >= checkpointCommits {
@@ -101,20 +118,53 @@ func (d *DB) writer(st *writerStmts) {
 			d.checkpoint()
 		}
 	}
+	if len(d.unapplied) > 0 {
+		d.apply(st, nil) // on failure the journal keeps them for the next Open
+	}
+}
+
+// applyIdle is how long the writer lets journaled rows wait for company
+// before it puts them into SQLite alone; applyRetry, how long it waits
+// after SQLite refused them (a full disk, a lock) unless another write
+// tries sooner.
+// applyRows rows waiting go in at once: enough to share a commit's cost
+// (about 1µs a row at 64), few enough that the transaction holds up the
+// calls arriving meanwhile for well under a millisecond.
+const (
+	applyIdle  = time.Millisecond
+	applyRetry = time.Second
+	applyRows  = 64
+	// maxWaiting bounds the rows kept in memory while SQLite refuses
+	// them; the proxy refuses calls long before, once Health reports it.
+	maxWaiting = 100_000
+)
+
+// drain adds to batch whatever is queued, up to MaxBatch.
+func (d *DB) drain(batch []*request) []*request {
+	for len(batch) < d.opts.MaxBatch {
+		select {
+		case r, ok := <-d.reqs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // checkpointCommits is how many commits the writer lets into the
-// write-ahead log before it copies the log into the database file. A
-// commit writes six or more pages, so this is about SQLite's own default
-// of 1,000 pages. SQLite would checkpoint inside a commit, making every
-// caller of that batch wait for the copy and its fsync; the writer does it
-// after the batch's callers have their answers (wal_autocheckpoint is off).
-// Rows arriving meanwhile wait, and then share one commit.
-const checkpointCommits = 160
+// write-ahead log before it copies the log into the database file. SQLite
+// would checkpoint inside a commit; the writer does it between batches
+// (wal_autocheckpoint is off). Commits now carry many rows, so this keeps
+// the log to a few thousand pages.
+const checkpointCommits = 64
 
 // checkpoint copies the log into the database file. A failure is only
 // logged: the log grows until the next try, and a commit that then cannot
-// be written reports the cause to its caller.
+// be written reports the cause.
 func (d *DB) checkpoint() {
 	var busy, logFrames, copied int
 	err := d.wdb.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
@@ -123,49 +173,9 @@ func (d *DB) checkpoint() {
 	}
 }
 
-// gather adds to batch what is queued, then, while rows announced by Expect
-// are still to come and batch holds only usage rows, waits for them until
-// the commit window closes. Any other write (a reservation, a setting)
-// ends the wait: it is at the start of a call or a person's action.
-func (d *DB) gather(batch []*request, window *time.Timer) []*request {
-	rowsOnly := batch[0].ev != nil
-	for len(batch) < d.opts.MaxBatch {
-		select {
-		case r, ok := <-d.reqs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, r)
-			rowsOnly = rowsOnly && r.ev != nil
-			continue
-		default:
-		}
-		break
-	}
-	if d.opts.CommitWindow <= 0 || !rowsOnly {
-		return batch
-	}
-	window.Reset(d.opts.CommitWindow)
-	defer window.Stop()
-	for len(batch) < d.opts.MaxBatch && d.expected.Load() > int64(len(batch)) {
-		select {
-		case r, ok := <-d.reqs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, r)
-			if r.ev == nil {
-				return batch
-			}
-		case <-window.C:
-			return batch
-		}
-	}
-	return batch
-}
-
-// runBatch claims the requests whose callers are still waiting, writes them
-// in one transaction and reports each outcome.
+// runBatch claims the requests whose callers are still waiting, journals
+// the usage rows and answers their callers, then runs the other writes (if
+// any, or if enough rows wait) in one SQLite transaction.
 func (d *DB) runBatch(st *writerStmts, batch []*request) {
 	claimed := batch[:0]
 	for _, r := range batch {
@@ -185,19 +195,85 @@ func (d *DB) runBatch(st *writerStmts, batch []*request) {
 	d.stats.writing.Store(int64(len(claimed)))
 	defer d.stats.writing.Store(0)
 
-	results, rows, err := d.writeBatch(st, claimed)
+	var evs []*byok.UsageEvent
+	ops := claimed[:0:0]
+	for _, r := range claimed {
+		if r.ev != nil {
+			evs = append(evs, r.ev)
+		} else {
+			ops = append(ops, r)
+		}
+	}
+	if len(evs) > 0 {
+		var err error
+		if len(d.unapplied)+len(evs) > maxWaiting {
+			// SQLite has refused rows for long: stop taking more than
+			// memory should hold.
+			cause := d.Health()
+			if cause == nil {
+				cause = ErrUnavailable
+			}
+			err = fmt.Errorf("write ledger: %w: %d rows already wait for it", cause, len(d.unapplied))
+		} else if err = d.journal.append(evs); err != nil {
+			err = fmt.Errorf("write ledger journal: %w", classify(d.path, err))
+			d.noteWrite(err)
+			d.log.Error("ledger write failed", "calls", len(evs), "err", err)
+		} else {
+			d.unapplied = append(d.unapplied, evs...)
+			d.journaled.Add(int64(len(evs)))
+		}
+		for _, r := range claimed {
+			if r.ev != nil {
+				d.finish(r, err)
+			}
+		}
+	}
+	if len(ops) > 0 || len(d.unapplied) >= applyRows {
+		d.apply(st, ops)
+	}
+}
+
+// apply writes every journaled row not yet in SQLite and ops, in one
+// transaction, answers ops' callers, and empties the journal once SQLite
+// holds its rows. If the transaction fails the rows stay journaled and
+// pending, and go in with the next transaction.
+func (d *DB) apply(st *writerStmts, ops []*request) {
+	// The other writes go first: one of them may be what lets the rows in
+	// (a setting), and a reservation still counts until its call's row
+	// settles it, so none of them needs the rows before it.
+	reqs := make([]*request, 0, len(ops)+len(d.unapplied))
+	reqs = append(reqs, ops...)
+	for _, ev := range d.unapplied {
+		reqs = append(reqs, &request{ev: ev})
+	}
+	results, rows, err := d.writeBatch(st, reqs)
 	d.noteWrite(err)
+	d.applyFailed = err != nil
 	if err != nil {
 		d.stats.failed.Add(1)
-		d.log.Error("ledger write failed", "calls", len(claimed), "err", err)
-		for _, r := range claimed {
+		d.log.Error("ledger write failed", "rows", len(d.unapplied), "writes", len(ops), "err", err)
+		for _, r := range ops {
 			d.finish(r, err)
 		}
 		return
 	}
 	d.stats.commits.Add(1)
 	d.stats.rows.Add(rows)
-	for i, r := range claimed {
+	for i, ev := range d.unapplied {
+		if err := results[len(ops)+i]; err != nil {
+			// SQLite refused this row alone, which Record's checks
+			// should make impossible: say so loudly, as it is lost.
+			d.log.Error("usage row refused by the ledger and dropped", "id", ev.ID, "err", err)
+		}
+	}
+	clear(d.unapplied)
+	d.unapplied = d.unapplied[:0]
+	d.applied.Store(d.journaled.Load())
+	if err := d.journal.empty(); err != nil {
+		// Its rows are in SQLite; at the next Open they are found there.
+		d.log.Warn("could not empty the ledger journal", "err", err)
+	}
+	for i, r := range ops {
 		d.finish(r, results[i])
 	}
 }
@@ -205,6 +281,15 @@ func (d *DB) runBatch(st *writerStmts, batch []*request) {
 func (d *DB) finish(r *request, err error) {
 	d.stats.pending.Add(-1)
 	r.done <- err
+}
+
+// settle puts every row whose Record has returned into SQLite before a
+// query reads it. It costs nothing when nothing is pending. If the ledger
+// cannot be written the query reads what SQLite holds.
+func (d *DB) settle(ctx context.Context) {
+	if d.applied.Load() < d.journaled.Load() {
+		_ = d.write(ctx, func(context.Context, *sql.Tx) error { return nil })
+	}
 }
 
 // writeBatch runs reqs in one transaction. results holds each request's own

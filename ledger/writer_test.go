@@ -37,9 +37,10 @@ func TestWriter_FailingRequestUndoneAlone(t *testing.T) {
 	for i := calls / 2; i < calls; i++ {
 		wg.Go(func() { errs <- d.Record(ctx, event(i)) })
 	}
-	waitFor(t, "all writes queued", func() bool { return d.Stats().Pending == calls+1 })
+	waitFor(t, "all writes journaled or queued", func() bool { st := d.Stats(); return st.Pending+st.Waiting == calls+1 })
 	release()
 	wg.Wait()
+	d.settle(ctx)
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -58,68 +59,5 @@ func TestWriter_FailingRequestUndoneAlone(t *testing.T) {
 	}
 	if st := d.Stats(); st.Failed != 0 || st.Rows != calls {
 		t.Errorf("Stats: got %+v, want no failed transaction and %d rows", st, calls)
-	}
-}
-
-// Rows that Expect announced share one commit: the writer holds the
-// transaction open for them (here with a window far longer than the test).
-func TestWriter_WaitsForExpectedRows(t *testing.T) {
-	const calls = 5
-	ctx := context.Background()
-	d := openAt(t, filepath.Join(t.TempDir(), "ledger.db"), Options{CommitWindow: time.Hour})
-	before := d.Stats()
-	d.Expect(calls)
-	defer d.Expect(-calls)
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Go(func() {
-			if err := d.Record(ctx, event(i)); err != nil {
-				t.Errorf("Record: %v", err)
-			}
-		})
-		// Spread out, so that without the window each would commit alone.
-		waitFor(t, "the call to be taken or written", func() bool {
-			st := d.Stats()
-			return st.Pending+st.Rows-before.Rows == int64(i+1)
-		})
-	}
-	wg.Wait()
-	if got := d.Stats().Commits - before.Commits; got != 1 {
-		t.Errorf("commits for %d expected rows: got %d, want 1", calls, got)
-	}
-}
-
-// With nothing expected beyond the row it holds, the writer commits at
-// once: a lone call never waits for the window (an hour here).
-func TestWriter_LoneCallDoesNotWait(t *testing.T) {
-	ctx := context.Background()
-	d := openAt(t, filepath.Join(t.TempDir(), "ledger.db"), Options{CommitWindow: time.Hour})
-	for i := range 3 {
-		d.Expect(1)
-		done := make(chan error, 1)
-		go func() { done <- d.Record(ctx, event(i)) }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(time.Minute):
-			t.Fatal("a lone expected call waited for the commit window")
-		}
-		d.Expect(-1)
-	}
-	// A write that is not a usage row ends the wait even while rows are
-	// expected: it is a person's action or the start of a call.
-	d.Expect(2)
-	defer d.Expect(-2)
-	done := make(chan error, 1)
-	go func() { done <- d.SetMeta(ctx, "k", "v") }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("a setting waited for expected rows")
 	}
 }

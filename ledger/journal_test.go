@@ -1,0 +1,177 @@
+package ledger
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"byokd.dev/byok"
+)
+
+// killedRecorderEnv makes the test binary a process that records rows
+// until it is killed (see TestJournal_KilledProcessLosesNoRow).
+const killedRecorderEnv = "BYOKD_LEDGER_TEST_RECORD_UNTIL_KILLED"
+
+// A process killed with SIGKILL while it records loses no row it was told
+// was recorded, and none is stored twice: the next Open puts the journal's
+// rows into SQLite, once.
+func TestJournal_KilledProcessLosesNoRow(t *testing.T) {
+	if path := os.Getenv(killedRecorderEnv); path != "" {
+		recordUntilKilled(t, path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestJournal_KilledProcessLosesNoRow$", "-test.count=1")
+	cmd.Env = append(os.Environ(), killedRecorderEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The child prints each id once Record has returned for it.
+	const acked = 3000
+	var ids []string
+	sc := bufio.NewScanner(out)
+	for len(ids) < acked && sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "recorded "); ok {
+			ids = append(ids, id)
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(ids) < acked {
+		t.Fatalf("the recording process stopped after %d rows, before it was killed", len(ids))
+	}
+
+	d := openAt(t, path, Options{})
+	raw := rawDB(t, path)
+	for _, id := range ids {
+		if got := countRows(t, raw, "SELECT count(*) FROM usage WHERE id = ?", id); got != 1 {
+			t.Fatalf("row %s, acknowledged before the kill: %d rows, want 1", id, got)
+		}
+	}
+	u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, "SELECT count(*) FROM outbox")
+	if u < acked || u != o {
+		t.Errorf("after the restart: %d usage rows, %d in the outbox, want at least %d of each and equal", u, o, acked)
+	}
+	if d.Stats().Waiting != 0 {
+		t.Errorf("rows still waiting after Open: %d", d.Stats().Waiting)
+	}
+	t.Logf("%d rows acknowledged before the kill, %d stored", len(ids), u)
+}
+
+// recordUntilKilled is the child: 8 goroutines record rows and print each
+// id after Record returns, until the parent kills the process.
+func recordUntilKilled(t *testing.T, path string) {
+	d, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	for g := range 8 {
+		go func() {
+			for i := 0; ; i++ {
+				ev := event(i)
+				ev.ID = fmt.Sprintf("kill-%d-%d", g, i)
+				if err := d.Record(context.Background(), ev); err != nil {
+					lines <- "error " + err.Error()
+					return
+				}
+				lines <- "recorded " + ev.ID
+			}
+		}()
+	}
+	w := bufio.NewWriter(os.Stdout)
+	for l := range lines {
+		fmt.Fprintln(w, l)
+		if len(lines) == 0 {
+			w.Flush()
+		}
+	}
+}
+
+func writeJournal(t *testing.T, path string, body string) {
+	t.Helper()
+	if err := os.WriteFile(path+JournalSuffix, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func journalLine(t *testing.T, ev byok.UsageEvent) string {
+	t.Helper()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
+}
+
+// Rows a stopped process left in the journal are stored at Open, once,
+// also when SQLite already had some of them (a process stopped after its
+// commit and before it emptied the journal); a last line cut short was
+// never acknowledged and is dropped.
+func TestJournal_OpenStoresWhatWasLeft(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{})
+	if err := d.Record(ctx, event(1)); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	torn := journalLine(t, event(4))
+	writeJournal(t, path, journalLine(t, event(1))+journalLine(t, event(2))+journalLine(t, event(3))+torn[:len(torn)/2])
+
+	d = openAt(t, path, Options{})
+	evs, err := d.Events(ctx, base, base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.ID)
+	}
+	if want := []string{event(1).ID, event(2).ID, event(3).ID}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rows after Open: got %v, want %v", got, want)
+	}
+	if diff := cmp.Diff(event(2), evs[1], cmpEvents); diff != "" {
+		t.Errorf("row from the journal (-want +got):\n%s", diff)
+	}
+	if n, err := d.Unsynced(ctx); err != nil || n != 3 {
+		t.Errorf("Unsynced: got %d, %v, want 3", n, err)
+	}
+	if fi, err := os.Stat(path + JournalSuffix); err != nil || fi.Size() != 0 {
+		t.Errorf("journal after Open: %v, %v, want empty", fi, err)
+	}
+}
+
+// A journal line that is not a row was not written by byokd: Open refuses
+// to guess, and says what to do.
+func TestJournal_DamagedLineRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{})
+	d.Close()
+	writeJournal(t, path, journalLine(t, event(1))+"{not a row}\n"+journalLine(t, event(2)))
+	_, err := Open(context.Background(), path, Options{})
+	t.Logf("Open: %v", err)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "journal") || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("Open with a damaged journal: got %v, want ErrDamaged naming the journal and line 2", err)
+	}
+}
