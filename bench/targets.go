@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the ledger's own driver, to count its rows
+	"byokd.dev/byok/ledger" // also registers SQLite's driver, to count its rows
 )
 
 // target is one way to reach the upstream.
@@ -266,8 +266,20 @@ func freePort() (string, error) {
 }
 
 // ledgerRows counts byokd's usage rows, reading the ledger while the daemon
-// writes it (WAL).
+// writes it (WAL). A row is committed first to the ledger's journal and
+// reaches SQLite within a millisecond of the load's end: it waits for the
+// journal to empty, so that every recorded row is counted.
 func ledgerRows(ctx context.Context, path string) (int64, error) {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		fi, err := os.Stat(path + ledger.JournalSuffix)
+		if err != nil || fi.Size() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("byokd's ledger journal still holds rows 10s after the load")
+		}
+		time.Sleep(5 * time.Millisecond) // another process's file: no event to wait on
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return 0, fmt.Errorf("open ledger: %w", err)
