@@ -50,6 +50,14 @@ type Store interface {
 	RecordRelayed(ctx context.Context, deviceID string, ev byok.UsageEvent) error
 	// Usage returns rows in [f.From, f.To), oldest first.
 	Usage(ctx context.Context, f UsageFilter) ([]byok.UsageEvent, error)
+	// Aggregate sums the rows f selects, grouped by the dimensions in by
+	// (none: one group, the total), largest cost first. It sums in the
+	// database: a quarter of a large team is hundreds of thousands of rows.
+	Aggregate(ctx context.Context, f UsageFilter, by ...Dim) ([]Group, error)
+	// Audit returns up to limit rows f selects, newest first, starting
+	// after the row after names (the zero Cursor: from the newest). It
+	// seeks by cursor, never skips rows by count.
+	Audit(ctx context.Context, f UsageFilter, after Cursor, limit int) ([]byok.UsageEvent, error)
 	// SharedSpend sums the hub-metered cost of member's relayed calls in
 	// [from, to).
 	SharedSpend(ctx context.Context, member string, from, to time.Time) (byok.Micros, error)
@@ -104,10 +112,60 @@ type Session struct {
 	Expires time.Time
 }
 
-// UsageFilter selects usage rows; an empty Member means everyone's.
+// UsageFilter selects usage rows in [From, To) (a zero To: no end); each
+// empty field matches every row, so an empty Member means everyone's.
 type UsageFilter struct {
 	Member   string
 	From, To time.Time
+	Service  byok.Service
+	Payer    byok.Payer
+	Project  string
+	Model    string
+	// Credential is the credential name rows carry, "team/team-openai".
+	Credential string
+	// Fallback selects only calls that left the preferred credential.
+	Fallback bool
+}
+
+// Dim is a column usage can be grouped by.
+type Dim string
+
+// Dimensions of Aggregate. DimDay groups by UTC day, "2006-01-02".
+const (
+	DimMember     Dim = "member"
+	DimService    Dim = "service"
+	DimModel      Dim = "model"
+	DimPayer      Dim = "payer"
+	DimProject    Dim = "project"
+	DimCredential Dim = "credential"
+	DimFallback   Dim = "fallback_reason"
+	DimDay        Dim = "day"
+)
+
+// Group is the sum of the usage rows that share Keys, one key per
+// dimension asked for, in the order asked.
+type Group struct {
+	Keys             []string
+	Calls            int64
+	Cost             byok.Micros
+	InputTokens      int64
+	OutputTokens     int64
+	CacheReadTokens  int64
+	CacheWriteTokens int64
+	Requests         int64
+}
+
+// Tokens is every token the group's calls counted.
+func (g Group) Tokens() int64 {
+	return g.InputTokens + g.OutputTokens + g.CacheReadTokens + g.CacheWriteTokens
+}
+
+// Cursor is a position in the audit log, newest first: the last row a
+// page showed. The zero Cursor is the start.
+type Cursor struct {
+	Time   time.Time
+	Member string
+	ID     string
 }
 
 // DeviceInventory is a device's last reported key inventory.

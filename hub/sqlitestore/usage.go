@@ -22,10 +22,17 @@ func usageArgs(member, deviceID, source string, e byok.UsageEvent) []any {
 		e.Latency.Microseconds(), e.FallbackReason, e.Relayed, !e.Usage.Complete}
 }
 
-// IngestUsage implements hub.Store: INSERT OR IGNORE, in one transaction.
+// ingestConflict keeps the row already stored under (member, id), but
+// takes a device's fallback reason onto the hub's own row of a relayed
+// call: only the daemon knows why the call left the member's key, and the
+// reason is no amount the member could shrink.
+const ingestConflict = ` ON CONFLICT (member, id) DO UPDATE SET fallback_reason = excluded.fallback_reason
+WHERE usage.source = 'hub' AND usage.fallback_reason = ''`
+
+// IngestUsage implements hub.Store, in one transaction.
 func (d *DB) IngestUsage(ctx context.Context, member, deviceID string, evs []byok.UsageEvent) error {
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, "INSERT OR IGNORE"+usageInsert[len("INSERT"):])
+		st, err := tx.PrepareContext(ctx, usageInsert+ingestConflict)
 		if err != nil {
 			return err
 		}
@@ -46,8 +53,8 @@ func (d *DB) IngestUsage(ctx context.Context, member, deviceID string, evs []byo
 // RecordRelayed implements hub.Store.
 func (d *DB) RecordRelayed(ctx context.Context, deviceID string, e byok.UsageEvent) error {
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		var source string
-		err := tx.QueryRowContext(ctx, `SELECT source FROM usage WHERE member = ? AND id = ?`, e.Member, e.ID).Scan(&source)
+		var source, reason string
+		err := tx.QueryRowContext(ctx, `SELECT source, fallback_reason FROM usage WHERE member = ? AND id = ?`, e.Member, e.ID).Scan(&source, &reason)
 		switch {
 		case err == sql.ErrNoRows:
 		case err != nil:
@@ -57,6 +64,9 @@ func (d *DB) RecordRelayed(ctx context.Context, deviceID string, e byok.UsageEve
 		default:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM usage WHERE member = ? AND id = ?`, e.Member, e.ID); err != nil {
 				return err
+			}
+			if e.FallbackReason == "" {
+				e.FallbackReason = reason // the device's copy says why (see ingestConflict)
 			}
 		}
 		_, err = tx.ExecContext(ctx, usageInsert, usageArgs(e.Member, deviceID, "hub", e)...)
@@ -70,20 +80,18 @@ func (d *DB) RecordRelayed(ctx context.Context, deviceID string, e byok.UsageEve
 
 // Usage implements hub.Store.
 func (d *DB) Usage(ctx context.Context, f hub.UsageFilter) ([]byok.UsageEvent, error) {
+	cond, args := where(f, "time_us")
+	return d.query(ctx, "read usage", "WHERE "+cond+" ORDER BY time_us, member, id", args)
+}
+
+// query reads usage rows; tail is the WHERE clause onwards.
+func (d *DB) query(ctx context.Context, doing, tail string, args []any) ([]byok.UsageEvent, error) {
 	q := `SELECT member, id, time_us, service, model, app, project, credential, payer, status, input_tokens,
 output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, requests, cost_micros,
-cost_known, latency_us, fallback_reason, relayed, incomplete FROM usage WHERE time_us >= ? AND time_us < ?`
-	args := []any{us(f.From), us(f.To)}
-	if f.To.IsZero() {
-		args[1] = int64(1<<63 - 1)
-	}
-	if f.Member != "" {
-		q += ` AND member = ?`
-		args = append(args, f.Member)
-	}
-	rows, err := d.r.QueryContext(ctx, q+` ORDER BY time_us, member, id`, args...)
+cost_known, latency_us, fallback_reason, relayed, incomplete FROM usage ` + tail
+	rows, err := d.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read usage: %w", err)
+		return nil, fmt.Errorf("%s: %w", doing, err)
 	}
 	defer rows.Close()
 	out := []byok.UsageEvent{}
@@ -95,7 +103,7 @@ cost_known, latency_us, fallback_reason, relayed, incomplete FROM usage WHERE ti
 			&e.Status, &e.Usage.InputTokens, &e.Usage.OutputTokens, &e.Usage.CacheReadTokens, &e.Usage.CacheWrite5mTokens,
 			&e.Usage.CacheWrite1hTokens, &e.Usage.Requests, &cost, &e.CostKnown, &lat, &e.FallbackReason, &e.Relayed,
 			&incomplete); err != nil {
-			return nil, fmt.Errorf("read usage: %w", err)
+			return nil, fmt.Errorf("%s: %w", doing, err)
 		}
 		e.Time, e.Cost, e.Latency = fromUS(t), byok.Micros(cost), time.Duration(lat)*time.Microsecond
 		e.Usage.Model, e.Usage.Complete = e.Model, !incomplete

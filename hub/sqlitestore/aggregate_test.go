@@ -1,0 +1,180 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/sqlitestore"
+)
+
+// usageFixture stores calls of three members around a month's end, then
+// replaces device copies with the hub's rows of relayed calls (both
+// orders), the way sync and the relay do.
+func usageFixture(t *testing.T) *sqlitestore.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), hub.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2026, 1, 29, 0, 0, 0, 0, time.UTC)
+	members := []string{"ann@example.com", "bob@example.com", "cy@example.com"}
+	for mi, m := range members {
+		var evs, relayed []byok.UsageEvent
+		for i := range 300 {
+			e := byok.UsageEvent{ID: fmt.Sprintf("ev-%d-%03d", mi, i), Time: start.Add(time.Duration(r.Int64N(int64(6 * 24 * time.Hour)))),
+				Service: byok.Services()[r.IntN(3)], Model: []string{"a", "b"}[r.IntN(2)], App: "editor",
+				Project: []string{"acme", "", "globex"}[r.IntN(3)], Credential: "personal/work", Payer: byok.PayerPersonal,
+				Status: 200, Cost: byok.Micros(r.IntN(5000)), Usage: byok.Usage{InputTokens: int64(r.IntN(900)), OutputTokens: int64(r.IntN(90)),
+					CacheWrite1hTokens: int64(r.IntN(9)), Requests: 1, Complete: true}}
+			if i%4 == 0 {
+				e.Payer, e.Credential, e.Relayed = byok.PayerTeam, "team/shared", true
+				if i%8 == 0 {
+					e.FallbackReason = "insufficient_quota"
+				}
+				relayed = append(relayed, e)
+			}
+			evs = append(evs, e)
+		}
+		hubRow := func(e byok.UsageEvent) {
+			e.Member, e.FallbackReason, e.Cost = m, "", e.Cost+7 // the hub's own metering differs
+			if err := db.RecordRelayed(ctx, "dev-"+m, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Half the relayed calls reach the hub's store before the device's
+		// copy, half after.
+		for _, e := range relayed[:len(relayed)/2] {
+			hubRow(e)
+		}
+		if err := db.IngestUsage(ctx, m, "dev-"+m, evs); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range relayed[len(relayed)/2:] {
+			hubRow(e)
+		}
+	}
+	return db
+}
+
+// sumRows is Aggregate done by hand over the rows Usage returns.
+func sumRows(evs []byok.UsageEvent, by []hub.Dim) map[string]hub.Group {
+	out := map[string]hub.Group{}
+	for _, e := range evs {
+		var keys []string
+		for _, d := range by {
+			keys = append(keys, map[hub.Dim]string{hub.DimMember: e.Member, hub.DimService: string(e.Service), hub.DimModel: e.Model,
+				hub.DimPayer: string(e.Payer), hub.DimProject: e.Project, hub.DimCredential: e.Credential,
+				hub.DimFallback: e.FallbackReason, hub.DimDay: e.Time.UTC().Format("2006-01-02")}[d])
+		}
+		k := strings.Join(keys, "|")
+		g := out[k]
+		g.Keys = keys
+		g.Calls++
+		g.Cost += e.Cost
+		g.InputTokens += e.Usage.InputTokens
+		g.OutputTokens += e.Usage.OutputTokens
+		g.CacheReadTokens += e.Usage.CacheReadTokens
+		g.CacheWriteTokens += e.Usage.CacheWriteTokens()
+		g.Requests += e.Usage.Requests
+		out[k] = g
+	}
+	return out
+}
+
+// TestAggregate_RollupsEqualRows: whichever table answers (monthly or
+// daily rollup, or the rows), Aggregate's sums are the rows' sums, after
+// device copies were replaced and fallback reasons merged.
+func TestAggregate_RollupsEqualRows(t *testing.T) {
+	db := usageFixture(t)
+	ctx := context.Background()
+	jan, feb, mar := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		f  hub.UsageFilter
+		by []hub.Dim
+	}{
+		{hub.UsageFilter{From: jan, To: mar}, nil}, // month rollup, total
+		{hub.UsageFilter{From: feb, To: mar}, []hub.Dim{hub.DimMember, hub.DimService, hub.DimPayer, hub.DimProject}}, // report
+		{hub.UsageFilter{From: jan, To: feb, Payer: byok.PayerTeam}, []hub.Dim{hub.DimCredential, hub.DimMember, hub.DimFallback}},
+		{hub.UsageFilter{From: jan, To: mar, Fallback: true}, []hub.Dim{hub.DimMember, hub.DimFallback}},
+		{hub.UsageFilter{From: jan, To: mar, Member: "bob@example.com"}, []hub.Dim{hub.DimModel}},
+		{hub.UsageFilter{From: jan, To: mar}, []hub.Dim{hub.DimDay, hub.DimPayer}}, // day rollup
+		{hub.UsageFilter{From: feb.AddDate(0, 0, -1), To: feb.AddDate(0, 0, 2), Member: "ann@example.com"}, []hub.Dim{hub.DimDay, hub.DimService}},
+		{hub.UsageFilter{From: jan, To: mar, Project: "acme"}, []hub.Dim{hub.DimDay}}, // rows
+		{hub.UsageFilter{From: feb.Add(time.Hour), To: mar}, []hub.Dim{hub.DimPayer}}, // rows
+	} {
+		got, err := db.Aggregate(ctx, c.f, c.by...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := db.Usage(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sumRows(evs, c.by)
+		gotM := map[string]hub.Group{}
+		for _, g := range got {
+			gotM[strings.Join(g.Keys, "|")] = g
+		}
+		if diff := cmp.Diff(want, gotM, cmp.Transformer("keys", func(k []string) string { return strings.Join(k, "|") })); diff != "" {
+			t.Errorf("Aggregate(%+v, %v) differs from the rows' sums (-want +got):\n%s", c.f, c.by, diff)
+		}
+		if !slices.IsSortedFunc(got, func(a, b hub.Group) int { return int(b.Cost - a.Cost) }) {
+			t.Errorf("Aggregate(%+v, %v): not largest cost first", c.f, c.by)
+		}
+	}
+	// The fallback reasons of relayed calls survive whichever copy came first.
+	fb, err := db.Aggregate(ctx, hub.UsageFilter{Fallback: true, Payer: byok.PayerTeam})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fb) != 1 || fb[0].Calls != 3*38 {
+		t.Errorf("relayed calls with a fallback reason: got %+v, want %d calls", fb, 3*38)
+	}
+}
+
+// TestAudit_KeysetPages walks the audit log page by page with the cursor
+// and finds every selected row once, newest first.
+func TestAudit_KeysetPages(t *testing.T) {
+	db := usageFixture(t)
+	ctx := context.Background()
+	for _, f := range []hub.UsageFilter{{}, {Member: "cy@example.com", Service: byok.OpenAI}, {Fallback: true}} {
+		all, err := db.Usage(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Reverse(all)
+		var got []byok.UsageEvent
+		var cur hub.Cursor
+		for {
+			page, err := db.Audit(ctx, f, cur, 37)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if len(page) < 37 {
+				break
+			}
+			last := page[len(page)-1]
+			cur = hub.Cursor{Time: last.Time, Member: last.Member, ID: last.ID}
+		}
+		if len(all) == 0 {
+			t.Fatalf("filter %+v selects nothing: the fixture is wrong", f)
+		}
+		if diff := cmp.Diff(all, got); diff != "" {
+			t.Errorf("audit pages of %+v (-want +got):\n%s", f, diff)
+		}
+	}
+}
