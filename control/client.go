@@ -168,6 +168,11 @@ func (c *Client) LoginURL(ctx context.Context) (l Login, err error) {
 	return l, c.do(ctx, http.MethodPost, "/v1/login", struct{}{}, &l)
 }
 
+// HubLoginURL asks the team hub for a one-time link to its web view.
+func (c *Client) HubLoginURL(ctx context.Context) (l Login, err error) {
+	return l, c.do(ctx, http.MethodPost, "/v1/hub/login", struct{}{}, &l)
+}
+
 // SetPaused pauses or resumes the proxy.
 func (c *Client) SetPaused(ctx context.Context, paused bool) error {
 	return c.do(ctx, http.MethodPut, "/v1/pause", Pause{Paused: paused}, nil)

@@ -38,6 +38,9 @@ type Backend interface {
 	LoginURL(ctx context.Context) (Login, error)
 	// SetPaused pauses (calls get a 503) or resumes the proxy.
 	SetPaused(ctx context.Context, paused bool) error
+	// HubLoginURL asks the joined team hub for a one-time link to its web
+	// view, signed in as this member.
+	HubLoginURL(ctx context.Context) (Login, error)
 }
 
 // ErrInvalid marks a request the backend refused as malformed; its message
@@ -77,6 +80,7 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 	m.HandleFunc("GET /v1/events", h.events)
 	m.HandleFunc("POST /v1/keys/{service}/{name}/test", h.testKey)
 	m.HandleFunc("POST /v1/login", h.login)
+	m.HandleFunc("POST /v1/hub/login", h.hubLogin)
 	m.HandleFunc("PUT /v1/pause", h.pause)
 	return h
 }
@@ -280,6 +284,11 @@ func (h *Handler) testKey(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	l, err := h.b.LoginURL(r.Context())
+	h.reply(w, l, err)
+}
+
+func (h *Handler) hubLogin(w http.ResponseWriter, r *http.Request) {
+	l, err := h.b.HubLoginURL(r.Context())
 	h.reply(w, l, err)
 }
 

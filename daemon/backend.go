@@ -253,6 +253,7 @@ func (b backend) SetPref(ctx context.Context, p control.Pref) error {
 	if err := b.d.router.loadPrefs(ctx); err != nil {
 		return err
 	}
+	nudge(b.d.inventoryChanged) // the admin's view shows preferences
 	b.d.events.publish(control.Event{Kind: control.EventChanged, Service: p.Service})
 	return nil
 }

@@ -145,7 +145,29 @@ func (d *Daemon) inventory(ctx context.Context) (teamsync.Inventory, error) {
 	if err != nil {
 		return teamsync.Inventory{}, err
 	}
-	return teamsync.InventoryOf(keys), nil
+	prefs, err := d.db.Prefs(ctx)
+	if err != nil {
+		return teamsync.Inventory{}, err
+	}
+	inv := teamsync.InventoryOf(keys)
+	for i, sk := range inv.Services {
+		inv.Services[i].Preference = prefs[sk.Service].Preference
+	}
+	return inv, nil
+}
+
+// HubLoginURL asks the hub, with this device's credential, for a one-time
+// link to the hub's web view as this member.
+func (b backend) HubLoginURL(ctx context.Context) (control.Login, error) {
+	l, _ := b.d.hubLink()
+	if l == nil {
+		return control.Login{}, fmt.Errorf("%w: this daemon has not joined a team hub: `byokd join HUB_URL CODE` first", control.ErrInvalid)
+	}
+	link, err := teamsync.RequestLoginLink(ctx, l.url.String(), l.device, l.insecure)
+	if err != nil {
+		return control.Login{}, err
+	}
+	return control.Login{URL: link.Link, Expires: link.Expires}, nil
 }
 
 // nudge signals ch without blocking.

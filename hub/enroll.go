@@ -90,25 +90,49 @@ func (s *Server) CreateAdmin(ctx context.Context, email string) (AdminLink, erro
 	if err != nil {
 		return AdminLink{}, err
 	}
-	now := s.cfg.Now()
-	if err := s.cfg.Store.AddAdmin(ctx, email, now); err != nil {
+	if err := s.cfg.Store.AddAdmin(ctx, email, s.cfg.Now()); err != nil {
 		return AdminLink{}, err
 	}
+	link, err := s.loginLink(ctx, email)
+	if err != nil {
+		return AdminLink{}, err
+	}
+	s.log.Info("admin login link created", "admin", email, "expires", link.Expires)
+	return AdminLink{Email: email, Link: link.Link, Expires: link.Expires}, nil
+}
+
+// loginLink stores a one-time login code for email and returns its link.
+func (s *Server) loginLink(ctx context.Context, email string) (teamsync.LoginLink, error) {
 	code := newSecret(loginPrefix)
-	l := Login{CodeHash: hashSecret(code), Email: email, Expires: now.Add(s.cfg.LoginTTL)}
+	l := Login{CodeHash: hashSecret(code), Email: email, Expires: s.cfg.Now().Add(s.cfg.LoginTTL)}
 	if err := s.cfg.Store.CreateLogin(ctx, l); err != nil {
-		return AdminLink{}, err
+		return teamsync.LoginLink{}, err
 	}
-	s.log.Info("admin login link created", "admin", email, "expires", l.Expires)
-	return AdminLink{Email: email, Link: strings.TrimSuffix(s.publicURL, "/") + "/login?code=" + url.QueryEscape(code), Expires: l.Expires}, nil
+	return teamsync.LoginLink{Link: strings.TrimSuffix(s.publicURL, "/") + "/login?code=" + url.QueryEscape(code), Expires: l.Expires}, nil
+}
+
+// memberLink is POST /v1/login-link: a device asks for a one-time link to
+// the web view, signed in as its member (`byokd team`).
+func (s *Server) memberLink(w http.ResponseWriter, r *http.Request) {
+	dev, ok := s.device(r)
+	if !ok {
+		writeErr(w, http.StatusUnauthorized, "unauthorized", "byokd hub: give a device credential (`byokd join`)")
+		return
+	}
+	link, err := s.loginLink(r.Context(), dev.Member)
+	if err == nil {
+		s.log.Info("member login link created", "member", dev.Member, "device", dev.ID, "expires", link.Expires)
+	}
+	reply(s.log, w, link, err)
 }
 
 var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>byokd hub: sign in</title></head>
 <body><h1>byokd hub</h1>
 <form method="post" action="/login"><input type="hidden" name="code" value="{{.}}">
-<button type="submit">Sign in as admin</button></form>
-<p>This link works once and expires; get a new one with <code>byokd hub admin create EMAIL</code>.</p>
+<button type="submit">Sign in</button></form>
+<p>This link works once and expires. Get a new one with <code>byokd team</code> on your machine,
+or as the hub's admin with <code>byokd hub admin create EMAIL</code>.</p>
 </body></html>
 `))
 
@@ -118,7 +142,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	_ = loginTmpl.Execute(w, r.URL.Query().Get("code"))
 }
 
-// login redeems a one-time login code for a session cookie (HttpOnly,
+// login redeems a one-time login code (an admin's or a member's) for a
+// session cookie (HttpOnly,
 // SameSite=Strict, Secure over https).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -130,7 +155,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("login failed", "err", err)
 		}
 		writeErr(w, http.StatusUnauthorized, "invalid_login",
-			"byokd hub: this login link is unknown, used or expired: get a new one with `byokd hub admin create EMAIL`")
+			"byokd hub: this login link is unknown, used or expired: get a new one with `byokd team` (members) or `byokd hub admin create EMAIL` (admins)")
 		return
 	}
 	sid := newSecret(sessionPrefix)
@@ -143,7 +168,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Name: sessionCookie, Value: sid, Path: "/", Expires: ses.Expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(s.publicURL, "https:"),
 	})
-	s.log.Info("admin signed in", "admin", email)
+	s.log.Info("signed in", "email", email)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/teamsync"
 )
 
 // publicHandler is the one gate in front of the public routes, in this
@@ -21,9 +22,14 @@ func (s *Server) publicHandler(port string) http.Handler {
 	m.HandleFunc("GET /v1/usage", s.usage)
 	m.HandleFunc("GET /v1/health", s.health)
 	m.HandleFunc("/relay/{service}/{rest...}", s.relayer.serve)
+	m.HandleFunc("POST "+teamsync.LoginLinkPath, s.memberLink)
 	m.HandleFunc("GET /login", s.loginPage)
 	cop := http.NewCrossOriginProtection()
 	m.Handle("POST /login", cop.Handler(http.HandlerFunc(s.login)))
+	if s.cfg.Pages != nil {
+		m.Handle("/ui/", s.cfg.Pages(s))
+		m.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	}
 	own := ""
 	if u, err := url.Parse(s.publicURL); err == nil {
 		own = u.Scheme + "://" + u.Host
@@ -34,7 +40,7 @@ func (s *Server) publicHandler(port string) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		if s.loopback && !loopbackHost(r.Host, port) {
 			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused: this hub answers only on 127.0.0.1 or localhost")
 			return
@@ -71,21 +77,41 @@ func (s *Server) device(r *http.Request) (Device, bool) {
 	return d, true
 }
 
-// sessionCookie is the admin's web session.
+// sessionCookie is a web session, an admin's or a member's.
 const sessionCookie = "byokd_hub_session"
 
-// admin returns the email of the admin whose session cookie r carries.
-func (s *Server) admin(r *http.Request) (string, bool) {
+// Viewer is who a web session belongs to.
+type Viewer struct {
+	Email string
+	// Admin sees every member's rows and may change the team; a member
+	// sees only their own rows.
+	Admin bool
+	// CSRF is the token the session's forms must carry: derived from the
+	// session id, which only the signed-in browser holds.
+	CSRF string
+}
+
+// Viewer returns who the unexpired session cookie r carries belongs to.
+func (s *Server) Viewer(r *http.Request) (Viewer, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || !strings.HasPrefix(c.Value, sessionPrefix) {
-		return "", false
+		return Viewer{}, false
 	}
 	ses, err := s.cfg.Store.Session(r.Context(), hashSecret(c.Value), s.cfg.Now())
 	if err != nil {
-		return "", false
+		return Viewer{}, false
 	}
-	ok, err := s.cfg.Store.IsAdmin(r.Context(), ses.Email)
-	return ses.Email, err == nil && ok
+	admin, err := s.cfg.Store.IsAdmin(r.Context(), ses.Email)
+	if err != nil {
+		return Viewer{}, false
+	}
+	return Viewer{Email: ses.Email, Admin: admin, CSRF: hashSecret("csrf:" + c.Value)}, true
+}
+
+// admin returns the email of the admin whose session cookie r carries.
+func (s *Server) admin(r *http.Request) (string, bool) {
+	v, ok := s.Viewer(r)
+	return v.Email, ok && v.Admin
 }
 
 // adminHandler gates the admin API: loopback Host with our port, no

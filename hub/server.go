@@ -78,6 +78,9 @@ type Config struct {
 	Now        func() time.Time
 	NewID      func() string // device and event ids; default UUIDv7
 	Version    string
+	// Pages, if set, makes the web view (hub/dashboard) served under
+	// /ui/ on the public listener, behind its gate.
+	Pages func(*Server) http.Handler
 }
 
 // State is what StateFile holds while the hub runs.
@@ -247,6 +250,12 @@ func (s *Server) URL() string { return s.publicURL }
 
 // Addr is the public listener's address.
 func (s *Server) Addr() string { return s.publicLn.Addr().String() }
+
+// Store is the hub's store, for the web view.
+func (s *Server) Store() Store { return s.cfg.Store }
+
+// Connected reports how many sync sessions each device id has open.
+func (s *Server) Connected() map[string]int { return s.sessions.connected() }
 
 // AdminAddr is the admin API's address.
 func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }

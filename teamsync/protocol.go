@@ -106,6 +106,9 @@ type ServiceKeys struct {
 	Service        byok.Service `json:"service"`
 	HasPersonalKey bool         `json:"has_personal_key"`
 	Keys           []KeySummary `json:"keys"`
+	// Preference is the member's choice for the service; empty when they
+	// have not chosen and the team's default applies.
+	Preference byok.Preference `json:"preference,omitempty"`
 }
 
 // KeySummary describes a personal key by name only.

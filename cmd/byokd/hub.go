@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/dashboard"
 	"byokd.dev/byok/hub/sqlitestore"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/metering"
@@ -147,6 +149,7 @@ Example:
 		srv, err := hub.Start(ctx, hub.Config{
 			Data: dir, Listen: *listen, PublicURL: *public, TLSCert: *cert, TLSKey: *key, Insecure: *insecure,
 			Store: st, Keys: keys, Upstreams: ups, Prices: prices, Logger: log, Version: version,
+			Pages: func(s *hub.Server) http.Handler { return dashboard.New(dashboard.Config{Hub: s, Logger: log}) },
 		})
 		if err != nil {
 			return err

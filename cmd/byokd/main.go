@@ -57,6 +57,7 @@ func commands() map[string]command {
 		"hub":       hubCmd,
 		"tray":      trayCmd,
 		"ui":        uiCmd,
+		"team":      teamCmd,
 		"pause":     pauseCmd,
 		"resume":    resumeCmd,
 		"doctor":    doctorCmd,
