@@ -171,3 +171,33 @@ func TestDashboard_SessionExpired(t *testing.T) {
 }
 
 func quarterOf(t time.Time) string { return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())+2)/3) }
+
+// TestDashboard_AuditPages follows the audit log's "older" links to the
+// end and finds every call of the period once, newest first.
+func TestDashboard_AuditPages(t *testing.T) {
+	h := startHub(t, "", now)
+	var evs []byok.UsageEvent
+	for i := range 123 {
+		evs = append(evs, ev(fmt.Sprintf("c%03d", i), seeded.Add(time.Duration(i)*time.Minute), byok.OpenAI, byok.PayerPersonal, "acme", 10))
+	}
+	if err := h.store.IngestUsage(context.Background(), "ann@example.com", "dev-ann", evs); err != nil {
+		t.Fatal(err)
+	}
+	admin := h.adminBrowser(t, "boss@example.com")
+	path, seen := "/ui/audit", []string{}
+	for path != "" {
+		st, body := admin.get(path)
+		if st != http.StatusOK {
+			t.Fatalf("GET %s: status %d", path, st)
+		}
+		seen = append(seen, strings.Split(body, "<td>"+seeded.Format("2006-01-02"))[1:]...)
+		path = ""
+		if _, rest, ok := strings.Cut(body, `id="older" href="`); ok {
+			path, _, _ = strings.Cut(rest, `"`)
+			path = strings.ReplaceAll(path, "&amp;", "&")
+		}
+	}
+	if len(seen) != len(evs) {
+		t.Errorf("the audit pages showed %d calls, want %d", len(seen), len(evs))
+	}
+}

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/base64"
 	"encoding/json"
+	"html/template"
 	"net/url"
 	"slices"
 	"time"
@@ -17,7 +18,7 @@ const auditPageSize = 50
 type auditData struct {
 	Filter   auditFilter
 	Rows     []byok.UsageEvent
-	Next     string // the next (older) page's query, or empty
+	Next     template.URL // the next (older) page, or empty; built by url.Values.Encode
 	Members  []string
 	Services []string
 }
@@ -77,7 +78,7 @@ func (p *Pages) audit(r *request) (string, any, error) {
 			next.Set("fallback", "1")
 		}
 		next.Set("after", encodeCursor(d.Rows[auditPageSize-1]))
-		d.Next = next.Encode()
+		d.Next = template.URL("/ui/audit?" + next.Encode())
 	}
 	if r.viewer.Admin {
 		ms, err := p.store.Aggregate(r.Context(), hub.UsageFilter{From: r.period.From, To: r.period.To}, hub.DimMember)
