@@ -178,6 +178,11 @@ func (c *Client) SetPaused(ctx context.Context, paused bool) error {
 	return c.do(ctx, http.MethodPut, "/v1/pause", Pause{Paused: paused}, nil)
 }
 
+// SetLedgerMode chooses what happens when the ledger cannot be written.
+func (c *Client) SetLedgerMode(ctx context.Context, m LedgerMode) error {
+	return c.do(ctx, http.MethodPut, "/v1/ledger-mode", m, nil)
+}
+
 // Approvals lists the calls waiting for an answer.
 func (c *Client) Approvals(ctx context.Context) (a []Approval, err error) {
 	return a, c.do(ctx, http.MethodGet, "/v1/approvals", nil, &a)

@@ -38,6 +38,9 @@ type Backend interface {
 	LoginURL(ctx context.Context) (Login, error)
 	// SetPaused pauses (calls get a 503) or resumes the proxy.
 	SetPaused(ctx context.Context, paused bool) error
+	// SetLedgerMode chooses between refusing calls and keeping working
+	// without records when the ledger cannot be written.
+	SetLedgerMode(ctx context.Context, m LedgerMode) error
 	// HubLoginURL asks the joined team hub for a one-time link to its web
 	// view, signed in as this member.
 	HubLoginURL(ctx context.Context) (Login, error)
@@ -82,6 +85,7 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 	m.HandleFunc("POST /v1/login", h.login)
 	m.HandleFunc("POST /v1/hub/login", h.hubLogin)
 	m.HandleFunc("PUT /v1/pause", h.pause)
+	m.HandleFunc("PUT /v1/ledger-mode", h.ledgerMode)
 	return h
 }
 
@@ -290,6 +294,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) hubLogin(w http.ResponseWriter, r *http.Request) {
 	l, err := h.b.HubLoginURL(r.Context())
 	h.reply(w, l, err)
+}
+
+func (h *Handler) ledgerMode(w http.ResponseWriter, r *http.Request) {
+	var m LedgerMode
+	if !decode(w, r, &m) {
+		return
+	}
+	h.reply(w, m, h.b.SetLedgerMode(r.Context(), m))
 }
 
 func (h *Handler) pause(w http.ResponseWriter, r *http.Request) {

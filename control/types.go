@@ -34,6 +34,28 @@ type Status struct {
 	Paused bool `json:"paused"`
 	// Hub is the team hub link; empty URL when no hub was joined.
 	Hub HubStatus `json:"hub"`
+	// Ledger is whether usage rows can be written.
+	Ledger LedgerStatus `json:"ledger"`
+}
+
+// LedgerStatus is the state of the member's usage ledger.
+type LedgerStatus struct {
+	// Error says why the ledger cannot be written; empty when it can.
+	Error string `json:"error,omitempty"`
+	// KeepWorking: the member keeps working without records when the
+	// ledger cannot be written, instead of calls being refused.
+	KeepWorking bool `json:"keep_working"`
+	// Waiting rows are recorded and not yet in the ledger's database;
+	// Volatile of them only in memory; Dropped were lost keeping working
+	// without records since the daemon started.
+	Waiting  int64 `json:"waiting"`
+	Volatile int64 `json:"volatile"`
+	Dropped  int64 `json:"dropped"`
+}
+
+// LedgerMode chooses what happens when the ledger cannot be written.
+type LedgerMode struct {
+	KeepWorking bool `json:"keep_working"`
 }
 
 // HubStatus is the link to the team hub.

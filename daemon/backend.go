@@ -66,6 +66,7 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 		Version: d.cfg.Version, Proxy: d.proxyAddr, Keystore: d.storeKind,
 		Keys: len(keys), Tokens: active, Unsynced: unsynced,
 		PersonalSpend: personal, TeamSpend: team, Paused: d.paused.Load(), Hub: d.hubStatus(),
+		Ledger: d.ledgerStatus(),
 	}, nil
 }
 
@@ -272,4 +273,13 @@ func (b backend) Subscribe(ctx context.Context) (<-chan control.Event, error) {
 
 func (b backend) JoinHub(ctx context.Context, j control.Join) (control.HubStatus, error) {
 	return b.d.joinHub(ctx, j)
+}
+
+func (d *Daemon) ledgerStatus() control.LedgerStatus {
+	st := d.db.Stats()
+	ls := control.LedgerStatus{KeepWorking: d.db.KeepWorking(), Waiting: st.Waiting, Volatile: st.Volatile, Dropped: st.Dropped}
+	if err := d.db.Health(); err != nil {
+		ls.Error = err.Error()
+	}
+	return ls
 }

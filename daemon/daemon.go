@@ -139,6 +139,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if v, err := d.db.Meta(ctx, keepWorkingMeta); err == nil {
+		d.db.SetKeepWorking(v == "true")
+	}
 	ks := cfg.Keystore
 	ks.Namespace = "byokd-" + id
 	ks.FilePath = filepath.Join(cfg.Home, KeysFile)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"byokd.dev/byok"
@@ -22,6 +23,23 @@ func (b backend) SetPaused(_ context.Context, paused bool) error {
 		b.d.log.Info("proxy paused", "paused", paused)
 	}
 	b.d.events.publish(control.Event{Kind: control.EventChanged})
+	return nil
+}
+
+// keepWorkingMeta is where the member's choice to keep working without
+// records is kept across restarts.
+const keepWorkingMeta = "keep_working_without_records"
+
+// SetLedgerMode takes effect at once and is then saved; if the ledger
+// cannot be written (when the choice matters most) it holds until the
+// daemon restarts, and the error says so.
+func (b backend) SetLedgerMode(ctx context.Context, m control.LedgerMode) error {
+	b.d.db.SetKeepWorking(m.KeepWorking)
+	b.d.log.Warn("ledger mode changed", "keep_working_without_records", m.KeepWorking)
+	b.d.events.publish(control.Event{Kind: control.EventChanged})
+	if err := b.d.db.SetMeta(ctx, keepWorkingMeta, strconv.FormatBool(m.KeepWorking)); err != nil {
+		return fmt.Errorf("the choice holds until byokd restarts, as it could not be saved: %w", err)
+	}
 	return nil
 }
 

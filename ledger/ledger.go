@@ -34,6 +34,10 @@ type Options struct {
 	BusyTimeout time.Duration
 	// MaxBatch caps how many queued writes share one transaction. Default: 256.
 	MaxBatch int
+	// MaxWaiting bounds the rows kept in memory while SQLite refuses them
+	// (the proxy refuses calls long before, once Health reports it, unless
+	// the member keeps working without records). Default: 100,000.
+	MaxWaiting int
 	// Readers caps the read-only connection pool. Default: 4.
 	Readers int
 }
@@ -50,6 +54,9 @@ func (o *Options) fill() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.MaxWaiting <= 0 {
+		o.MaxWaiting = 100_000
 	}
 	if o.Readers <= 0 {
 		o.Readers = 4
@@ -71,6 +78,10 @@ type DB struct {
 	unapplied []*byok.UsageEvent // journaled rows not yet in SQLite
 	// applyFailed: the last transaction with them failed.
 	applyFailed bool
+	// keepWorking: the member chose to keep working without records when
+	// the ledger cannot be written (SetKeepWorking).
+	keepWorking atomic.Bool
+	lastDropLog time.Time // the writer's last log line about dropped rows
 	// journaled and applied count rows since Open: written to the
 	// journal, and (of those) in SQLite.
 	journaled, applied atomic.Int64
@@ -87,6 +98,7 @@ type DB struct {
 
 	stats struct {
 		commits, rows, failed atomic.Int64
+		dropped, volatile     atomic.Int64
 		pending, writing      atomic.Int64
 	}
 }
@@ -99,20 +111,39 @@ type Stats struct {
 	Failed  int64 // write transactions that failed and rolled back
 	Pending int64 // calls waiting for the writer: queued or in the open transaction
 	Writing int64 // of Pending, those in the transaction being written now
-	Waiting int64 // rows recorded in the journal and not yet in SQLite
+	Waiting int64 // rows recorded and not yet in SQLite
+	// Volatile of Waiting are only in memory: the journal could not be
+	// written and the member keeps working without records.
+	Volatile int64
+	// Dropped rows were lost keeping working without records: more than
+	// memory holds waited for a ledger that could not be written.
+	Dropped int64
 }
 
 // Stats returns the writer's counters.
 func (d *DB) Stats() Stats {
 	return Stats{
-		Commits: d.stats.commits.Load(),
-		Rows:    d.stats.rows.Load(),
-		Failed:  d.stats.failed.Load(),
-		Pending: d.stats.pending.Load(),
-		Writing: d.stats.writing.Load(),
-		Waiting: d.journaled.Load() - d.applied.Load(),
+		Commits:  d.stats.commits.Load(),
+		Rows:     d.stats.rows.Load(),
+		Failed:   d.stats.failed.Load(),
+		Pending:  d.stats.pending.Load(),
+		Writing:  d.stats.writing.Load(),
+		Waiting:  d.journaled.Load() - d.applied.Load(),
+		Volatile: d.stats.volatile.Load(),
+		Dropped:  d.stats.dropped.Load(),
 	}
 }
+
+// SetKeepWorking chooses what Record does when the ledger cannot be
+// written. Off (the default), it fails, so that no call goes out without
+// its record. On, the member keeps working without records: a row that
+// cannot be journaled waits in memory (Stats.Volatile) for the ledger to
+// work again, and beyond what memory holds is dropped and counted
+// (Stats.Dropped, and the log), never silently.
+func (d *DB) SetKeepWorking(on bool) { d.keepWorking.Store(on) }
+
+// KeepWorking reports the choice SetKeepWorking made.
+func (d *DB) KeepWorking() bool { return d.keepWorking.Load() }
 
 // Path returns the database file's path.
 func (d *DB) Path() string { return d.path }

@@ -120,6 +120,10 @@ func (d *DB) writer(st *writerStmts) {
 	}
 	if len(d.unapplied) > 0 {
 		d.apply(st, nil) // on failure the journal keeps them for the next Open
+		if n := d.stats.volatile.Load(); n > 0 {
+			d.stats.dropped.Add(n)
+			d.log.Error("usage rows DROPPED at shutdown: they waited in memory for a ledger that cannot be written", "rows", n)
+		}
 	}
 }
 
@@ -134,9 +138,6 @@ const (
 	applyIdle  = time.Millisecond
 	applyRetry = time.Second
 	applyRows  = 64
-	// maxWaiting bounds the rows kept in memory while SQLite refuses
-	// them; the proxy refuses calls long before, once Health reports it.
-	maxWaiting = 100_000
 )
 
 // drain adds to batch whatever is queued, up to MaxBatch.
@@ -206,7 +207,7 @@ func (d *DB) runBatch(st *writerStmts, batch []*request) {
 	}
 	if len(evs) > 0 {
 		var err error
-		if len(d.unapplied)+len(evs) > maxWaiting {
+		if len(d.unapplied)+len(evs) > d.opts.MaxWaiting {
 			// SQLite has refused rows for long: stop taking more than
 			// memory should hold.
 			cause := d.Health()
@@ -217,10 +218,16 @@ func (d *DB) runBatch(st *writerStmts, batch []*request) {
 		} else if err = d.journal.append(evs); err != nil {
 			err = fmt.Errorf("write ledger journal: %w", classify(d.path, err))
 			d.noteWrite(err)
-			d.log.Error("ledger write failed", "calls", len(evs), "err", err)
-		} else {
+		}
+		switch {
+		case err == nil:
 			d.unapplied = append(d.unapplied, evs...)
 			d.journaled.Add(int64(len(evs)))
+		case d.keepWorking.Load():
+			d.keepInMemory(evs, err)
+			err = nil
+		default:
+			d.log.Error("ledger write failed", "calls", len(evs), "err", err)
 		}
 		for _, r := range claimed {
 			if r.ev != nil {
@@ -228,8 +235,33 @@ func (d *DB) runBatch(st *writerStmts, batch []*request) {
 			}
 		}
 	}
-	if len(ops) > 0 || len(d.unapplied) >= applyRows {
+	// After a failure only another write or applyRetry tries again: not
+	// every batch, each longer than the last.
+	if len(ops) > 0 || len(d.unapplied) >= applyRows && !d.applyFailed {
 		d.apply(st, ops)
+	}
+}
+
+// keepInMemory keeps rows that could not be journaled in memory, for a
+// member who keeps working without records, dropping (and counting) those
+// beyond Options.MaxWaiting.
+func (d *DB) keepInMemory(evs []*byok.UsageEvent, cause error) {
+	room := max(0, d.opts.MaxWaiting-len(d.unapplied))
+	kept := evs[:min(room, len(evs))]
+	d.unapplied = append(d.unapplied, kept...)
+	d.journaled.Add(int64(len(kept)))
+	d.stats.volatile.Add(int64(len(kept)))
+	dropped := int64(len(evs) - len(kept))
+	total := d.stats.dropped.Add(dropped)
+	now := time.Now()
+	if dropped > 0 && now.Sub(d.lastDropLog) >= 10*time.Second {
+		d.lastDropLog = now
+		d.log.Error("usage rows DROPPED: the ledger cannot be written and memory holds no more (keep working without records is on)",
+			"dropped_total", total, "waiting", len(d.unapplied), "err", cause)
+	} else if dropped == 0 && now.Sub(d.lastDropLog) >= 10*time.Second {
+		d.lastDropLog = now
+		d.log.Warn("usage rows wait in memory only: the ledger cannot be written (keep working without records is on)",
+			"waiting", len(d.unapplied), "err", cause)
 	}
 }
 
@@ -269,6 +301,7 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 	clear(d.unapplied)
 	d.unapplied = d.unapplied[:0]
 	d.applied.Store(d.journaled.Load())
+	d.stats.volatile.Store(0)
 	if err := d.journal.empty(); err != nil {
 		// Its rows are in SQLite; at the next Open they are found there.
 		d.log.Warn("could not empty the ledger journal", "err", err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,5 +61,49 @@ func TestWriter_FailingRequestUndoneAlone(t *testing.T) {
 	}
 	if st := d.Stats(); st.Failed != 0 || st.Rows != calls {
 		t.Errorf("Stats: got %+v, want no failed transaction and %d rows", st, calls)
+	}
+}
+
+// Keeping working without records: with neither the journal nor SQLite
+// writable, Record still succeeds, rows wait in memory up to MaxWaiting
+// and the rest are dropped and counted; writable again, the waiting rows
+// land. Off, the same Record fails.
+func TestWriter_KeepWorkingWithoutRecords(t *testing.T) {
+	const maxWaiting, calls = 300, 500
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{MaxWaiting: maxWaiting, BusyTimeout: 20 * time.Millisecond})
+	release := holdWriteLock(t, path) // SQLite cannot be written
+	// Nor the journal: /dev/full answers every write with ENOSPC, as a
+	// full disk does.
+	d.journal.f.Close()
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.journal.f = full
+	if err := d.Record(ctx, event(0)); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Record with nothing writable, failing closed: got %v, want ErrUnavailable saying the disk is full", err)
+	}
+
+	d.SetKeepWorking(true)
+	for i := 1; i <= calls; i++ {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatalf("Record(%d) keeping working without records: %v", i, err)
+		}
+	}
+	st := d.Stats()
+	if st.Volatile != maxWaiting || st.Waiting != maxWaiting || st.Dropped != calls-maxWaiting {
+		t.Errorf("Stats: got %+v, want %d rows waiting in memory and %d dropped", st, maxWaiting, calls-maxWaiting)
+	}
+	release()
+	if err := d.Probe(ctx); err != nil {
+		t.Fatalf("Probe once SQLite can be written: %v", err)
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != maxWaiting {
+		t.Errorf("usage rows once the ledger works again: got %d, want the %d kept", got, maxWaiting)
+	}
+	if st := d.Stats(); st.Waiting != 0 || st.Volatile != 0 || st.Dropped != calls-maxWaiting {
+		t.Errorf("Stats after: %+v, want nothing waiting and %d dropped", st, calls-maxWaiting)
 	}
 }

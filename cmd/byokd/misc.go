@@ -58,11 +58,71 @@ Example:
 			fmt.Fprintf(e.stdout, "team hub:   %s as %s, NOT connected: %s\n", h.URL, h.Member, firstOf(h.LastError, "connecting"))
 		}
 		fmt.Fprintf(e.stdout, "unsynced:   %d rows\n", s.Unsynced)
+		fmt.Fprintf(e.stdout, "ledger:     %s\n", ledgerLine(s.Ledger))
 		return nil
 	},
 }
 
-var prefCmd = group("pref", "show and set which key pays, per service", map[string]command{
+// ledgerLine says whether usage can be recorded, and what happens if not.
+func ledgerLine(l control.LedgerStatus) string {
+	mode := "calls are refused if it cannot record them"
+	if l.KeepWorking {
+		mode = "keep working without records is ON"
+	}
+	state := "ok"
+	if l.Error != "" {
+		state = "CANNOT RECORD: " + l.Error
+	}
+	line := state + "; " + mode
+	if l.Waiting > 0 {
+		line += fmt.Sprintf("; %d rows waiting (%d only in memory)", l.Waiting, l.Volatile)
+	}
+	if l.Dropped > 0 {
+		line += fmt.Sprintf("; %d rows DROPPED since start", l.Dropped)
+	}
+	return line
+}
+
+var prefCmd = group("pref", "show and set which key pays, per service, and what happens if usage cannot be recorded", map[string]command{
+	"records": {
+		summary: "refuse calls (default) or keep working when usage cannot be recorded",
+		usage: `Usage: byokd pref records refuse|keep-working
+
+What happens when the ledger cannot be written (disk full, read-only,
+locked by another program). refuse (the default): no call goes out
+without its record; apps get a 503 byokd: error saying why. keep-working:
+calls go on; their rows wait in memory (up to 100,000) for the ledger to
+work again, and any beyond that are dropped and counted in byokd status
+and the log. Rows waiting only in memory are lost if byokd stops.
+
+Example:
+  byokd pref records keep-working`,
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			if err := parse(fs, args); err != nil {
+				return err
+			}
+			if err := exactArgs(fs, 1, "refuse or keep-working"); err != nil {
+				return err
+			}
+			var keep bool
+			switch fs.Arg(0) {
+			case "refuse":
+			case "keep-working":
+				keep = true
+			default:
+				return fmt.Errorf("%q: use refuse or keep-working", fs.Arg(0))
+			}
+			c, err := client(e)
+			if err != nil {
+				return err
+			}
+			if err := c.SetLedgerMode(ctx, control.LedgerMode{KeepWorking: keep}); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "when usage cannot be recorded: %s\n", fs.Arg(0))
+			return nil
+		},
+	},
 	"show": {
 		summary: "show each service's preference and fallback",
 		usage: `Usage: byokd pref show
