@@ -34,13 +34,33 @@ func joinWithKey(t *testing.T, h *teamHub, upstream, email string, extra ...stri
 		}
 	}
 	m.mustStart()
-	events := m.watchEvents()
+	sm := &syncedMember{member: m, events: m.watchEvents()}
 	code := strings.TrimSpace(h.cli("", "invite", email))
 	m.mustCLI("", "join", h.url, code)
-	waitConnected(t, events)
+	sm.until(t, 30*time.Second, "the daemon to connect to the hub", func() bool {
+		return strings.Contains(m.mustCLI("", "status"), ", connected,")
+	})
 	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
-	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "load"))
-	return &syncedMember{member: m, tok: tok, events: events}
+	sm.tok = strings.TrimSpace(m.mustCLI("", "token", "create", "load"))
+	return sm
+}
+
+// until checks cond after every event of the daemon and at least every
+// second (the daemon drops events for a subscriber that falls behind, and
+// one may have passed before the subscription), and fails after bound.
+func (m *syncedMember) until(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	guard := time.After(bound)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-m.events:
+		case <-tick.C:
+		case <-guard:
+			t.Fatalf("waited %s for %s", bound, what)
+		}
+	}
 }
 
 // callMany makes n calls, 8 at a time, and returns how many completed
@@ -73,19 +93,8 @@ func (m *syncedMember) callMany(n int, onDone func()) int {
 // fails past that bound rather than hang.
 func (m *syncedMember) waitSynced(t *testing.T, queued time.Duration) {
 	t.Helper()
-	guard := time.After(teamsync.DefaultBackoffCap + queued)
-	for {
-		n := m.unsynced()
-		if n == 0 {
-			return
-		}
-		select {
-		case <-m.events: // every ack and every link change is an event
-		case <-guard:
-			t.Fatalf("%d rows still unsynced %s after the hub was back: the daemon did not retry within its backoff cap",
-				n, teamsync.DefaultBackoffCap+queued)
-		}
-	}
+	m.until(t, teamsync.DefaultBackoffCap+queued, "the outbox to empty once the hub was back (the daemon retries within its backoff cap)",
+		func() bool { return m.unsynced() == 0 })
 }
 
 // assertHubHoldsEachOnce compares every member's ledger with the hub's
