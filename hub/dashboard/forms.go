@@ -29,7 +29,7 @@ func (p *Pages) policyData(pol byok.Policy) policyData {
 		d.Services = append(d.Services, serviceChoice{Service: svc, On: pol.SharedAllowed(svc)})
 	}
 	if pol.MemberMonthlyCap > 0 {
-		d.Cap = usd(pol.MemberMonthlyCap)
+		d.Cap = strings.TrimPrefix(pol.MemberMonthlyCap.String(), "$")
 	}
 	return d
 }
