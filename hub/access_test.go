@@ -62,6 +62,7 @@ func TestAccess_Matrix(t *testing.T) {
 		{"usage", "GET", h.URL() + "/v1/usage", "", map[string]int{"ann": 200, "bob": 200, "admin session": 200}},
 		{"relay", "POST", h.URL() + "/relay/openai/v1/chat/completions", chatBody, map[string]int{"ann": 200, "bob": 200}},
 		{"sync", "WS", h.URL() + teamsync.SyncPath, "", map[string]int{"ann": 101, "bob": 101}},
+		{"member login link", "POST", h.URL() + teamsync.LoginLinkPath, "", map[string]int{"ann": 200, "bob": 200}},
 		{"admin devices", "GET", admin + "/v1/devices", "", map[string]int{"admin token": 200}},
 		{"admin usage", "GET", admin + "/v1/usage", "", map[string]int{"admin token": 200}},
 		{"admin policy", "PUT", admin + "/v1/policy", `{"shared_services":["openai"]}`, map[string]int{"admin token": 200}},
