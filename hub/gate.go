@@ -1,9 +1,11 @@
 package hub
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"byokd.dev/byok"
@@ -102,10 +104,20 @@ func (s *Server) Viewer(r *http.Request) (Viewer, bool) {
 		return Viewer{}, false
 	}
 	admin, err := s.cfg.Store.IsAdmin(r.Context(), ses.Email)
-	if err != nil {
+	if err != nil || (!admin && !s.activeMember(r.Context(), ses.Email)) {
 		return Viewer{}, false
 	}
 	return Viewer{Email: ses.Email, Admin: admin, CSRF: hashSecret("csrf:" + c.Value)}, true
+}
+
+// activeMember reports whether member has a device that is not revoked: a
+// member's session ends with their last device.
+func (s *Server) activeMember(ctx context.Context, member string) bool {
+	devs, err := s.cfg.Store.Devices(ctx)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(devs, func(d Device) bool { return d.Member == member && d.Revoked == nil })
 }
 
 // admin returns the email of the admin whose session cookie r carries.

@@ -201,3 +201,26 @@ func TestDashboard_AuditPages(t *testing.T) {
 		t.Errorf("the audit pages showed %d calls, want %d", len(seen), len(evs))
 	}
 }
+
+// TestDashboard_MemberSessionEndsWithLastDevice: once the admin revokes a
+// member's device, the member's session reads nothing.
+func TestDashboard_MemberSessionEndsWithLastDevice(t *testing.T) {
+	h := startHub(t, "", now)
+	seedTwo(t, h)
+	ann := h.memberBrowser(t, "ann@example.com")
+	if st, _ := ann.get("/ui/overview"); st != http.StatusOK {
+		t.Fatalf("ann's session: status %d", st)
+	}
+	devs, err := h.admin.Devices(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if err := h.admin.Revoke(context.Background(), d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := ann.get("/ui/overview"); st != http.StatusUnauthorized {
+		t.Errorf("ann's session after her device was revoked: status %d, want 401", st)
+	}
+}
