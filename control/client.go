@@ -1,108 +1,44 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/jsonapi"
 )
 
 // ErrNotRunning: no daemon answers for this $BYOKD_HOME.
 var ErrNotRunning = errors.New("byokd: the daemon is not running: start it with `byokd run` (or `byokd service start`)")
 
 // Client calls a running daemon's control API. It is safe for concurrent use.
-type Client struct {
-	base  string
-	token byok.Secret
-	hc    *http.Client
-}
+type Client struct{ api *jsonapi.Client }
 
 // Dial reads the daemon's address and token from home and returns a Client.
 // It returns ErrNotRunning when no daemon has written its state there.
 func Dial(home string) (*Client, error) {
-	b, err := os.ReadFile(filepath.Join(home, StateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotRunning
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read daemon state: %w", err)
-	}
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("read daemon state %s: %w", StateFile, err)
-	}
-	tok, err := os.ReadFile(filepath.Join(home, TokenFile))
+	tok, err := jsonapi.ReadState(home, StateFile, TokenFile, &st, ErrNotRunning)
 	if err != nil {
-		return nil, fmt.Errorf("read control token: %w", err)
+		return nil, err
 	}
-	return NewClient(st.Control, byok.NewSecret(strings.TrimSpace(string(tok)))), nil
+	return NewClient(st.Control, tok), nil
 }
 
 // NewClient returns a Client for the API at addr (host:port).
 func NewClient(addr string, token byok.Secret) *Client {
-	return &Client{base: "http://" + addr, token: token, hc: &http.Client{Timeout: 30 * time.Second}}
+	return &Client{api: jsonapi.New(addr, token, "control API", ErrNotRunning, map[string]error{
+		"not_found": byok.ErrNotFound, "exists": byok.ErrExists, "invalid": ErrInvalid,
+		"locked": byok.ErrLocked, "unauthorized": byok.ErrUnauthorized,
+	})}
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return ErrNotRunning
-		}
-		return fmt.Errorf("byokd: control API: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var eb errorBody
-		_ = json.NewDecoder(io.LimitReader(resp.Body, maxRequest)).Decode(&eb)
-		if eb.Error == "" {
-			eb.Error = resp.Status
-		}
-		switch eb.Code {
-		case "not_found":
-			return fmt.Errorf("%w: %s", byok.ErrNotFound, eb.Error)
-		case "exists":
-			return fmt.Errorf("%w: %s", byok.ErrExists, eb.Error)
-		case "invalid":
-			return fmt.Errorf("%w: %s", ErrInvalid, eb.Error)
-		case "locked":
-			return fmt.Errorf("%w: %s", byok.ErrLocked, eb.Error)
-		case "unauthorized":
-			return fmt.Errorf("%w: %s", byok.ErrUnauthorized, eb.Error)
-		}
-		return errors.New(eb.Error)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return c.api.Do(ctx, method, path, in, out)
 }
 
 // Status returns the daemon's status.
@@ -196,28 +132,15 @@ func (c *Client) Answer(ctx context.Context, id string, a Answer) error {
 // Subscribe streams the daemon's events until ctx ends or the daemon
 // stops; then the channel is closed.
 func (c *Client) Subscribe(ctx context.Context) (<-chan Event, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/events", nil)
+	body, err := c.api.Stream(ctx, "/v1/events")
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
-	// The stream is long-lived: no client timeout.
-	resp, err := (&http.Client{Transport: c.hc.Transport}).Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, ErrNotRunning
-		}
-		return nil, fmt.Errorf("byokd: control API: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, fmt.Errorf("byokd: event stream: %s", resp.Status)
 	}
 	ch := make(chan Event, 16)
 	go func() {
 		defer close(ch)
-		defer resp.Body.Close()
-		dec := json.NewDecoder(resp.Body)
+		defer body.Close()
+		dec := json.NewDecoder(body)
 		for {
 			var ev Event
 			if dec.Decode(&ev) != nil {

@@ -1,106 +1,42 @@
 package hub
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"byokd.dev/byok"
-	"byokd.dev/byok/teamsync"
+	"byokd.dev/byok/internal/jsonapi"
 )
 
 // ErrNotRunning: no hub answers for this state folder.
 var ErrNotRunning = errors.New("byokd: the hub is not running for this state folder: start it with `byokd hub serve` (and check BYOKD_HUB_HOME or --data)")
 
 // AdminClient calls a running hub's admin API. It is safe for concurrent use.
-type AdminClient struct {
-	base  string
-	token byok.Secret
-	hc    *http.Client
-}
+type AdminClient struct{ api *jsonapi.Client }
 
 // DialAdmin reads the hub's admin address and token from its state folder.
 func DialAdmin(data string) (*AdminClient, error) {
-	b, err := os.ReadFile(filepath.Join(data, StateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotRunning
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read hub state: %w", err)
-	}
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("read hub state %s: %w", StateFile, err)
-	}
-	tok, err := os.ReadFile(filepath.Join(data, TokenFile))
+	tok, err := jsonapi.ReadState(data, StateFile, TokenFile, &st, ErrNotRunning)
 	if err != nil {
-		return nil, fmt.Errorf("read the admin token: %w", err)
+		return nil, err
 	}
-	return NewAdminClient(st.Admin, byok.NewSecret(strings.TrimSpace(string(tok)))), nil
+	return NewAdminClient(st.Admin, tok), nil
 }
 
 // NewAdminClient returns a client for the admin API at addr (host:port).
 func NewAdminClient(addr string, token byok.Secret) *AdminClient {
-	return &AdminClient{base: "http://" + addr, token: token, hc: &http.Client{Timeout: 30 * time.Second}}
+	return &AdminClient{api: jsonapi.New(addr, token, "hub admin API", ErrNotRunning, map[string]error{
+		"not_found": byok.ErrNotFound, "exists": byok.ErrExists, "invalid": ErrInvalid,
+		"unauthorized": byok.ErrUnauthorized,
+	})}
 }
 
 func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return ErrNotRunning
-		}
-		return fmt.Errorf("byokd: hub admin API: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var eb teamsync.ErrorBody
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb)
-		if eb.Error == "" {
-			eb.Error = resp.Status
-		}
-		switch eb.Code {
-		case "not_found":
-			return fmt.Errorf("%w: %s", byok.ErrNotFound, eb.Error)
-		case "exists":
-			return fmt.Errorf("%w: %s", byok.ErrExists, eb.Error)
-		case "invalid":
-			return fmt.Errorf("%w: %s", ErrInvalid, eb.Error)
-		case "unauthorized":
-			return fmt.Errorf("%w: %s", byok.ErrUnauthorized, eb.Error)
-		}
-		return errors.New(eb.Error)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return c.api.Do(ctx, method, path, in, out)
 }
 
 // Status returns the hub's status.
