@@ -307,7 +307,13 @@ func (c *Client) sendBatch(ctx context.Context, conn *websocket.Conn, evs []byok
 			if a.BatchID != id {
 				continue // an ack of a batch from before a timeout: harmless
 			}
-			ids := append(a.IDs, a.Rejected...)
+			// Only rows of this batch leave the outbox, whatever else
+			// the hub names: a hub cannot make the daemon forget a row
+			// it never received.
+			ids, foreign := batchIDs(evs, a)
+			if foreign > 0 {
+				c.Logger.Warn("hub acknowledged events that were not in the batch; ignored", "count", foreign)
+			}
 			if err := c.Outbox.MarkSynced(ctx, ids); err != nil {
 				return fmt.Errorf("mark %d events synced: %w", len(ids), err)
 			}
@@ -319,6 +325,26 @@ func (c *Client) sendBatch(ctx context.Context, conn *websocket.Conn, evs []byok
 			return nil
 		}
 	}
+}
+
+// batchIDs returns the ids a acknowledges (stored or rejected) that were
+// in evs, and how many it named that were not.
+func batchIDs(evs []byok.UsageEvent, a Ack) (ids []string, foreign int) {
+	sent := make(map[string]bool, len(evs))
+	for _, ev := range evs {
+		sent[ev.ID] = true
+	}
+	for _, list := range [][]string{a.IDs, a.Rejected} {
+		for _, id := range list {
+			if sent[id] {
+				ids = append(ids, id)
+				sent[id] = false // named twice counts once
+			} else {
+				foreign++
+			}
+		}
+	}
+	return ids, foreign
 }
 
 func (c *Client) sendInventory(ctx context.Context, conn *websocket.Conn) error {
