@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/localproxy"
 	"byokd.dev/byok/metering"
 	"byokd.dev/byok/teamsync"
 )
@@ -54,6 +55,7 @@ func newRelayer(s *Server) *relayer {
 		ModifyResponse: rl.modifyResponse,
 		ErrorHandler:   rl.upstreamError,
 		FlushInterval:  -1,
+		BufferPool:     localproxy.Buffers,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	return rl

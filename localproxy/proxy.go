@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -150,9 +151,24 @@ func New(cfg Config) (*Proxy, error) {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.upstreamError,
 		FlushInterval:  -1,
+		BufferPool:     Buffers,
 		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return p, nil
+}
+
+// Buffers lends the 32 KiB copy buffers of reverse proxies. Without a pool
+// httputil.ReverseProxy allocates one per response: over half of the bytes
+// a call allocates, and so most of the garbage collector's work.
+var Buffers httputil.BufferPool = &bufferPool{pool: sync.Pool{New: func() any { return new([32 << 10]byte) }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte { return b.pool.Get().(*[32 << 10]byte)[:] }
+func (b *bufferPool) Put(p []byte) {
+	if cap(p) == 32<<10 {
+		b.pool.Put((*[32 << 10]byte)(p[:32<<10]))
+	}
 }
 
 // NewTransport returns the upstream transport: pooled keep-alive
