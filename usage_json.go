@@ -2,7 +2,9 @@ package byok
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // usageJSON is the one JSON form of a usage event: `byokd usage --json`,
@@ -36,17 +38,102 @@ type usageJSON struct {
 }
 
 // MarshalJSON writes the event's flat public JSON form.
-func (e UsageEvent) MarshalJSON() ([]byte, error) {
-	return json.Marshal(usageJSON{
-		ID: e.ID, Time: e.Time.UTC().Format(time.RFC3339Nano), Service: e.Service, Model: e.Model,
-		App: e.App, Project: e.Project, Credential: e.Credential, Payer: e.Payer, Member: e.Member,
-		Status: e.Status, InputTokens: e.Usage.InputTokens, OutputTokens: e.Usage.OutputTokens,
-		CacheReadTokens: e.Usage.CacheReadTokens, CacheWriteTokens: e.Usage.CacheWriteTokens(),
-		CacheWrite5mTokens: e.Usage.CacheWrite5mTokens, CacheWrite1hTokens: e.Usage.CacheWrite1hTokens,
-		Requests: e.Usage.Requests, CostUSD: e.Cost.Dollars(), CostMicros: e.Cost, CostKnown: e.CostKnown,
-		LatencyMS: float64(e.Latency) / float64(time.Millisecond), FallbackReason: e.FallbackReason,
-		Relayed: e.Relayed, Incomplete: !e.Usage.Complete,
-	})
+func (e UsageEvent) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
+
+// AppendJSON appends the form MarshalJSON writes, field by field in
+// usageJSON's order, without reflection: the ledger's journal writes one
+// per call. FuzzUsageEventJSON holds it to encoding/json's reading of
+// usageJSON.
+func (e UsageEvent) AppendJSON(b []byte) []byte {
+	u := &e.Usage
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, e.ID)
+	b = append(b, `,"time":`...)
+	b = appendJSONString(b, e.Time.UTC().Format(time.RFC3339Nano))
+	b = appendStringField(b, "service", string(e.Service))
+	b = appendStringField(b, "model", e.Model)
+	b = appendStringField(b, "app", e.App)
+	b = appendStringField(b, "project", e.Project)
+	b = appendStringField(b, "credential", e.Credential)
+	b = appendStringField(b, "payer", string(e.Payer))
+	if e.Member != "" {
+		b = appendStringField(b, "member", e.Member)
+	}
+	b = appendIntField(b, "status", int64(e.Status))
+	b = appendIntField(b, "input_tokens", u.InputTokens)
+	b = appendIntField(b, "output_tokens", u.OutputTokens)
+	b = appendIntField(b, "cache_read_tokens", u.CacheReadTokens)
+	b = appendIntField(b, "cache_write_tokens", u.CacheWriteTokens())
+	b = appendIntField(b, "cache_write_5m_tokens", u.CacheWrite5mTokens)
+	b = appendIntField(b, "cache_write_1h_tokens", u.CacheWrite1hTokens)
+	b = appendIntField(b, "requests", u.Requests)
+	b = append(b, `,"cost_usd":`...)
+	b = strconv.AppendFloat(b, e.Cost.Dollars(), 'f', -1, 64)
+	b = appendIntField(b, "cost_micros", int64(e.Cost))
+	b = appendBoolField(b, "cost_known", e.CostKnown)
+	b = append(b, `,"latency_ms":`...)
+	b = strconv.AppendFloat(b, float64(e.Latency)/float64(time.Millisecond), 'f', -1, 64)
+	if e.FallbackReason != "" {
+		b = appendStringField(b, "fallback_reason", e.FallbackReason)
+	}
+	b = appendBoolField(b, "relayed", e.Relayed)
+	b = appendBoolField(b, "incomplete", !u.Complete)
+	return append(b, '}')
+}
+
+func appendStringField(b []byte, name, v string) []byte {
+	b = append(append(append(b, ',', '"'), name...), '"', ':')
+	return appendJSONString(b, v)
+}
+
+func appendIntField(b []byte, name string, v int64) []byte {
+	b = append(append(append(b, ',', '"'), name...), '"', ':')
+	return strconv.AppendInt(b, v, 10)
+}
+
+func appendBoolField(b []byte, name string, v bool) []byte {
+	b = append(append(append(b, ',', '"'), name...), '"', ':')
+	return strconv.AppendBool(b, v)
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD (as
+// encoding/json does), U+2028 and U+2029 escaped for JavaScript.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes.

@@ -90,11 +90,7 @@ func (j *journal) append(evs []*byok.UsageEvent) error {
 		if row.Model == "" {
 			row.Model = row.Usage.Model // the one model the ledger stores
 		}
-		b, err := json.Marshal(row)
-		if err != nil {
-			return err
-		}
-		j.buf = append(append(j.buf, b...), '\n')
+		j.buf = append(row.AppendJSON(j.buf), '\n')
 	}
 	n, err := j.f.Write(j.buf)
 	if err != nil {
