@@ -19,14 +19,7 @@ deny. A call nobody answers is denied after its timeout (60 s).
 
 Example:
   byokd approvals`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		c, err := client(e)
-		if err != nil {
-			return err
-		}
+	run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 		list, err := c.Approvals(ctx)
 		if err != nil {
 			return err
@@ -42,7 +35,7 @@ Example:
 		}
 		table(e, "ID\tSERVICE\tMODEL\tAPP\tPROJECT\tESTIMATE\tEXPIRES IN", rows)
 		return nil
-	},
+	}),
 }
 
 var approveCmd = command{
@@ -59,14 +52,13 @@ Example:
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		shared := fs.Bool("shared", false, "use the team's shared key")
 		dur := fs.Duration("for", 0, "let the answer stand for this long for the same app, e.g. 10m")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		answer := "personal"
-		if *shared {
-			answer = "shared"
-		}
-		return answerCall(ctx, e, fs, answer, *dur)
+		return daemonRun(1, answerArgs, nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			answer := "personal"
+			if *shared {
+				answer = "shared"
+			}
+			return answerCall(ctx, e, c, fs.Arg(0), answer, *dur)
+		})(ctx, e, fs, args)
 	},
 }
 
@@ -78,25 +70,20 @@ Example:
   byokd deny 3f2a9c1e`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		dur := fs.Duration("for", 0, "refuse the same app's calls for this long, e.g. 10m")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		return answerCall(ctx, e, fs, "deny", *dur)
+		return daemonRun(1, answerArgs, nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			return answerCall(ctx, e, c, fs.Arg(0), "deny", *dur)
+		})(ctx, e, fs, args)
 	},
 }
 
-func answerCall(ctx context.Context, e env, fs *flag.FlagSet, answer string, dur time.Duration) error {
-	if err := exactArgs(fs, 1, "an approval ID (see `byokd approvals`)"); err != nil {
+// answerArgs is what approve and deny take.
+const answerArgs = "an approval ID (see `byokd approvals`)"
+
+func answerCall(ctx context.Context, e env, c *control.Client, id, answer string, dur time.Duration) error {
+	if err := c.Answer(ctx, id, control.Answer{Answer: answer, Minutes: int(dur.Round(time.Minute) / time.Minute)}); err != nil {
 		return err
 	}
-	c, err := client(e)
-	if err != nil {
-		return err
-	}
-	if err := c.Answer(ctx, fs.Arg(0), control.Answer{Answer: answer, Minutes: int(dur.Round(time.Minute) / time.Minute)}); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s: %s\n", fs.Arg(0), answer)
+	fmt.Fprintf(e.stdout, "%s: %s\n", id, answer)
 	return nil
 }
 
@@ -109,14 +96,7 @@ approvals) as one JSON line until interrupted.
 
 Example:
   byokd events`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		c, err := client(e)
-		if err != nil {
-			return err
-		}
+	run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 		ch, err := c.Subscribe(ctx)
 		if err != nil {
 			return err
@@ -128,5 +108,5 @@ Example:
 			}
 		}
 		return nil
-	},
+	}),
 }

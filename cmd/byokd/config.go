@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -151,4 +153,46 @@ func client(e env) (*control.Client, error) {
 		return nil, err
 	}
 	return control.Dial(dir)
+}
+
+// homeRun is runWith for commands that only need the state folder.
+func homeRun(f func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error) runFunc {
+	return runWith(home, anyArgs, "", nil, f)
+}
+
+// daemonRun is runWith for commands that talk to the running daemon.
+func daemonRun(n int, what string, check func(fs *flag.FlagSet) error, f func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error) runFunc {
+	return runWith(client, n, what, check, f)
+}
+
+// anyArgs tells runWith not to count positional arguments.
+const anyArgs = -1
+
+// runWith is the skeleton of a command that works through something it
+// opens first (the daemon's control API, the hub's admin API, the service
+// manager): parse the flags (the caller has put them on fs), check there
+// are n positional arguments (what says which, for the error), run check,
+// then open with dial and call f. check, which may be nil, is for bad
+// input that should be reported even when the daemon is not running.
+func runWith[C any](dial func(env) (C, error), n int, what string, check func(fs *flag.FlagSet) error, f func(ctx context.Context, e env, c C, fs *flag.FlagSet) error) runFunc {
+	return func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if n != anyArgs {
+			if err := exactArgs(fs, n, what); err != nil {
+				return err
+			}
+		}
+		if check != nil {
+			if err := check(fs); err != nil {
+				return err
+			}
+		}
+		c, err := dial(e)
+		if err != nil {
+			return err
+		}
+		return f(ctx, e, c, fs)
+	}
 }

@@ -38,48 +38,43 @@ Example:
   byokd doctor --check`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		checkOnly := fs.Bool("check", false, "only check and explain; change nothing")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		dir, err := home(e)
-		if err != nil {
-			return err
-		}
-		if pid, running := daemonRunning(dir); running {
-			return fmt.Errorf("byokd is running (pid %d): stop it first (byokd service stop, or end byokd run), then run byokd doctor again", pid)
-		}
-		path := filepath.Join(dir, daemon.LedgerFile)
-		c, err := ledger.Check(ctx, path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprint(e.stdout, c.Report())
-		switch {
-		case c.OK():
+		return homeRun(func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error {
+			if pid, running := daemonRunning(dir); running {
+				return fmt.Errorf("byokd is running (pid %d): stop it first (byokd service stop, or end byokd run), then run byokd doctor again", pid)
+			}
+			path := filepath.Join(dir, daemon.LedgerFile)
+			c, err := ledger.Check(ctx, path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(e.stdout, c.Report())
+			switch {
+			case c.OK():
+				return nil
+			case c.TooNew:
+				return errors.New("byokd: the ledger is from a newer byokd: upgrade byokd")
+			case *checkOnly:
+				return errors.New("byokd: the ledger is damaged: run byokd doctor without --check to repair it")
+			}
+			res, err := ledger.Rebuild(ctx, path, time.Now)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "repaired: the old file is kept as %s\n", res.Backup)
+			for _, t := range slices.Sorted(maps.Keys(res.Copied)) {
+				line := fmt.Sprintf("  %-14s %d rows kept", t, res.Copied[t])
+				if lost := res.Lost[t]; lost != "" {
+					line += "; " + lost
+				}
+				fmt.Fprintln(e.stdout, line)
+			}
+			for _, t := range slices.Sorted(maps.Keys(res.Lost)) {
+				if _, ok := res.Copied[t]; !ok {
+					fmt.Fprintf(e.stdout, "  %-14s %s\n", t, res.Lost[t])
+				}
+			}
 			return nil
-		case c.TooNew:
-			return errors.New("byokd: the ledger is from a newer byokd: upgrade byokd")
-		case *checkOnly:
-			return errors.New("byokd: the ledger is damaged: run byokd doctor without --check to repair it")
-		}
-		res, err := ledger.Rebuild(ctx, path, time.Now)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "repaired: the old file is kept as %s\n", res.Backup)
-		for _, t := range slices.Sorted(maps.Keys(res.Copied)) {
-			line := fmt.Sprintf("  %-14s %d rows kept", t, res.Copied[t])
-			if lost := res.Lost[t]; lost != "" {
-				line += "; " + lost
-			}
-			fmt.Fprintln(e.stdout, line)
-		}
-		for _, t := range slices.Sorted(maps.Keys(res.Lost)) {
-			if _, ok := res.Copied[t]; !ok {
-				fmt.Fprintf(e.stdout, "  %-14s %s\n", t, res.Lost[t])
-			}
-		}
-		return nil
+		})(ctx, e, fs, args)
 	},
 }
 

@@ -49,24 +49,12 @@ func hubClient(e env, data string) (*hub.AdminClient, error) {
 	return hub.DialAdmin(dir)
 }
 
-// hubRun parses flags (with --data) and positional count, then calls f.
-func hubRun(n int, what string, setup func(fs *flag.FlagSet), f func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error) func(context.Context, env, *flag.FlagSet, []string) error {
+// hubRun is runWith for the hub's admin commands, with --data.
+func hubRun(n int, what string, f func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error) runFunc {
 	return func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		data := dataFlag(fs)
-		if setup != nil {
-			setup(fs)
-		}
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if err := exactArgs(fs, n, what); err != nil {
-			return err
-		}
-		c, err := hubClient(e, *data)
-		if err != nil {
-			return err
-		}
-		return f(ctx, e, c, fs)
+		dial := func(e env) (*hub.AdminClient, error) { return hubClient(e, *data) }
+		return runWith(dial, n, what, nil, f)(ctx, e, fs, args)
 	}
 }
 
@@ -168,7 +156,7 @@ works once, within 15 minutes. Run it again for a new link.
 
 Example:
   byokd hub admin create admin@example.com`,
-	run: hubRun(1, "an EMAIL", nil, func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+	run: hubRun(1, "an EMAIL", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 		l, err := c.CreateAdmin(ctx, fs.Arg(0))
 		if err != nil {
 			return err
@@ -190,27 +178,26 @@ reach it through the hub's relay.
 Example:
   printf '%s' "$TEAM_OPENAI_KEY" | byokd hub key add openai --name team-openai`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			var name *string
-			return hubRun(1, "a SERVICE", func(fs *flag.FlagSet) { name = fs.String("name", "", "a name for the key (required)") },
-				func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-					svc, err := byok.ParseService(fs.Arg(0))
-					if err != nil {
-						return err
-					}
-					if *name == "" {
-						return errors.New("give the key a name with --name, such as --name team-openai")
-					}
-					secret, err := readSecret(e, fmt.Sprintf("%s shared key %q: ", svc.Title(), *name))
-					if err != nil {
-						return err
-					}
-					k, err := c.AddKey(ctx, svc, *name, byok.NewSecret(secret))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(e.stdout, "added shared %s key %q (%s)\n", svc.Title(), k.Name, k.Fingerprint)
-					return nil
-				})(ctx, e, fs, args)
+			name := fs.String("name", "", "a name for the key (required)")
+			return hubRun(1, "a SERVICE", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+				svc, err := byok.ParseService(fs.Arg(0))
+				if err != nil {
+					return err
+				}
+				if *name == "" {
+					return errors.New("give the key a name with --name, such as --name team-openai")
+				}
+				secret, err := readSecret(e, fmt.Sprintf("%s shared key %q: ", svc.Title(), *name))
+				if err != nil {
+					return err
+				}
+				k, err := c.AddKey(ctx, svc, *name, byok.NewSecret(secret))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "added shared %s key %q (%s)\n", svc.Title(), k.Name, k.Fingerprint)
+				return nil
+			})(ctx, e, fs, args)
 		},
 	},
 	"list": {
@@ -219,7 +206,7 @@ Example:
 
 Example:
   byokd hub key list`,
-		run: hubRun(0, "no arguments", nil, func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+		run: hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 			keys, err := c.Keys(ctx)
 			if err != nil {
 				return err
@@ -238,7 +225,7 @@ Example:
 
 Example:
   byokd hub key rm team-openai`,
-		run: hubRun(1, "a key NAME", nil, func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+		run: hubRun(1, "a key NAME", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 			if err := c.RemoveKey(ctx, fs.Arg(0)); err != nil {
 				return err
 			}
@@ -258,16 +245,15 @@ credential with ` + "`byokd join HUB CODE`" + `. It works once and expires.
 Example:
   byokd hub invite member@example.com --expires 48h`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		var exp *time.Duration
-		return hubRun(1, "an EMAIL", func(fs *flag.FlagSet) { exp = fs.Duration("expires", hub.DefaultInviteTTL, "how long the code works") },
-			func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-				inv, err := c.Invite(ctx, fs.Arg(0), *exp)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(e.stdout, inv.Code)
-				return nil
-			})(ctx, e, fs, args)
+		exp := fs.Duration("expires", hub.DefaultInviteTTL, "how long the code works")
+		return hubRun(1, "an EMAIL", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+			inv, err := c.Invite(ctx, fs.Arg(0), *exp)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, inv.Code)
+			return nil
+		})(ctx, e, fs, args)
 	},
 }
 
@@ -277,7 +263,7 @@ var hubDevicesCmd = command{
 
 Example:
   byokd hub devices`,
-	run: hubRun(0, "no arguments", nil, func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+	run: hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 		devs, err := c.Devices(ctx)
 		if err != nil {
 			return err
@@ -311,7 +297,7 @@ it. The member can join again with a new invite.
 
 Example:
   byokd hub revoke 0196f0c2-7a1e-7d3a-9c1b-2f4e5d6a7b8c`,
-	run: hubRun(1, "a DEVICE id (see `byokd hub devices`)", nil, func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+	run: hubRun(1, "a DEVICE id (see `byokd hub devices`)", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 		if err := c.Revoke(ctx, fs.Arg(0)); err != nil {
 			return err
 		}
@@ -328,19 +314,18 @@ var hubPolicyCmd = group("hub policy", "the team policy pushed to every daemon",
 Example:
   byokd hub policy show`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			var asJSON *bool
-			return hubRun(0, "no arguments", func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON") },
-				func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-					p, err := c.Policy(ctx)
-					if err != nil {
-						return err
-					}
-					if *asJSON {
-						return json.NewEncoder(e.stdout).Encode(p)
-					}
-					printPolicy(e, p)
-					return nil
-				})(ctx, e, fs, args)
+			asJSON := fs.Bool("json", false, "print JSON")
+			return hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+				p, err := c.Policy(ctx)
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					return json.NewEncoder(e.stdout).Encode(p)
+				}
+				printPolicy(e, p)
+				return nil
+			})(ctx, e, fs, args)
 		},
 	},
 	"set": {
@@ -354,15 +339,12 @@ Changes only the settings given. --shared-services none shares nothing;
 Example:
   byokd hub policy set --shared-services openai,anthropic --member-cap 50 --fallback on`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			var shared, capUSD, approval, fallback, pref *string
-			setup := func(fs *flag.FlagSet) {
-				shared = fs.String("shared-services", "", "services that may use shared keys, comma-separated, or none")
-				capUSD = fs.String("member-cap", "", "monthly shared-key spend per member in USD (0: no cap)")
-				approval = fs.String("approval", "", "shared-key calls ask the member first: on or off")
-				fallback = fs.String("fallback", "", "fall back from a failing personal key to a shared one: on or off")
-				pref = fs.String("default-pref", "", "preference for members who have not chosen: personal, shared or ask")
-			}
-			return hubRun(0, "no arguments", setup, func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+			shared := fs.String("shared-services", "", "services that may use shared keys, comma-separated, or none")
+			capUSD := fs.String("member-cap", "", "monthly shared-key spend per member in USD (0: no cap)")
+			approval := fs.String("approval", "", "shared-key calls ask the member first: on or off")
+			fallback := fs.String("fallback", "", "fall back from a failing personal key to a shared one: on or off")
+			pref := fs.String("default-pref", "", "preference for members who have not chosen: personal, shared or ask")
+			return hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 				p, err := c.Policy(ctx)
 				if err != nil {
 					return err
@@ -444,13 +426,9 @@ Example:
   byokd hub usage
   byokd hub usage --month 2026-10 --json`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		var month *string
-		var asJSON *bool
-		setup := func(fs *flag.FlagSet) {
-			month = fs.String("month", "", "month as YYYY-MM (default: this month)")
-			asJSON = fs.Bool("json", false, "print a JSON array, one object per call")
-		}
-		return hubRun(0, "no arguments", setup, func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+		month := fs.String("month", "", "month as YYYY-MM (default: this month)")
+		asJSON := fs.Bool("json", false, "print a JSON array, one object per call")
+		return hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 			from := time.Now().UTC()
 			if *month != "" {
 				m, err := time.Parse("2006-01", *month)

@@ -23,21 +23,13 @@ Example:
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		name := fs.String("name", "", "this device's name in the admin's list (default: the host name)")
 		insecure := fs.Bool("insecure", false, "allow plain http to a hub off this machine")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if err := exactArgs(fs, 2, "HUB_URL and CODE"); err != nil {
-			return err
-		}
-		c, err := client(e)
-		if err != nil {
-			return err
-		}
-		st, err := c.JoinHub(ctx, control.Join{HubURL: fs.Arg(0), Code: fs.Arg(1), DeviceName: *name, Insecure: *insecure})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "joined %s as %s\n", st.URL, st.Member)
-		return nil
+		return daemonRun(2, "HUB_URL and CODE", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			st, err := c.JoinHub(ctx, control.Join{HubURL: fs.Arg(0), Code: fs.Arg(1), DeviceName: *name, Insecure: *insecure})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "joined %s as %s\n", st.URL, st.Member)
+			return nil
+		})(ctx, e, fs, args)
 	},
 }

@@ -25,39 +25,32 @@ Example:
 			name := fs.String("name", "", "a name for the key, such as work (required)")
 			budget := fs.String("budget", "", "monthly budget in USD, such as 50")
 			primary := fs.Bool("primary", false, "try this key first for the service")
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			if err := exactArgs(fs, 1, "a SERVICE"); err != nil {
-				return err
-			}
-			svc, err := byok.ParseService(fs.Arg(0))
-			if err != nil {
-				return err
-			}
-			if *name == "" {
-				return fmt.Errorf("give the key a name with --name, such as --name work")
-			}
+			var svc byok.Service
 			var b byok.Micros
-			if *budget != "" {
-				if b, err = byok.ParseUSD(*budget); err != nil {
+			check := func(fs *flag.FlagSet) (err error) {
+				if svc, err = byok.ParseService(fs.Arg(0)); err != nil {
 					return err
 				}
-			}
-			c, err := client(e)
-			if err != nil {
+				if *name == "" {
+					return fmt.Errorf("give the key a name with --name, such as --name work")
+				}
+				if *budget != "" {
+					b, err = byok.ParseUSD(*budget)
+				}
 				return err
 			}
-			secret, err := readSecret(e, fmt.Sprintf("%s key for %q: ", svc.Title(), *name))
-			if err != nil {
-				return err
-			}
-			k, err := c.AddKey(ctx, control.AddKey{Service: svc, Name: *name, Secret: secret, Budget: b, Primary: *primary})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "added %s key %q (%s)%s\n", svc.Title(), k.Name, k.Fingerprint, map[bool]string{true: ", primary"}[k.Primary])
-			return nil
+			return daemonRun(1, "a SERVICE", check, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+				secret, err := readSecret(e, fmt.Sprintf("%s key for %q: ", svc.Title(), *name))
+				if err != nil {
+					return err
+				}
+				k, err := c.AddKey(ctx, control.AddKey{Service: svc, Name: *name, Secret: secret, Budget: b, Primary: *primary})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "added %s key %q (%s)%s\n", svc.Title(), k.Name, k.Fingerprint, map[bool]string{true: ", primary"}[k.Primary])
+				return nil
+			})(ctx, e, fs, args)
 		},
 	},
 	"list": {
@@ -68,14 +61,7 @@ Lists your personal keys without their secrets.
 
 Example:
   byokd key list`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
+		run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 			keys, err := c.Keys(ctx)
 			if err != nil {
 				return err
@@ -94,7 +80,7 @@ Example:
 			}
 			table(e, "NAME\tSERVICE\tKEY\tBUDGET\tSPENT (MONTH)\tPRIMARY", rows)
 			return nil
-		},
+		}),
 	},
 	"rm": {
 		summary: "remove a personal key from the keychain",
@@ -106,25 +92,18 @@ keep its name.
 Example:
   byokd key rm openai work`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
+			var svc byok.Service
+			check := func(fs *flag.FlagSet) (err error) {
+				svc, err = byok.ParseService(fs.Arg(0))
 				return err
 			}
-			if err := exactArgs(fs, 2, "SERVICE and NAME"); err != nil {
-				return err
-			}
-			svc, err := byok.ParseService(fs.Arg(0))
-			if err != nil {
-				return err
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
-			if err := c.RemoveKey(ctx, svc, fs.Arg(1)); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "removed %s key %q\n", svc.Title(), fs.Arg(1))
-			return nil
+			return daemonRun(2, "SERVICE and NAME", check, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+				if err := c.RemoveKey(ctx, svc, fs.Arg(1)); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "removed %s key %q\n", svc.Title(), fs.Arg(1))
+				return nil
+			})(ctx, e, fs, args)
 		},
 	},
 })

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+
+	"byokd.dev/byok/daemon"
 )
 
 var logsCmd = command{
@@ -18,16 +20,14 @@ Example:
   byokd logs -n 200`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		n := fs.Int("n", 50, "number of lines")
-		if err := parse(fs, args); err != nil {
-			return err
+		check := func(*flag.FlagSet) error {
+			if *n < 1 {
+				return fmt.Errorf("-n %d: give a positive number of lines", *n)
+			}
+			return nil
 		}
-		if *n < 1 {
-			return fmt.Errorf("-n %d: give a positive number of lines", *n)
-		}
-		s, _, err := newService(e)
-		if err != nil {
-			return err
-		}
-		return s.Logs(ctx, *n, e.stdout)
+		return serviceRun(check, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
+			return s.Logs(ctx, *n, e.stdout)
+		})(ctx, e, fs, args)
 	},
 }

@@ -33,8 +33,11 @@ type env struct {
 type command struct {
 	summary string
 	usage   string // full help: synopsis, what it does, an example
-	run     func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error
+	run     runFunc
 }
+
+// runFunc runs a command: fs is its empty FlagSet, args what follows its name.
+type runFunc func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error
 
 func commands() map[string]command {
 	return map[string]command{

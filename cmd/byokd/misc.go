@@ -31,14 +31,7 @@ var statusCmd = command{
 
 Example:
   byokd status`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		c, err := client(e)
-		if err != nil {
-			return err
-		}
+	run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 		s, err := c.Status(ctx)
 		if err != nil {
 			return err
@@ -60,7 +53,7 @@ Example:
 		fmt.Fprintf(e.stdout, "unsynced:   %d rows\n", s.Unsynced)
 		fmt.Fprintf(e.stdout, "ledger:     %s\n", ledgerLine(s.Ledger))
 		return nil
-	},
+	}),
 }
 
 // ledgerLine says whether usage can be recorded, and what happens if not.
@@ -97,31 +90,13 @@ and the log. Rows waiting only in memory are lost if byokd stops.
 
 Example:
   byokd pref records keep-working`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			if err := exactArgs(fs, 1, "refuse or keep-working"); err != nil {
-				return err
-			}
-			var keep bool
-			switch fs.Arg(0) {
-			case "refuse":
-			case "keep-working":
-				keep = true
-			default:
-				return fmt.Errorf("%q: use refuse or keep-working", fs.Arg(0))
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
-			if err := c.SetLedgerMode(ctx, control.LedgerMode{KeepWorking: keep}); err != nil {
+		run: daemonRun(1, "refuse or keep-working", checkRecordsMode, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			if err := c.SetLedgerMode(ctx, control.LedgerMode{KeepWorking: fs.Arg(0) == "keep-working"}); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "when usage cannot be recorded: %s\n", fs.Arg(0))
 			return nil
-		},
+		}),
 	},
 	"show": {
 		summary: "show each service's preference and fallback",
@@ -129,14 +104,7 @@ Example:
 
 Example:
   byokd pref show`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
+		run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 			prefs, err := c.Prefs(ctx)
 			if err != nil {
 				return err
@@ -147,7 +115,7 @@ Example:
 			}
 			table(e, "SERVICE\tPREFERENCE\tFALLBACK\tON RATE LIMIT\tOVER BUDGET", rows)
 			return nil
-		},
+		}),
 	},
 	"set": {
 		summary: "set a service's preference: personal, shared or ask",
@@ -167,52 +135,54 @@ Example:
 			fb := fs.String("fallback", "", "on or off (default: unchanged)")
 			rl := fs.String("rate-limit-fallback", "", "on or off (default: unchanged)")
 			ob := fs.String("over-budget", "", "warn, block or shared (default: unchanged)")
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			if err := exactArgs(fs, 2, "SERVICE and a preference"); err != nil {
-				return err
-			}
-			svc, err := byok.ParseService(fs.Arg(0))
-			if err != nil {
-				return err
-			}
-			pref, err := byok.ParsePreference(fs.Arg(1))
-			if err != nil {
-				return err
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
-			cur, err := c.Prefs(ctx)
-			if err != nil {
-				return err
-			}
-			p := control.Pref{Service: svc, Preference: pref}
-			for _, q := range cur {
-				if q.Service == svc {
-					p = q
-					p.Preference = pref
+			var svc byok.Service
+			var pref byok.Preference
+			check := func(fs *flag.FlagSet) (err error) {
+				if svc, err = byok.ParseService(fs.Arg(0)); err != nil {
+					return err
 				}
-			}
-			if err := setOnOff(&p.Fallback, "fallback", *fb); err != nil {
+				pref, err = byok.ParsePreference(fs.Arg(1))
 				return err
 			}
-			if err := setOnOff(&p.RateLimitFallback, "rate-limit-fallback", *rl); err != nil {
-				return err
-			}
-			if *ob != "" {
-				p.OverBudget = *ob
-			}
-			if err := c.SetPref(ctx, p); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%s: %s, fallback %s, on rate limit %s, over budget %s\n", svc, pref, onOff(p.Fallback), onOff(p.RateLimitFallback), p.OverBudget)
-			return nil
+			return daemonRun(2, "SERVICE and a preference", check, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+				cur, err := c.Prefs(ctx)
+				if err != nil {
+					return err
+				}
+				p := control.Pref{Service: svc, Preference: pref}
+				for _, q := range cur {
+					if q.Service == svc {
+						p = q
+						p.Preference = pref
+					}
+				}
+				if err := setOnOff(&p.Fallback, "fallback", *fb); err != nil {
+					return err
+				}
+				if err := setOnOff(&p.RateLimitFallback, "rate-limit-fallback", *rl); err != nil {
+					return err
+				}
+				if *ob != "" {
+					p.OverBudget = *ob
+				}
+				if err := c.SetPref(ctx, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s: %s, fallback %s, on rate limit %s, over budget %s\n", svc, pref, onOff(p.Fallback), onOff(p.RateLimitFallback), p.OverBudget)
+				return nil
+			})(ctx, e, fs, args)
 		},
 	},
 })
+
+// checkRecordsMode accepts the argument of pref records.
+func checkRecordsMode(fs *flag.FlagSet) error {
+	switch fs.Arg(0) {
+	case "refuse", "keep-working":
+		return nil
+	}
+	return fmt.Errorf("%q: use refuse or keep-working", fs.Arg(0))
+}
 
 func onOff(b bool) string {
 	if b {

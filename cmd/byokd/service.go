@@ -16,13 +16,18 @@ import (
 )
 
 // newService returns the per-user service for $BYOKD_HOME and this binary.
-func newService(e env) (*daemon.Service, string, error) {
+func newService(e env) (*daemon.Service, error) {
 	dir, err := home(e)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	s, err := daemon.NewService(daemon.ServiceConfig{Home: dir, ConfigHome: e.getenv("XDG_CONFIG_HOME")})
-	return s, dir, err
+	return daemon.NewService(daemon.ServiceConfig{Home: dir, ConfigHome: e.getenv("XDG_CONFIG_HOME")})
+}
+
+// serviceRun is runWith for commands that work on the per-user service;
+// none of them takes positional arguments.
+func serviceRun(check func(fs *flag.FlagSet) error, f func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error) runFunc {
+	return runWith(newService, anyArgs, "", check, f)
 }
 
 // serviceAction is a service subcommand that takes no arguments.
@@ -30,21 +35,28 @@ func serviceAction(summary, name string, act func(*daemon.Service, context.Conte
 	return command{
 		summary: summary,
 		usage:   fmt.Sprintf("Usage: byokd service %s\n\n%s.\n\nExample:\n  byokd service %s", name, summary, name),
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			s, _, err := newService(e)
-			if err != nil {
-				return err
-			}
+		run: serviceRun(nil, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
 			if err := act(s, ctx); err != nil {
 				return err
 			}
 			fmt.Fprintln(e.stdout, done)
 			return nil
-		},
+		}),
 	}
+}
+
+// serviceState runs act, then prints the lines head makes of the
+// service's status and its state.
+func serviceState(act func(*daemon.Service, context.Context) (daemon.ServiceStatus, error), head func(daemon.ServiceStatus) string) runFunc {
+	return serviceRun(nil, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
+		st, err := act(s, ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(e.stdout, head(st))
+		printStatus(e, st)
+		return nil
+	})
 }
 
 var serviceCmd = group("service", "run byokd at login as a per-user service", map[string]command{
@@ -60,22 +72,9 @@ picks up a moved binary or another state folder.
 
 Example:
   byokd service install`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			s, _, err := newService(e)
-			if err != nil {
-				return err
-			}
-			st, err := s.Install(ctx)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "installed: %s (%s)\n", st.Path, st.Manager)
-			printStatus(e, st)
-			return nil
-		},
+		run: serviceState((*daemon.Service).Install, func(st daemon.ServiceStatus) string {
+			return fmt.Sprintf("installed: %s (%s)\n", st.Path, st.Manager)
+		}),
 	},
 	"uninstall": {
 		summary: "stop byokd and stop starting it at login; keeps keys and ledger",
@@ -91,31 +90,30 @@ Example:
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 			purge := fs.Bool("purge", false, "also delete keys, tokens and the ledger")
 			yes := fs.Bool("yes", false, "with --purge: do not ask")
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			s, dir, err := newService(e)
-			if err != nil {
-				return err
-			}
-			if *purge && !*yes {
-				if err := confirmPurge(e, dir); err != nil {
+			return serviceRun(nil, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
+				dir, err := home(e)
+				if err != nil {
 					return err
 				}
-			}
-			if err := s.Uninstall(ctx); err != nil {
-				return err
-			}
-			fmt.Fprintln(e.stdout, "uninstalled: byokd no longer starts at login")
-			if !*purge {
-				fmt.Fprintf(e.stdout, "kept your keys, tokens and ledger in %s (delete them with --purge)\n", dir)
+				if *purge && !*yes {
+					if err := confirmPurge(e, dir); err != nil {
+						return err
+					}
+				}
+				if err := s.Uninstall(ctx); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, "uninstalled: byokd no longer starts at login")
+				if !*purge {
+					fmt.Fprintf(e.stdout, "kept your keys, tokens and ledger in %s (delete them with --purge)\n", dir)
+					return nil
+				}
+				if err := daemon.Purge(ctx, dir); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "deleted %s and your keys' secrets\n", dir)
 				return nil
-			}
-			if err := daemon.Purge(ctx, dir); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "deleted %s and your keys' secrets\n", dir)
-			return nil
+			})(ctx, e, fs, args)
 		},
 	},
 	"start":   serviceAction("start the installed service", "start", (*daemon.Service).Start, "started"),
@@ -127,22 +125,9 @@ Example:
 
 Example:
   byokd service status`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			s, _, err := newService(e)
-			if err != nil {
-				return err
-			}
-			st, err := s.Status(ctx)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "manager:   %s\nentry:     %s\n", st.Manager, st.Path)
-			printStatus(e, st)
-			return nil
-		},
+		run: serviceState((*daemon.Service).Status, func(st daemon.ServiceStatus) string {
+			return fmt.Sprintf("manager:   %s\nentry:     %s\n", st.Manager, st.Path)
+		}),
 	},
 	"unit": {
 		summary: "print the systemd user unit install would write",
@@ -153,14 +138,7 @@ machines where you manage units yourself.
 
 Example:
   byokd service unit > ~/.config/systemd/user/byokd.service`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			dir, err := home(e)
-			if err != nil {
-				return err
-			}
+		run: homeRun(func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error {
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find the byokd binary: %w", err)
@@ -170,7 +148,7 @@ Example:
 			}
 			fmt.Fprint(e.stdout, daemon.SystemdUnit(exe, dir))
 			return nil
-		},
+		}),
 	},
 	"run": {
 		summary: "run the daemon as the service does (the Windows login entry)",

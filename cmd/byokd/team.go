@@ -1,12 +1,6 @@
 package main
 
-import (
-	"context"
-	"flag"
-	"fmt"
-
-	"byokd.dev/byok/tray"
-)
+import "byokd.dev/byok/control"
 
 var teamCmd = command{
 	summary: "open the team hub's web view, signed in as you",
@@ -20,26 +14,5 @@ link works once and expires after 15 minutes. --print only prints it.
 Example:
   byokd team
   byokd team --print`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		printOnly := fs.Bool("print", false, "print the login link instead of opening a browser")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		c, err := client(e)
-		if err != nil {
-			return err
-		}
-		l, err := c.HubLoginURL(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(e.stdout, l.URL)
-		if *printOnly {
-			return nil
-		}
-		if err := tray.OpenBrowser(l.URL); err != nil {
-			return fmt.Errorf("open a browser: %w; open the link above yourself", err)
-		}
-		return nil
-	},
+	run: openLogin((*control.Client).HubLoginURL),
 }

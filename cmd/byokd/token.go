@@ -21,22 +21,14 @@ Example:
   byokd token create my-editor --project acme`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 			project := fs.String("project", "", "project or client the app's usage is billed to")
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			if err := exactArgs(fs, 1, "a NAME"); err != nil {
-				return err
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
-			t, err := c.CreateToken(ctx, control.NewToken{Name: fs.Arg(0), Project: *project})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(e.stdout, t.Value)
-			return nil
+			return daemonRun(1, "a NAME", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+				t, err := c.CreateToken(ctx, control.NewToken{Name: fs.Arg(0), Project: *project})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, t.Value)
+				return nil
+			})(ctx, e, fs, args)
 		},
 	},
 	"list": {
@@ -45,14 +37,7 @@ Example:
 
 Example:
   byokd token list`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
+		run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 			toks, err := c.Tokens(ctx)
 			if err != nil {
 				return err
@@ -67,7 +52,7 @@ Example:
 			}
 			table(e, "NAME\tPROJECT\tCREATED\tSTATE", rows)
 			return nil
-		},
+		}),
 	},
 	"revoke": {
 		summary: "revoke an app token at once",
@@ -75,22 +60,12 @@ Example:
 
 Example:
   byokd token revoke my-editor`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			if err := parse(fs, args); err != nil {
-				return err
-			}
-			if err := exactArgs(fs, 1, "a NAME"); err != nil {
-				return err
-			}
-			c, err := client(e)
-			if err != nil {
-				return err
-			}
+		run: daemonRun(1, "a NAME", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 			if err := c.RevokeToken(ctx, fs.Arg(0)); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "revoked app token %q\n", fs.Arg(0))
 			return nil
-		},
+		}),
 	},
 })

@@ -33,18 +33,11 @@ without one, or after byokd run --no-tray. Quit closes the menu only.
 
 Example:
   byokd tray`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		dir, err := home(e)
-		if err != nil {
-			return err
-		}
+	run: homeRun(func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error {
 		logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		quietLibraryLog(logger)
 		return tray.Run(ctx, trayConfig(dir, logger, nil))
-	},
+	}),
 }
 
 var pauseCmd = command{
@@ -57,9 +50,7 @@ daemon resumes it.
 
 Example:
   byokd pause`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		return setPaused(ctx, e, fs, args, true)
-	},
+	run: setPaused(true),
 }
 
 var resumeCmd = command{
@@ -68,28 +59,21 @@ var resumeCmd = command{
 
 Example:
   byokd resume`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		return setPaused(ctx, e, fs, args, false)
-	},
+	run: setPaused(false),
 }
 
-func setPaused(ctx context.Context, e env, fs *flag.FlagSet, args []string, paused bool) error {
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := client(e)
-	if err != nil {
-		return err
-	}
-	if err := c.SetPaused(ctx, paused); err != nil {
-		return err
-	}
-	if paused {
-		fmt.Fprintln(e.stdout, "proxy paused: calls get an error until `byokd resume`")
-	} else {
-		fmt.Fprintln(e.stdout, "proxy resumed")
-	}
-	return nil
+func setPaused(paused bool) runFunc {
+	return daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+		if err := c.SetPaused(ctx, paused); err != nil {
+			return err
+		}
+		if paused {
+			fmt.Fprintln(e.stdout, "proxy paused: calls get an error until `byokd resume`")
+		} else {
+			fmt.Fprintln(e.stdout, "proxy resumed")
+		}
+		return nil
+	})
 }
 
 // desktopSession reports whether a graphical session with a session bus

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"byokd.dev/byok/control"
 	"byokd.dev/byok/tray"
 )
 
@@ -19,26 +20,27 @@ login link (valid for 5 minutes, once). --print only prints the link.
 Example:
   byokd ui
   byokd ui --print`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+	run: openLogin((*control.Client).LoginURL),
+}
+
+// openLogin is ui and team: it gets a one-time login link with login,
+// prints it and, unless --print, opens it in the browser.
+func openLogin(login func(*control.Client, context.Context) (control.Login, error)) runFunc {
+	return func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		printOnly := fs.Bool("print", false, "print the login link instead of opening a browser")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		c, err := client(e)
-		if err != nil {
-			return err
-		}
-		l, err := c.LoginURL(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(e.stdout, l.URL)
-		if *printOnly {
+		return daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			l, err := login(c, ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, l.URL)
+			if *printOnly {
+				return nil
+			}
+			if err := tray.OpenBrowser(l.URL); err != nil {
+				return fmt.Errorf("open a browser: %w; open the link above yourself", err)
+			}
 			return nil
-		}
-		if err := tray.OpenBrowser(l.URL); err != nil {
-			return fmt.Errorf("open a browser: %w; open the link above yourself", err)
-		}
-		return nil
-	},
+		})(ctx, e, fs, args)
+	}
 }

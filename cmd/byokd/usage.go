@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/control"
 )
 
 var usageCmd = command{
@@ -27,37 +28,34 @@ Example:
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		month := fs.String("month", "", "month as YYYY-MM (default: this month)")
 		asJSON := fs.Bool("json", false, "print a JSON array, one object per call")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
 		from := time.Now()
-		if *month != "" {
-			m, err := time.ParseInLocation("2006-01", *month, time.Local)
+		check := func(*flag.FlagSet) error {
+			if *month != "" {
+				m, err := time.ParseInLocation("2006-01", *month, time.Local)
+				if err != nil {
+					return fmt.Errorf("--month %q: use YYYY-MM, such as 2026-10", *month)
+				}
+				from = m
+			}
+			from = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.Local)
+			return nil
+		}
+		return daemonRun(anyArgs, "", check, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			events, err := c.Usage(ctx, from, from.AddDate(0, 1, 0))
 			if err != nil {
-				return fmt.Errorf("--month %q: use YYYY-MM, such as 2026-10", *month)
+				return err
 			}
-			from = m
-		}
-		from = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.Local)
-		to := from.AddDate(0, 1, 0)
-		c, err := client(e)
-		if err != nil {
-			return err
-		}
-		events, err := c.Usage(ctx, from, to)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			if events == nil {
-				events = []byok.UsageEvent{}
+			if *asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if events == nil {
+					events = []byok.UsageEvent{}
+				}
+				return enc.Encode(events)
 			}
-			return enc.Encode(events)
-		}
-		printSummary(e, from, events)
-		return nil
+			printSummary(e, from, events)
+			return nil
+		})(ctx, e, fs, args)
 	},
 }
 
