@@ -307,18 +307,18 @@ func TestDecide_RefusalMessages(t *testing.T) {
 		}), Refusal{CodeSharedNotAllowed, 403, "byokd: anthropic is set to use the team's shared key, but the team policy does not allow shared keys for anthropic. " +
 			"Ask your admin to allow shared keys, or add your own key with `byokd key add anthropic` and set the anthropic preference to personal."}},
 		{"budget reached, block", with(func(in *Input) { in.Keys[0].OverBudget = true; in.OverBudget = BudgetBlock }),
-			Refusal{CodeBudgetBlocked, 402, `byokd: your OpenAI key "work" has reached its monthly budget, and calls over budget are set to be blocked. ` +
+			Refusal{CodeBudgetBlocked, 402, `byokd: your OpenAI key "work" has reached its monthly budget (spent this month plus the estimated cost of calls still running), and calls over budget are set to be blocked. ` +
 				"Raise the budget, or choose warn or shared for keys over budget in byokd's settings."}},
 		{"budget reached, two keys, block", with(func(in *Input) {
 			in.Keys = []KeyState{{Name: "side", OverBudget: true}, {Name: "work", Primary: true, OverBudget: true}}
 			in.OverBudget = BudgetBlock
-		}), Refusal{CodeBudgetBlocked, 402, `byokd: your OpenAI keys "work", "side" have reached their monthly budgets, and calls over budget are set to be blocked. ` +
+		}), Refusal{CodeBudgetBlocked, 402, `byokd: your OpenAI keys "work", "side" have reached their monthly budgets (spent this month plus the estimated cost of calls still running), and calls over budget are set to be blocked. ` +
 			"Raise the budget, or choose warn or shared for keys over budget in byokd's settings."}},
 		{"budget reached, shared unavailable", with(func(in *Input) {
 			in.Keys[0].OverBudget = true
 			in.OverBudget = BudgetShared
 			in.HubLinked = false
-		}), Refusal{CodeBudgetNoShared, 402, `byokd: your OpenAI key "work" has reached its monthly budget, and the team's shared key cannot take over: ` +
+		}), Refusal{CodeBudgetNoShared, 402, `byokd: your OpenAI key "work" has reached its monthly budget (spent this month plus the estimated cost of calls still running), and the team's shared key cannot take over: ` +
 			"this machine has not joined a team hub. Raise the budget, or choose warn for keys over budget in byokd's settings."}},
 		{"approval denied", with(func(in *Input) { in.Approved = &Approval{Answer: AnswerDeny} }),
 			Refusal{CodeDenied, 403, `byokd: the OpenAI call from app "cursor" was declined in byokd's approval prompt. ` +

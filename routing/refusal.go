@@ -103,10 +103,14 @@ func overBudget(in *Input, names []string) string {
 	for i, n := range names {
 		q[i] = strconv.Quote(n)
 	}
+	// Calls in flight hold their estimated cost against the budget until
+	// their rows settle it, so a burst can reach it before anything is
+	// spent: say what counts.
+	const counted = " (spent this month plus the estimated cost of calls still running)"
 	if len(q) == 1 {
-		return "your " + in.Service.Title() + " key " + q[0] + " has reached its monthly budget"
+		return "your " + in.Service.Title() + " key " + q[0] + " has reached its monthly budget" + counted
 	}
-	return "your " + in.Service.Title() + " keys " + strings.Join(q, ", ") + " have reached their monthly budgets"
+	return "your " + in.Service.Title() + " keys " + strings.Join(q, ", ") + " have reached their monthly budgets" + counted
 }
 
 func upper(s string) string {
