@@ -72,7 +72,7 @@ func TestE2E_BrowserPageCannotUseTheProxy(t *testing.T) {
 	// page (an evaluation cut by the navigation is asked again).
 	var formReply string
 	for deadline := time.Now().Add(30 * time.Second); formReply == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		formReply, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.location.href.startsWith("http://` + m.proxy + `") ? document.body.innerText : ""`))
+		formReply, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.location.href.startsWith("http://`+m.proxy+`") ? document.body.innerText : ""`))
 	}
 	if !strings.Contains(formReply, "byokd: refused a request from a web page") {
 		t.Errorf("form post from another origin: the proxy answered %q, want the web-page refusal", formReply)
