@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/jsonapi"
 )
 
 // Backend is what the handler serves; the daemon implements it.
@@ -56,16 +56,17 @@ const maxRequest = 1 << 20
 // Handler serves the control API.
 type Handler struct {
 	b      Backend
-	token  byok.Secret
-	port   string
 	log    *slog.Logger
 	routes *http.ServeMux
+	gate   http.Handler
 }
 
 // NewHandler returns the API for b, accepting requests that carry token and
 // name 127.0.0.1/localhost with port in Host.
 func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Handler {
-	h := &Handler{b: b, token: token, port: port, log: log.With("component", "control"), routes: http.NewServeMux()}
+	h := &Handler{b: b, log: log.With("component", "control"), routes: http.NewServeMux()}
+	h.gate = jsonapi.Gate{Token: token, Port: port, Who: "byokd", API: "control API",
+		WrongToken: "byokd: missing or wrong control token", MaxBody: maxRequest}.Handler(h.routes)
 	m := h.routes
 	m.HandleFunc("GET /v1/status", h.status)
 	m.HandleFunc("GET /v1/keys", h.keys)
@@ -89,37 +90,9 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 	return h
 }
 
-// ServeHTTP is the one gate in front of every route, in this order: Host
-// must be loopback with our port (DNS rebinding); no browser Origin or
-// Referer; the bearer token, compared in constant time; then the routes.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-store")
-	if !loopbackHost(r.Host, h.port) {
-		writeErr(w, http.StatusForbidden, "forbidden", "byokd: refused: the control API answers only on 127.0.0.1 or localhost")
-		return
-	}
-	if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
-		writeErr(w, http.StatusForbidden, "forbidden", "byokd: refused a request from a web page")
-		return
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !h.token.Equal(byok.NewSecret(got)) {
-		writeErr(w, http.StatusUnauthorized, "unauthorized", "byokd: missing or wrong control token")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequest)
-	h.routes.ServeHTTP(w, r)
-}
-
-func loopbackHost(host, port string) bool {
-	hn, p, err := net.SplitHostPort(host)
-	if err != nil || p != port {
-		return false
-	}
-	ip := net.ParseIP(hn)
-	return strings.EqualFold(hn, "localhost") || (ip != nil && ip.IsLoopback())
-}
+// ServeHTTP serves the routes behind the gate (jsonapi.Gate): a loopback
+// Host with our port, no browser Origin or Referer, the bearer token.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.gate.ServeHTTP(w, r) }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	s, err := h.b.Status(r.Context())
@@ -171,7 +144,7 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request) {
 	from, err1 := time.Parse(time.RFC3339, q.Get("from"))
 	to, err2 := time.Parse(time.RFC3339, q.Get("to"))
 	if err := errors.Join(err1, err2); err != nil {
-		writeErr(w, http.StatusBadRequest, "invalid", "byokd: from and to must be RFC 3339 times")
+		jsonapi.WriteError(w, http.StatusBadRequest, "invalid", "byokd: from and to must be RFC 3339 times")
 		return
 	}
 	ev, err := h.b.Usage(r.Context(), from, to)
@@ -211,7 +184,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeErr(w, http.StatusBadRequest, "invalid", "byokd: malformed request: "+err.Error())
+		jsonapi.WriteError(w, http.StatusBadRequest, "invalid", "byokd: malformed request: "+err.Error())
 		return false
 	}
 	return true
@@ -223,23 +196,17 @@ func (h *Handler) reply(w http.ResponseWriter, v any, err error) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(v)
 	case errors.Is(err, byok.ErrNotFound):
-		writeErr(w, http.StatusNotFound, "not_found", err.Error())
+		jsonapi.WriteError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, byok.ErrExists):
-		writeErr(w, http.StatusConflict, "exists", err.Error())
+		jsonapi.WriteError(w, http.StatusConflict, "exists", err.Error())
 	case errors.Is(err, ErrInvalid):
-		writeErr(w, http.StatusBadRequest, "invalid", err.Error())
+		jsonapi.WriteError(w, http.StatusBadRequest, "invalid", err.Error())
 	case errors.Is(err, byok.ErrLocked):
-		writeErr(w, http.StatusServiceUnavailable, "locked", err.Error())
+		jsonapi.WriteError(w, http.StatusServiceUnavailable, "locked", err.Error())
 	default:
 		h.log.Error("control request failed", "err", err)
-		writeErr(w, http.StatusInternalServerError, "internal", err.Error())
+		jsonapi.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
 	}
-}
-
-func writeErr(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code})
 }
 
 func (h *Handler) approvals(w http.ResponseWriter, r *http.Request) {

@@ -150,12 +150,6 @@ type Pref struct {
 	OverBudget string `json:"over_budget"`
 }
 
-// errorBody is every error answer.
-type errorBody struct {
-	Error string `json:"error"`
-	Code  string `json:"code"` // not_found, exists, invalid, unauthorized, internal
-}
-
 // Event kinds.
 const (
 	EventFallback = "fallback" // a call left the member's key for the team's

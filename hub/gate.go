@@ -2,13 +2,13 @@ package hub
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/jsonapi"
 	"byokd.dev/byok/teamsync"
 )
 
@@ -43,7 +43,7 @@ func (s *Server) publicHandler(port string) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		if s.loopback && !loopbackHost(r.Host, port) {
+		if s.loopback && !jsonapi.LoopbackHost(r.Host, port) {
 			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused: this hub answers only on 127.0.0.1 or localhost")
 			return
 		}
@@ -54,15 +54,6 @@ func (s *Server) publicHandler(port string) http.Handler {
 		}
 		m.ServeHTTP(w, r)
 	})
-}
-
-func loopbackHost(host, port string) bool {
-	hn, p, err := net.SplitHostPort(host)
-	if err != nil || p != port {
-		return false
-	}
-	ip := net.ParseIP(hn)
-	return strings.EqualFold(hn, "localhost") || (ip != nil && ip.IsLoopback())
 }
 
 // device authenticates a device credential (Authorization: Bearer …) by
@@ -126,27 +117,10 @@ func (s *Server) admin(r *http.Request) (string, bool) {
 	return v.Email, ok && v.Admin
 }
 
-// adminHandler gates the admin API: loopback Host with our port, no
-// browser Origin or Referer, the bearer token compared in constant time.
+// adminHandler gates the admin API (jsonapi.Gate): a loopback Host with
+// our port, no browser Origin or Referer, the bearer token.
 func (s *Server) adminHandler(token byok.Secret, port string) http.Handler {
-	routes := s.adminRoutes()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Cache-Control", "no-store")
-		if !loopbackHost(r.Host, port) {
-			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused: the admin API answers only on 127.0.0.1 or localhost")
-			return
-		}
-		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
-			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused a request from a web page")
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !token.Equal(byok.NewSecret(got)) {
-			writeErr(w, http.StatusUnauthorized, "unauthorized", "byokd hub: missing or wrong admin token (run `byokd hub …` on the hub machine, as the user running it)")
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		routes.ServeHTTP(w, r)
-	})
+	return jsonapi.Gate{Token: token, Port: port, Who: "byokd hub", API: "admin API",
+		WrongToken: "byokd hub: missing or wrong admin token (run `byokd hub …` on the hub machine, as the user running it)",
+		MaxBody:    1 << 20}.Handler(s.adminRoutes())
 }

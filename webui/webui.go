@@ -7,14 +7,13 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
+	"byokd.dev/byok/internal/jsonapi"
 )
 
 // Backend is what the page needs of the daemon; the daemon's control
@@ -137,7 +136,7 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	if !loopbackHost(r.Host, u.port) {
+	if !jsonapi.LoopbackHost(r.Host, u.port) {
 		u.refuse(w, r, "the Credential Manager answers only on 127.0.0.1 or localhost")
 		return
 	}
@@ -153,15 +152,6 @@ func (u *UI) refuse(w http.ResponseWriter, r *http.Request, why string) {
 	u.refused.Add(1)
 	u.log.Warn("page request refused", "method", r.Method, "path", r.URL.Path, "why", why)
 	http.Error(w, "byokd: "+why, http.StatusForbidden)
-}
-
-func loopbackHost(host, port string) bool {
-	hn, p, err := net.SplitHostPort(host)
-	if err != nil || p != port {
-		return false
-	}
-	ip := net.ParseIP(hn)
-	return strings.EqualFold(hn, "localhost") || (ip != nil && ip.IsLoopback())
 }
 
 // authed runs h with the request's session; without one it shows how to
