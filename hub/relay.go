@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"byokd.dev/byok"
@@ -232,8 +231,8 @@ func (rl *relayer) modifyResponse(resp *http.Response) error {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
-	resp.Body = &meteredBody{rl: rl, c: c, m: m, inner: resp.Body, status: resp.StatusCode,
-		length: resp.ContentLength, ctx: resp.Request.Context()}
+	resp.Body = localproxy.MeteredBody(resp.Request.Context(), resp.Body, m, resp.StatusCode, resp.ContentLength,
+		func(ctx context.Context, status int, u byok.Usage) error { return rl.record(ctx, c, status, u) })
 	return nil
 }
 
@@ -282,77 +281,3 @@ func (rl *relayer) record(ctx context.Context, c *relayCall, status int, u byok.
 	}
 	return err
 }
-
-// meteredBody tees the upstream body through the meter and commits the
-// hub's row before the last byte is released (as localproxy does).
-type meteredBody struct {
-	rl     *relayer
-	c      *relayCall
-	m      *metering.Meter
-	inner  io.ReadCloser
-	ctx    context.Context
-	status int
-	length int64
-	read   int64
-	pend   []byte
-	once   sync.Once
-	rowErr error
-}
-
-func (b *meteredBody) Read(p []byte) (int, error) {
-	for len(b.pend) == 0 {
-		n, err := b.inner.Read(p)
-		if n > 0 {
-			b.read += int64(n)
-			out, terminal := b.m.Filter(p[:n])
-			if terminal || (b.length >= 0 && b.read >= b.length) {
-				b.commit(b.status)
-			}
-			if len(out) > 0 {
-				if len(out) <= len(p) && &out[0] == &p[0] {
-					return len(out), b.rowErr
-				}
-				b.pend = append(b.pend[:0], out...)
-			}
-		}
-		if err == io.EOF {
-			b.pend = append(b.pend, b.m.Flush()...)
-			if len(b.pend) == 0 {
-				b.commit(b.status)
-				if b.rowErr != nil {
-					return 0, b.rowErr
-				}
-				return 0, io.EOF
-			}
-			b.inner = io.NopCloser(eofReader{})
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, b.pend)
-	b.pend = b.pend[n:]
-	return n, nil
-}
-
-// Close records the call if it ended early.
-func (b *meteredBody) Close() error {
-	err := b.inner.Close()
-	status := b.status
-	if b.ctx.Err() != nil {
-		status = 499
-	}
-	b.commit(status)
-	return err
-}
-
-func (b *meteredBody) commit(status int) {
-	b.once.Do(func() {
-		b.rowErr = b.rl.record(context.WithoutCancel(b.ctx), b.c, status, b.m.Usage())
-	})
-}
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

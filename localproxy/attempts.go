@@ -196,10 +196,8 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
 	}
-	resp.Body = &meteredBody{
-		p: p, st: st, m: m, inner: resp.Body, status: resp.StatusCode,
-		length: resp.ContentLength, ctx: resp.Request.Context(),
-	}
+	resp.Body = MeteredBody(resp.Request.Context(), resp.Body, m, resp.StatusCode, resp.ContentLength,
+		func(ctx context.Context, status int, u byok.Usage) error { return p.record(ctx, st, status, u) })
 	return nil
 }
 
@@ -241,14 +239,25 @@ func errText(err error) string {
 
 var _ http.RoundTripper = (*attempts)(nil)
 
-// meteredBody tees the upstream body through the meter on its way to the
-// client and commits the call's row before the last byte is released: on
-// the provider's terminal event for streams, when Content-Length bytes are
-// through for sized bodies, otherwise before reporting EOF (the chunked
-// terminator is written only after that).
+// RecordFunc writes a call's usage row once its response has ended, with
+// the status the client saw (499 when it went away). It must write it even
+// when ctx's request is over.
+type RecordFunc func(ctx context.Context, status int, u byok.Usage) error
+
+// MeteredBody wraps an upstream response body for a reverse proxy (this
+// one and the hub's relay): the bytes go through m on their way to the
+// client, and record writes the call's row before the last byte is
+// released — on the provider's terminal event for streams, when
+// Content-Length bytes are through for sized bodies, otherwise before EOF is
+// reported (the chunked terminator is written only after that). If the row
+// cannot be written the end is withheld: the client sees a broken response,
+// never a complete one without its record. length is -1 when unknown.
+func MeteredBody(ctx context.Context, inner io.ReadCloser, m *metering.Meter, status int, length int64, record RecordFunc) io.ReadCloser {
+	return &meteredBody{record: record, m: m, inner: inner, ctx: ctx, status: status, length: length}
+}
+
 type meteredBody struct {
-	p      *Proxy
-	st     *callState
+	record RecordFunc
 	m      *metering.Meter
 	inner  io.ReadCloser
 	ctx    context.Context
@@ -270,9 +279,7 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 			if terminal || (b.length >= 0 && b.read >= b.length) {
 				b.commit(b.status)
 				if b.rowErr != nil {
-					// Withhold the end: the client must see a broken
-					// response, not a complete one without its record.
-					return 0, b.rowErr
+					return 0, b.rowErr // withhold the end
 				}
 			}
 			if len(out) > 0 {
@@ -323,12 +330,7 @@ func (b *meteredBody) Close() error {
 func (b *meteredBody) commit(status int) {
 	b.once.Do(func() {
 		// The row must be written even when the client has gone.
-		ctx := context.WithoutCancel(b.ctx)
-		if err := b.p.record(ctx, b.st, status, b.m.Usage()); err != nil {
-			// Without its record the call's end is not released: the
-			// client sees a broken response, not a complete one.
-			b.rowErr = err
-		}
+		b.rowErr = b.record(context.WithoutCancel(b.ctx), status, b.m.Usage())
 	})
 }
 
