@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,10 +219,18 @@ func TestClose_FlushesQueuedRecords(t *testing.T) {
 	}
 	release := holdWriteLock(t, path)
 	errs := make(chan error, calls)
+	var returned atomic.Int64
 	for i := range calls {
-		go func() { errs <- d.Record(ctx, event(i)) }()
+		go func() {
+			err := d.Record(ctx, event(i))
+			returned.Add(1)
+			errs <- err
+		}()
 	}
-	waitFor(t, "all calls journaled or queued", func() bool { st := d.Stats(); return st.Pending+st.Waiting == calls })
+	// Every call has returned (journaled) or waits in the queue. A call
+	// leaves Pending just before it returns, so this sum can only count
+	// too few, never one call twice (Pending + Waiting can, for a moment).
+	waitFor(t, "all calls journaled or queued", func() bool { return returned.Load()+d.Stats().Pending == calls })
 	closed := make(chan error, 1)
 	go func() { closed <- d.Close() }()
 	release()
