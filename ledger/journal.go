@@ -12,40 +12,71 @@ import (
 	"byokd.dev/byok"
 )
 
-// JournalSuffix names the journal beside the database: ledger.db.journal.
-const JournalSuffix = ".journal"
+// JournalPaths are the journal's two files beside the database at path:
+// ledger.db.journal and ledger.db.journal2.
+func JournalPaths(path string) [2]string {
+	return [2]string{path + ".journal", path + ".journal2"}
+}
 
-// A journal is where a usage row is committed first: the writer appends a
-// batch's rows, one JSON line each, with a single write(2) and answers the
-// callers; it then inserts them into SQLite off the callers' path and
-// empties the journal once SQLite has committed them. A row is thereby as
-// durable when Record returns as a SQLite commit in WAL mode with
-// synchronous=NORMAL (written to the OS, which keeps it if the process
-// dies; an fsync would be needed only against power loss) at the cost of
-// one system call instead of a whole transaction. Open inserts whatever a
-// killed process left in it; ids make that idempotent.
+// A journal is where a usage row is committed first: a batch of rows goes
+// in as JSON lines with a single write(2) before their callers are
+// answered; the writer inserts them into SQLite later, off the callers'
+// path. A row is thereby as durable when Record returns as a SQLite commit
+// in WAL mode with synchronous=NORMAL (written to the OS, which keeps it if
+// the process dies; an fsync would be needed only against power loss) at
+// the cost of one system call instead of a whole transaction. Open inserts
+// whatever a killed process left in it; ids make that idempotent.
+//
+// It has two files so that rows can be journaled while SQLite takes the
+// ones before them: the writer switches the active file when it takes the
+// waiting rows, and empties the file that was active once SQLite has
+// committed them. Every row in that file was waiting when the writer took
+// them (a row is journaled and joins the waiting rows under one lock) or
+// was committed by an earlier transaction, so emptying it loses nothing.
+// A file whose transaction failed keeps its rows until a later commit.
 type journal struct {
+	files  [2]*journalFile
+	active int // the file rows are appended to
+	buf    []byte
+}
+
+type journalFile struct {
 	path string
 	f    *os.File
 	size int64 // bytes written since it was last emptied
-	buf  []byte
 }
 
-// openJournal opens (creating, mode 0600) the journal at path and returns
-// the rows it holds. A last line cut short (only a power loss can do that,
-// since a line goes out in one write) was never acknowledged and is
-// dropped; a damaged line elsewhere is an error.
+// openJournal opens (creating, mode 0600) the journal's files for the
+// database at path and returns the rows they hold. A last line cut short
+// (only a power loss can do that, since a line goes out in one write) was
+// never acknowledged and is dropped; a damaged line elsewhere is an error.
 func openJournal(path string) (*journal, []byok.UsageEvent, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, nil, err
+	j := &journal{}
+	var evs []byok.UsageEvent
+	for i, p := range JournalPaths(path) {
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		if err == nil {
+			var rows []byok.UsageEvent
+			var size int64
+			rows, size, err = readJournal(f)
+			var bad *badLineError
+			if errors.As(err, &bad) {
+				bad.file = p
+			}
+			if err != nil {
+				f.Close()
+			}
+			evs = append(evs, rows...)
+			j.files[i] = &journalFile{path: p, f: f, size: size}
+		}
+		if err != nil {
+			if i == 1 {
+				j.files[0].f.Close()
+			}
+			return nil, nil, err
+		}
 	}
-	evs, size, err := readJournal(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return &journal{path: path, f: f, size: size}, evs, nil
+	return j, evs, nil
 }
 
 func readJournal(r io.Reader) (evs []byok.UsageEvent, size int64, err error) {
@@ -70,19 +101,20 @@ func readJournal(r io.Reader) (evs []byok.UsageEvent, size int64, err error) {
 
 // badLineError is a journal line that is not a usage row.
 type badLineError struct {
+	file string
 	line int
 	err  error
 }
 
 func (e *badLineError) Error() string {
 	if e.err == nil {
-		return fmt.Sprintf("line %d is not a usage row", e.line)
+		return fmt.Sprintf("%s: line %d is not a usage row", e.file, e.line)
 	}
-	return fmt.Sprintf("line %d: %v", e.line, e.err)
+	return fmt.Sprintf("%s: line %d: %v", e.file, e.line, e.err)
 }
 
-// append writes evs in one write. On failure it cuts the journal back to
-// what it held, so that no partial line stays behind.
+// append writes evs to the active file in one write. On failure it cuts
+// the file back to what it held, so that no partial line stays behind.
 func (j *journal) append(evs []*byok.UsageEvent) error {
 	j.buf = j.buf[:0]
 	for _, ev := range evs {
@@ -92,37 +124,50 @@ func (j *journal) append(evs []*byok.UsageEvent) error {
 		}
 		j.buf = append(row.AppendJSON(j.buf), '\n')
 	}
-	n, err := j.f.Write(j.buf)
+	jf := j.files[j.active]
+	n, err := jf.f.Write(j.buf)
 	if err != nil {
 		if n > 0 {
-			if terr := j.f.Truncate(j.size); terr != nil {
+			if terr := jf.f.Truncate(jf.size); terr != nil {
 				return errors.Join(err, terr)
 			}
 		}
 		return err
 	}
-	j.size += int64(n)
+	jf.size += int64(n)
 	return nil
 }
 
-// empty drops every line: SQLite holds them all. With O_APPEND the next
-// write starts at the beginning again.
-func (j *journal) empty() error {
-	if j.size == 0 {
+// rotate makes the other file the active one and returns the one that was.
+func (j *journal) rotate() (was int) {
+	was = j.active
+	j.active = 1 - was
+	return was
+}
+
+// empty drops every line of file i: SQLite holds them all. With O_APPEND
+// the next write starts at the beginning again.
+func (j *journal) empty(i int) error {
+	jf := j.files[i]
+	if jf.size == 0 {
 		return nil
 	}
-	if err := j.f.Truncate(0); err != nil {
+	if err := jf.f.Truncate(0); err != nil {
 		return err
 	}
-	j.size = 0
+	jf.size = 0
 	return nil
 }
 
-// close closes the journal, and removes it when it holds nothing.
+// close closes the journal's files, and removes those that hold nothing.
 func (j *journal) close() error {
-	err := j.f.Close()
-	if err == nil && j.size == 0 {
-		err = os.Remove(j.path)
+	var errs []error
+	for _, jf := range j.files {
+		err := jf.f.Close()
+		if err == nil && jf.size == 0 {
+			err = os.Remove(jf.path)
+		}
+		errs = append(errs, err)
 	}
-	return err
+	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +111,7 @@ func recordUntilKilled(t *testing.T, path string) {
 
 func writeJournal(t *testing.T, path string, body string) {
 	t.Helper()
-	if err := os.WriteFile(path+JournalSuffix, []byte(body), 0o600); err != nil {
+	if err := os.WriteFile(JournalPaths(path)[0], []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -157,7 +158,7 @@ func TestJournal_OpenStoresWhatWasLeft(t *testing.T) {
 	if n, err := d.Unsynced(ctx); err != nil || n != 3 {
 		t.Errorf("Unsynced: got %d, %v, want 3", n, err)
 	}
-	if fi, err := os.Stat(path + JournalSuffix); err != nil || fi.Size() != 0 {
+	if fi, err := os.Stat(JournalPaths(path)[0]); err != nil || fi.Size() != 0 {
 		t.Errorf("journal after Open: %v, %v, want empty", fi, err)
 	}
 }
@@ -173,5 +174,74 @@ func TestJournal_DamagedLineRefused(t *testing.T) {
 	t.Logf("Open: %v", err)
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "journal") || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("Open with a damaged journal: got %v, want ErrDamaged naming the journal and line 2", err)
+	}
+}
+
+// While SQLite refuses rows, every transaction that tries them switches
+// the journal's file: each acknowledged row stays in one of the two files
+// however many tries failed, until a commit holds it; then both empty.
+func TestJournal_RowsSurviveFailedTransactions(t *testing.T) {
+	const waves, perWave = 4, 25
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{BusyTimeout: 20 * time.Millisecond})
+	release := holdWriteLock(t, path)
+	var ids []string
+	for w := range waves {
+		for i := range perWave {
+			ev := event(w*perWave + i)
+			if err := d.Record(ctx, ev); err != nil {
+				t.Fatalf("Record(%s) with SQLite locked: %v", ev.ID, err)
+			}
+			ids = append(ids, ev.ID)
+		}
+		// A write takes the waiting rows into its transaction, which
+		// fails on the lock.
+		if err := d.SetMeta(ctx, "wave", strconv.Itoa(w)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("SetMeta under the lock: got %v, want ErrUnavailable", err)
+		}
+		journaled := map[string]bool{}
+		for _, p := range JournalPaths(path) {
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, _, err := readJournal(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				journaled[ev.ID] = true
+			}
+		}
+		for _, id := range ids {
+			if !journaled[id] {
+				t.Fatalf("after %d failed transactions, row %s is in neither journal file", w+1, id)
+			}
+		}
+	}
+	if st := d.Stats(); st.Waiting != waves*perWave || st.Failed < waves {
+		t.Errorf("Stats under the lock: %+v, want %d rows waiting and at least %d failed transactions", st, waves*perWave, waves)
+	}
+	release()
+	if err := d.Probe(ctx); err != nil {
+		t.Fatalf("Probe once the lock is gone: %v", err)
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != waves*perWave {
+		t.Errorf("usage rows: got %d, want %d", got, waves*perWave)
+	}
+	// The file that was active during the last failure is emptied by the
+	// commit after the next switch: one more row and commit empty both.
+	if err := d.Record(ctx, event(waves*perWave)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Probe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range JournalPaths(path) {
+		if fi, err := os.Stat(p); err != nil || fi.Size() != 0 {
+			t.Errorf("journal file %s after the commits: %v, %v, want empty", p, fi, err)
+		}
 	}
 }

@@ -63,8 +63,9 @@ func (o *Options) fill() {
 	}
 }
 
-// DB is an open ledger. Its methods are safe for concurrent use. Writes go
-// through a single writer goroutine; reads use a read-only pool.
+// DB is an open ledger. Its methods are safe for concurrent use. Usage rows
+// are journaled by their callers, SQLite is written by a single writer
+// goroutine, and reads use a read-only pool.
 type DB struct {
 	path string
 	opts Options
@@ -73,24 +74,43 @@ type DB struct {
 	wdb *sql.DB // the writer's connection; only the writer goroutine uses it after Open
 	rdb *sql.DB // read-only pool
 
-	// journal, unapplied: only the writer goroutine uses them after Open.
-	journal   *journal
-	unapplied []*byok.UsageEvent // journaled rows not yet in SQLite
-	// applyFailed: the last transaction with them failed.
+	// Record's rows: a caller queues its row in rowQueue; the caller that
+	// finds no leader becomes it, journals what is queued with one write
+	// and, if more rows queued meanwhile, hands the lead to the journaler
+	// goroutine (lead), which journals until the queue is empty. A call
+	// alone is thus journaled on its own goroutine, with no hand-off.
+	rowsMu        sync.Mutex
+	rowQueue      []*request
+	spareQueue    []*request // the last batch's slice, for the next
+	leading       bool       // a leader is journaling or has been handed the lead
+	lead          chan struct{}
+	journalerDone chan struct{}
+
+	// appendMu guards the journal's active file and the rows waiting for
+	// SQLite: a leader holds it to append and add its rows, the writer to
+	// take the rows it applies and switch the journal's file.
+	appendMu    sync.Mutex
+	journal     *journal
+	unapplied   []*byok.UsageEvent // journaled rows not yet in SQLite
+	spareRows   []*byok.UsageEvent // the last applied rows' slice, for the next
+	volatile    int                // of unapplied, rows only in memory (keep working)
+	lastDropLog time.Time          // the last log line about dropped rows
+	rowsIn      chan struct{}      // cap 1: tells the writer that rows wait
+
+	// applyFailed: the writer's last transaction with rows failed.
 	applyFailed bool
 	// keepWorking: the member chose to keep working without records when
 	// the ledger cannot be written (SetKeepWorking).
 	keepWorking atomic.Bool
-	lastDropLog time.Time // the writer's last log line about dropped rows
 	// journaled and applied count rows since Open: written to the
-	// journal, and (of those) in SQLite.
+	// journal (or kept in memory), and (of those) in SQLite.
 	journaled, applied atomic.Int64
 
-	// mu guards closed and sends on reqs: senders hold it for reading, Close
-	// takes it for writing before closing reqs.
+	// mu guards closed and sends on reqs and lead: senders hold it for
+	// reading, Close takes it for writing before closing them.
 	mu     sync.RWMutex
 	closed bool
-	reqs   chan *request
+	reqs   chan *request // other writes, for the writer goroutine
 	done   chan struct{} // closed when the writer goroutine has returned
 
 	healthMu sync.RWMutex
@@ -165,11 +185,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open ledger: %w", classify(abs, err))
 	}
 	d := &DB{
-		path: abs,
-		opts: opts,
-		log:  opts.Logger.With("component", "ledger"),
-		reqs: make(chan *request, 4*opts.MaxBatch),
-		done: make(chan struct{}),
+		path:          abs,
+		opts:          opts,
+		log:           opts.Logger.With("component", "ledger"),
+		reqs:          make(chan *request, 4*opts.MaxBatch),
+		done:          make(chan struct{}),
+		lead:          make(chan struct{}, 1),
+		journalerDone: make(chan struct{}),
+		rowsIn:        make(chan struct{}, 1),
 	}
 	if err := d.openWriter(ctx); err != nil {
 		return nil, err
@@ -180,7 +203,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	stmts, err := prepareWriter(ctx, d.wdb)
 	if err == nil {
-		err = d.openJournal(ctx, stmts)
+		err = d.openJournal(stmts)
 	}
 	if err != nil {
 		if stmts != nil {
@@ -191,22 +214,22 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
 	go d.writer(stmts)
+	go d.journaler()
 	return d, nil
 }
 
 // openJournal opens the journal and puts into SQLite the rows a process
 // that stopped before it could left there.
-func (d *DB) openJournal(ctx context.Context, st *writerStmts) error {
-	path := d.path + JournalSuffix
-	j, evs, err := openJournal(path)
+func (d *DB) openJournal(st *writerStmts) error {
+	j, evs, err := openJournal(d.path)
 	var bad *badLineError
 	if errors.As(err, &bad) {
 		return &stateError{sentinel: ErrDamaged, cause: err, advice: fmt.Sprintf(
 			"ledger journal %s is damaged: byokd writes whole lines, so another program changed it; "+
-				"move it aside to start (the rows in it are then not counted)", path)}
+				"move it aside to start (the rows in it are then not counted)", bad.file)}
 	}
 	if err != nil {
-		return classify(path, err)
+		return classify(d.path, err)
 	}
 	d.journal = j
 	if len(evs) == 0 {
@@ -222,9 +245,11 @@ func (d *DB) openJournal(ctx context.Context, st *writerStmts) error {
 		return err
 	}
 	d.log.Info("ledger: rows recovered from the journal", "rows", len(evs), "new", rows)
-	if err := j.empty(); err != nil {
-		j.close()
-		return classify(d.path, err)
+	for i := range j.files {
+		if err := j.empty(i); err != nil {
+			j.close()
+			return classify(d.path, err)
+		}
 	}
 	return nil
 }
@@ -364,13 +389,18 @@ func (d *DB) Close() error {
 	already := d.closed
 	if !already {
 		d.closed = true
-		close(d.reqs)
+		close(d.lead)
 	}
 	d.mu.Unlock()
-	<-d.done
 	if already {
+		<-d.done
 		return nil
 	}
+	// Rows queued before Close are journaled, then the writer puts them
+	// into SQLite. No sender holds mu any more, and none will send.
+	<-d.journalerDone
+	close(d.reqs)
+	<-d.done
 	// The writer's connection closes last: as the last connection it
 	// checkpoints what is left and removes the log.
 	return errors.Join(d.journal.close(), d.rdb.Close(), d.wdb.Close())

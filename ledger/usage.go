@@ -28,7 +28,7 @@ func (d *DB) Record(ctx context.Context, ev byok.UsageEvent) error {
 	if ev.ID == "" || ev.Service == "" || ev.Time.IsZero() {
 		return fmt.Errorf("record usage %q: event needs an ID, a service and a time", ev.ID)
 	}
-	if err := d.submit(ctx, &request{ev: &ev}); err != nil {
+	if err := d.journalRow(ctx, &request{ev: &ev}); err != nil {
 		return fmt.Errorf("record usage %s: %w", ev.ID, err)
 	}
 	return nil

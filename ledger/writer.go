@@ -11,8 +11,8 @@ import (
 	"byokd.dev/byok"
 )
 
-// A request is one write waiting for the writer: a usage event to insert,
-// or an operation to run inside the writer's transaction.
+// A request is one write waiting: a usage row to journal, or an operation
+// to run inside the writer's transaction.
 type request struct {
 	ctx   context.Context
 	ev    *byok.UsageEvent
@@ -27,7 +27,8 @@ const (
 	stateCancelled
 )
 
-// submit hands r to the writer and waits for its outcome.
+// submit hands the write r to the writer goroutine and waits for its
+// outcome.
 //
 // Cancellation: if ctx ends while r is still queued, r is withdrawn and
 // submit returns ctx.Err(); nothing was written. Once the writer has claimed
@@ -55,6 +56,11 @@ func (d *DB) submit(ctx context.Context, r *request) error {
 		return ctx.Err()
 	}
 	d.mu.RUnlock()
+	return d.wait(ctx, r)
+}
+
+// wait waits for r's outcome; see submit for what ctx does.
+func (d *DB) wait(ctx context.Context, r *request) error {
 	select {
 	case err := <-r.done:
 		return err
@@ -73,59 +79,208 @@ func (d *DB) write(ctx context.Context, op func(ctx context.Context, tx *sql.Tx)
 	return d.submit(ctx, &request{op: op})
 }
 
-// writer is the goroutine that owns the write connection and the
-// journal. It takes one request and whatever else is queued (up to
-// MaxBatch), appends the usage rows among them to the journal in one write
-// and answers their callers, and then runs the other writes in a SQLite
-// transaction together with every journaled row not yet in SQLite. Rows
-// alone go into SQLite once applyRows of them wait or the queue has been
-// empty for applyIdle, so that SQLite's cost per commit is shared by many
-// rows without any caller waiting for it. It returns when reqs is closed
-// and drained, after a last transaction.
+// journalRow journals r's usage row and waits for the outcome, with
+// submit's cancellation. The caller that finds no leader journals every
+// queued row itself; see DB.rowQueue.
+func (d *DB) journalRow(ctx context.Context, r *request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.ctx = ctx
+	r.done = make(chan error, 1)
+	d.mu.RLock()
+	if d.closed {
+		d.mu.RUnlock()
+		return errClosed()
+	}
+	d.stats.pending.Add(1)
+	d.rowsMu.Lock()
+	d.rowQueue = append(d.rowQueue, r)
+	lead := !d.leading
+	d.leading = true
+	d.rowsMu.Unlock()
+	if lead {
+		batch := d.nextRows(nil)
+		d.journalRows(batch)
+		d.rowsMu.Lock()
+		clear(batch)
+		d.spareQueue = batch[:0]
+		more := len(d.rowQueue) > 0
+		d.leading = more
+		d.rowsMu.Unlock()
+		if more {
+			// Not this caller's rows: the journaler takes them, so that
+			// this call is answered now. Nobody else leads, so the
+			// channel's one place is free.
+			d.lead <- struct{}{}
+		}
+	}
+	d.mu.RUnlock()
+	return d.wait(ctx, r)
+}
+
+// journaler journals the rows queued while a caller led, until none is
+// queued, each time it is handed the lead; it returns once Close has
+// closed lead.
+func (d *DB) journaler() {
+	defer close(d.journalerDone)
+	for range d.lead {
+		var batch []*request
+		for {
+			if batch = d.nextRows(batch); batch == nil {
+				break
+			}
+			d.journalRows(batch)
+		}
+	}
+}
+
+// nextRows gives the leader the queued rows, keeping done's slice for the
+// next batch; when none are queued it ends the lead and returns nil.
+func (d *DB) nextRows(done []*request) []*request {
+	d.rowsMu.Lock()
+	defer d.rowsMu.Unlock()
+	if done != nil {
+		clear(done)
+		d.spareQueue = done[:0]
+	}
+	if len(d.rowQueue) == 0 {
+		d.leading = false
+		return nil
+	}
+	batch := d.rowQueue
+	d.rowQueue, d.spareQueue = d.spareQueue, nil
+	return batch
+}
+
+// journalRows claims the rows whose callers still wait, appends them to
+// the journal with one write, adds them to the rows waiting for SQLite and
+// answers their callers.
+func (d *DB) journalRows(batch []*request) {
+	evs := make([]*byok.UsageEvent, 0, len(batch))
+	claimed := batch[:0:0]
+	for _, r := range batch {
+		if !r.state.CompareAndSwap(stateQueued, stateClaimed) {
+			continue // the caller gave up while it was queued
+		}
+		if err := r.ctx.Err(); err != nil {
+			// Ended but not yet noticed by the caller: not written.
+			d.finish(r, err)
+			continue
+		}
+		claimed = append(claimed, r)
+		evs = append(evs, r.ev)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	d.stats.writing.Store(int64(len(evs)))
+	d.appendMu.Lock()
+	before := len(d.unapplied)
+	var err error
+	if waiting := d.journaled.Load() - d.applied.Load(); waiting+int64(len(evs)) > int64(d.opts.MaxWaiting) {
+		// SQLite has refused rows for long: stop taking more than
+		// memory should hold.
+		cause := d.Health()
+		if cause == nil {
+			cause = ErrUnavailable
+		}
+		err = fmt.Errorf("write ledger: %w: %d rows already wait for it", cause, waiting)
+	} else if err = d.journal.append(evs); err != nil {
+		err = fmt.Errorf("write ledger journal: %w", classify(d.path, err))
+		d.noteWrite(err)
+	}
+	switch {
+	case err == nil:
+		d.unapplied = append(d.unapplied, evs...)
+		d.journaled.Add(int64(len(evs)))
+	case d.keepWorking.Load():
+		d.keepInMemory(evs, err)
+		err = nil
+	default:
+		d.log.Error("ledger write failed", "calls", len(evs), "err", err)
+	}
+	after := len(d.unapplied)
+	d.appendMu.Unlock()
+	// The writer hears of the first row waiting (to start its idle
+	// clock) and of the applyRows-th, not of every row.
+	if before == 0 && after > 0 || before < applyRows && after >= applyRows {
+		select {
+		case d.rowsIn <- struct{}{}:
+		default:
+		}
+	}
+	d.stats.writing.Store(0)
+	for _, r := range claimed {
+		d.finish(r, err)
+	}
+}
+
+// writer is the goroutine that owns the write connection. It puts the
+// journaled rows into SQLite once applyRows of them wait or none has come
+// for applyIdle, so that SQLite's cost per commit is shared by many rows
+// without any caller waiting for it, and runs the other writes in a
+// transaction together with whatever rows wait. It returns when reqs is
+// closed and drained, after a last transaction.
 func (d *DB) writer(st *writerStmts) {
 	defer close(d.done)
 	defer st.close()
 	batch := make([]*request, 0, d.opts.MaxBatch)
 	idle := time.NewTimer(time.Hour)
 	idle.Stop()
-	var sinceCheckpoint int64
-	for {
-		var first *request
-		var ok bool
-		if len(d.unapplied) == 0 {
-			first, ok = <-d.reqs
+	armed := false
+	var mark int64 // rows journaled when the idle clock started
+	arm := func() {
+		if armed || d.waiting() == 0 {
+			return
+		}
+		armed, mark = true, d.journaled.Load()
+		if d.applyFailed {
+			idle.Reset(applyRetry)
 		} else {
 			idle.Reset(applyIdle)
-			if d.applyFailed {
-				idle.Reset(applyRetry)
+		}
+	}
+	var sinceCheckpoint int64
+	for {
+		select {
+		case first, ok := <-d.reqs:
+			if !ok {
+				if d.waiting() > 0 {
+					d.apply(st, nil) // on failure the journal keeps them for the next Open
+				}
+				if n := d.stats.volatile.Load(); n > 0 {
+					d.stats.dropped.Add(n)
+					d.log.Error("usage rows DROPPED at shutdown: they waited in memory for a ledger that cannot be written", "rows", n)
+				}
+				return
 			}
-			select {
-			case first, ok = <-d.reqs:
-				idle.Stop()
-			case <-idle.C:
+			batch = d.drain(append(batch[:0], first))
+			d.runOps(st, batch)
+			clear(batch)
+		case <-d.rowsIn:
+			if d.waiting() >= applyRows && !d.applyFailed {
 				d.apply(st, nil)
-				continue
+			}
+		case <-idle.C:
+			armed = false
+			// Rows that came since the clock started restart it: after a
+			// failure only applyRetry or another write tries again, not
+			// every batch, each longer than the last.
+			if d.waiting() > 0 && (d.applyFailed || d.journaled.Load() == mark) {
+				d.apply(st, nil)
 			}
 		}
-		if !ok {
-			break
-		}
-		batch = d.drain(append(batch[:0], first))
-		d.runBatch(st, batch)
-		clear(batch)
+		arm()
 		if n := d.stats.commits.Load(); n-sinceCheckpoint >= checkpointCommits {
 			sinceCheckpoint = n
 			d.checkpoint()
 		}
 	}
-	if len(d.unapplied) > 0 {
-		d.apply(st, nil) // on failure the journal keeps them for the next Open
-		if n := d.stats.volatile.Load(); n > 0 {
-			d.stats.dropped.Add(n)
-			d.log.Error("usage rows DROPPED at shutdown: they waited in memory for a ledger that cannot be written", "rows", n)
-		}
-	}
 }
+
+// waiting is how many journaled rows SQLite does not hold yet.
+func (d *DB) waiting() int64 { return d.journaled.Load() - d.applied.Load() }
 
 // applyIdle is how long the writer lets journaled rows wait for company
 // before it puts them into SQLite alone; applyRetry, how long it waits
@@ -133,7 +288,7 @@ func (d *DB) writer(st *writerStmts) {
 // tries sooner.
 // applyRows rows waiting go in at once: enough to share a commit's cost
 // (about 1µs a row at 64), few enough that the transaction holds up the
-// calls arriving meanwhile for well under a millisecond.
+// writes arriving meanwhile for well under a millisecond.
 const (
 	applyIdle  = time.Millisecond
 	applyRetry = time.Second
@@ -174,10 +329,9 @@ func (d *DB) checkpoint() {
 	}
 }
 
-// runBatch claims the requests whose callers are still waiting, journals
-// the usage rows and answers their callers, then runs the other writes (if
-// any, or if enough rows wait) in one SQLite transaction.
-func (d *DB) runBatch(st *writerStmts, batch []*request) {
+// runOps claims the writes whose callers are still waiting and runs them
+// in one transaction with the rows that wait.
+func (d *DB) runOps(st *writerStmts, batch []*request) {
 	claimed := batch[:0]
 	for _, r := range batch {
 		if !r.state.CompareAndSwap(stateQueued, stateClaimed) {
@@ -195,61 +349,18 @@ func (d *DB) runBatch(st *writerStmts, batch []*request) {
 	}
 	d.stats.writing.Store(int64(len(claimed)))
 	defer d.stats.writing.Store(0)
-
-	var evs []*byok.UsageEvent
-	ops := claimed[:0:0]
-	for _, r := range claimed {
-		if r.ev != nil {
-			evs = append(evs, r.ev)
-		} else {
-			ops = append(ops, r)
-		}
-	}
-	if len(evs) > 0 {
-		var err error
-		if len(d.unapplied)+len(evs) > d.opts.MaxWaiting {
-			// SQLite has refused rows for long: stop taking more than
-			// memory should hold.
-			cause := d.Health()
-			if cause == nil {
-				cause = ErrUnavailable
-			}
-			err = fmt.Errorf("write ledger: %w: %d rows already wait for it", cause, len(d.unapplied))
-		} else if err = d.journal.append(evs); err != nil {
-			err = fmt.Errorf("write ledger journal: %w", classify(d.path, err))
-			d.noteWrite(err)
-		}
-		switch {
-		case err == nil:
-			d.unapplied = append(d.unapplied, evs...)
-			d.journaled.Add(int64(len(evs)))
-		case d.keepWorking.Load():
-			d.keepInMemory(evs, err)
-			err = nil
-		default:
-			d.log.Error("ledger write failed", "calls", len(evs), "err", err)
-		}
-		for _, r := range claimed {
-			if r.ev != nil {
-				d.finish(r, err)
-			}
-		}
-	}
-	// After a failure only another write or applyRetry tries again: not
-	// every batch, each longer than the last.
-	if len(ops) > 0 || len(d.unapplied) >= applyRows && !d.applyFailed {
-		d.apply(st, ops)
-	}
+	d.apply(st, claimed)
 }
 
 // keepInMemory keeps rows that could not be journaled in memory, for a
 // member who keeps working without records, dropping (and counting) those
-// beyond Options.MaxWaiting.
+// beyond Options.MaxWaiting. appendMu is held.
 func (d *DB) keepInMemory(evs []*byok.UsageEvent, cause error) {
-	room := max(0, d.opts.MaxWaiting-len(d.unapplied))
+	room := max(0, d.opts.MaxWaiting-int(d.waiting()))
 	kept := evs[:min(room, len(evs))]
 	d.unapplied = append(d.unapplied, kept...)
 	d.journaled.Add(int64(len(kept)))
+	d.volatile += len(kept)
 	d.stats.volatile.Add(int64(len(kept)))
 	dropped := int64(len(evs) - len(kept))
 	total := d.stats.dropped.Add(dropped)
@@ -257,55 +368,75 @@ func (d *DB) keepInMemory(evs []*byok.UsageEvent, cause error) {
 	if dropped > 0 && now.Sub(d.lastDropLog) >= 10*time.Second {
 		d.lastDropLog = now
 		d.log.Error("usage rows DROPPED: the ledger cannot be written and memory holds no more (keep working without records is on)",
-			"dropped_total", total, "waiting", len(d.unapplied), "err", cause)
+			"dropped_total", total, "waiting", d.waiting(), "err", cause)
 	} else if dropped == 0 && now.Sub(d.lastDropLog) >= 10*time.Second {
 		d.lastDropLog = now
 		d.log.Warn("usage rows wait in memory only: the ledger cannot be written (keep working without records is on)",
-			"waiting", len(d.unapplied), "err", cause)
+			"waiting", d.waiting(), "err", cause)
 	}
 }
 
-// apply writes every journaled row not yet in SQLite and ops, in one
-// transaction, answers ops' callers, and empties the journal once SQLite
-// holds its rows. If the transaction fails the rows stay journaled and
-// pending, and go in with the next transaction.
+// apply writes ops and every journaled row not yet in SQLite in one
+// transaction and answers ops' callers. It switches the journal's file as
+// it takes the rows, and empties the file they were appended to once SQLite
+// holds them. If the transaction fails the rows wait again, still
+// journaled, and go in with the next transaction.
 func (d *DB) apply(st *writerStmts, ops []*request) {
+	d.appendMu.Lock()
+	rows, vol := d.unapplied, d.volatile
+	d.unapplied, d.spareRows, d.volatile = d.spareRows, nil, 0
+	was := -1
+	if len(rows) > 0 {
+		was = d.journal.rotate()
+	}
+	d.appendMu.Unlock()
+
 	// The other writes go first: one of them may be what lets the rows in
 	// (a setting), and a reservation still counts until its call's row
 	// settles it, so none of them needs the rows before it.
-	reqs := make([]*request, 0, len(ops)+len(d.unapplied))
+	reqs := make([]*request, 0, len(ops)+len(rows))
 	reqs = append(reqs, ops...)
-	for _, ev := range d.unapplied {
+	for _, ev := range rows {
 		reqs = append(reqs, &request{ev: ev})
 	}
-	results, rows, err := d.writeBatch(st, reqs)
+	results, n, err := d.writeBatch(st, reqs)
 	d.noteWrite(err)
-	d.applyFailed = err != nil
+	if len(rows) > 0 {
+		d.applyFailed = err != nil
+	}
 	if err != nil {
 		d.stats.failed.Add(1)
-		d.log.Error("ledger write failed", "rows", len(d.unapplied), "writes", len(ops), "err", err)
+		d.log.Error("ledger write failed", "rows", len(rows), "writes", len(ops), "err", err)
+		d.appendMu.Lock()
+		d.unapplied = append(rows, d.unapplied...)
+		d.volatile += vol
+		d.appendMu.Unlock()
 		for _, r := range ops {
 			d.finish(r, err)
 		}
 		return
 	}
 	d.stats.commits.Add(1)
-	d.stats.rows.Add(rows)
-	for i, ev := range d.unapplied {
+	d.stats.rows.Add(n)
+	for i, ev := range rows {
 		if err := results[len(ops)+i]; err != nil {
 			// SQLite refused this row alone, which Record's checks
 			// should make impossible: say so loudly, as it is lost.
 			d.log.Error("usage row refused by the ledger and dropped", "id", ev.ID, "err", err)
 		}
 	}
-	clear(d.unapplied)
-	d.unapplied = d.unapplied[:0]
-	d.applied.Store(d.journaled.Load())
-	d.stats.volatile.Store(0)
-	if err := d.journal.empty(); err != nil {
-		// Its rows are in SQLite; at the next Open they are found there.
-		d.log.Warn("could not empty the ledger journal", "err", err)
+	d.applied.Add(int64(len(rows)))
+	d.stats.volatile.Add(-int64(vol))
+	if was >= 0 {
+		if err := d.journal.empty(was); err != nil {
+			// Its rows are in SQLite; at the next Open they are found there.
+			d.log.Warn("could not empty the ledger journal", "err", err)
+		}
 	}
+	clear(rows)
+	d.appendMu.Lock()
+	d.spareRows = rows[:0]
+	d.appendMu.Unlock()
 	for i, r := range ops {
 		d.finish(r, results[i])
 	}

@@ -76,12 +76,14 @@ func TestWriter_KeepWorkingWithoutRecords(t *testing.T) {
 	release := holdWriteLock(t, path) // SQLite cannot be written
 	// Nor the journal: /dev/full answers every write with ENOSPC, as a
 	// full disk does.
-	d.journal.f.Close()
-	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
+	for _, jf := range d.journal.files {
+		jf.f.Close()
+		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jf.f = full
 	}
-	d.journal.f = full
 	if err := d.Record(ctx, event(0)); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Record with nothing writable, failing closed: got %v, want ErrUnavailable saying the disk is full", err)
 	}
