@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	dur := fs.Duration("duration", 0, "length of each throughput and fixed-rate run (default 3s)")
 	only := fs.String("targets", "direct,floor,byokd,peer", "targets to run, in this order")
 	byokdBin := fs.String("byokd", "", "a byokd binary to use instead of building ./cmd/byokd")
+	before := fs.String("before", "", "another byokd binary (say, built from the commit before a change) to measure as target \"before\", right after byokd in every round")
 	portkey := fs.String("portkey", "", "folder with node_modules/@portkey-ai/gateway (default bench/portkey in the module)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the work folder (logs, byokd's ledger)")
@@ -106,7 +108,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 			t.proc.stop()
 		}
 	}()
-	for _, name := range strings.Split(*only, ",") {
+	names := strings.Split(*only, ",")
+	if *before != "" {
+		if i := slices.Index(names, "byokd"); i >= 0 {
+			names = slices.Insert(names, i+1, "before")
+		} else {
+			names = append(names, "before")
+		}
+	}
+	for _, name := range names {
 		var t *target
 		var err error
 		switch strings.TrimSpace(name) {
@@ -122,7 +132,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 					return nil, err
 				}
 			}
-			t, err = startByokd(ctx, work, bin, up, *cpuProfile)
+			t, err = startByokd(ctx, work, "byokd", bin, up, *cpuProfile)
+		case "before":
+			if *before == "" {
+				return nil, fmt.Errorf("target before: give its binary with --before")
+			}
+			t, err = startByokd(ctx, work, "before", *before, up, "")
 		case "peer":
 			dir := *portkey
 			if dir == "" {
@@ -134,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 				continue
 			}
 		default:
-			return nil, fmt.Errorf("unknown target %q: use direct, floor, byokd or peer", name)
+			return nil, fmt.Errorf("unknown target %q: use direct, floor, byokd, before or peer", name)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)

@@ -152,8 +152,10 @@ func (r *results) writeTable(w io.Writer) {
 			ratios = append(ratios, [2]string{t, "floor"})
 		}
 	}
-	if slices.Contains(r.Targets, "peer") && slices.Contains(r.Targets, "byokd") {
-		ratios = append(ratios, [2]string{"byokd", "peer"})
+	for _, other := range []string{"peer", "before"} {
+		if slices.Contains(r.Targets, other) && slices.Contains(r.Targets, "byokd") {
+			ratios = append(ratios, [2]string{"byokd", other})
+		}
 	}
 	for _, p := range ratios {
 		hdr = append(hdr, p[0]+"/"+p[1])

@@ -77,11 +77,12 @@ func buildByokd(ctx context.Context, work string) (string, error) {
 	return bin, nil
 }
 
-// startByokd runs `byokd run` with a fresh BYOKD_HOME and a file keystore,
-// adds the bench key and creates an app token through the CLI, as a member
-// would. With cpuProfile set, byokd profiles itself until it stops.
-func startByokd(ctx context.Context, work, bin string, up *child, cpuProfile string) (*target, error) {
-	home := filepath.Join(work, "byokd-home")
+// startByokd runs bin's `byokd run` as target name with a fresh BYOKD_HOME
+// and a file keystore, adds the bench key and creates an app token through
+// the CLI, as a member would. With cpuProfile set, byokd profiles itself
+// until it stops.
+func startByokd(ctx context.Context, work, name, bin string, up *child, cpuProfile string) (*target, error) {
+	home := filepath.Join(work, name+"-home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
@@ -102,7 +103,8 @@ func startByokd(ctx context.Context, work, bin string, up *child, cpuProfile str
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	c, err := startChild(ctx, "byokd", cmd, filepath.Join(work, "byokd.log"), false)
+	logFile := filepath.Join(work, name+".log")
+	c, err := startChild(ctx, name, cmd, logFile, false)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func startByokd(ctx context.Context, work, bin string, up *child, cpuProfile str
 		}
 		if err := c.alive(); err != nil || time.Now().After(deadline) {
 			c.stop()
-			return nil, fmt.Errorf("byokd did not start (see %s): %v", filepath.Join(work, "byokd.log"), err)
+			return nil, fmt.Errorf("%s did not start (see %s): %v", name, logFile, err)
 		}
 		time.Sleep(20 * time.Millisecond) // polling another process's file: no event to wait on
 	}
@@ -140,7 +142,7 @@ func startByokd(ctx context.Context, work, bin string, up *child, cpuProfile str
 	}
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+tok)
-	return &target{name: "byokd", url: "http://127.0.0.1:" + port + "/openai/v1/chat/completions",
+	return &target{name: name, url: "http://127.0.0.1:" + port + "/openai/v1/chat/completions",
 		header: h, proc: c, ledger: filepath.Join(home, "ledger.db")}, nil
 }
 
