@@ -127,6 +127,19 @@ func monitorNotifications(t *testing.T, addr string) *notifications {
 	return n
 }
 
+// next returns the next id from ch (popups or closes), failing the test
+// if none comes within sdkrun.Timeout instead of hanging it.
+func (n *notifications) next(t *testing.T, ch <-chan uint32, what string) uint32 {
+	t.Helper()
+	select {
+	case id := <-ch:
+		return id
+	case <-time.After(sdkrun.Timeout):
+		t.Fatalf("no %s on the bus in %v", what, sdkrun.Timeout)
+		return 0
+	}
+}
+
 // TestE2E_ApprovalPopup answers an approval popup the way a member does:
 // through the notification server (dunst, whose context menu picks the
 // "Use my key" action), after another program on the bus forged a "deny".
@@ -163,16 +176,11 @@ func TestE2E_ApprovalPopup(t *testing.T) {
 	m, tok := setUp(t, fake, bus, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=e2e-pass")
 	m.mustCLI("", "pref", "set", "openai", "ask")
 	events := m.watchEvents()
-	call := func() <-chan sdkrun.Result {
-		done := make(chan sdkrun.Result, 1)
-		go func() { done <- m.openaiCall(tok) }()
-		return done
-	}
 
 	t.Run("answered in the popup", func(t *testing.T) {
-		done := call()
+		done := m.openaiCallAsync(t, tok)
 		nextEvent(t, events, control.EventApproval)
-		id := <-seen.popups
+		id := seen.next(t, seen.popups, "approval popup")
 		// Any program on the bus can emit ActionInvoked; this one is not
 		// the notification server, so its "deny" must not count.
 		if err := conn.Emit("/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked", id, "deny"); err != nil {
@@ -193,14 +201,14 @@ func TestE2E_ApprovalPopup(t *testing.T) {
 	})
 
 	t.Run("answered elsewhere withdraws the popup", func(t *testing.T) {
-		done := call()
+		done := m.openaiCallAsync(t, tok)
 		ev := nextEvent(t, events, control.EventApproval)
-		id := <-seen.popups
+		id := seen.next(t, seen.popups, "approval popup")
 		m.mustCLI("", "deny", ev.ApprovalID)
 		if res := <-done; res.Error == nil || res.Error.Status != 403 {
 			t.Fatalf("denied call: %+v, want 403", res)
 		}
-		if got := <-seen.closes; got != id {
+		if got := seen.next(t, seen.closes, "CloseNotification"); got != id {
 			t.Errorf("CloseNotification for %d, want the popup %d", got, id)
 		}
 	})
@@ -392,8 +400,7 @@ func TestE2E_TrayMenu(t *testing.T) {
 	})
 
 	t.Run("approve from the tray", func(t *testing.T) {
-		done := make(chan sdkrun.Result, 1)
-		go func() { done <- m.openaiCall(tok) }()
+		done := m.openaiCallAsync(t, tok)
 		l := menu.until("the held call", func(l menuItem) bool {
 			_, ok := l.find("Pending approvals (1)", "    Use my key")
 			return ok

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/internal/fakeprovider"
@@ -41,22 +43,55 @@ func (m *member) watchEvents() <-chan control.Event {
 	return ch
 }
 
-// nextEvent returns the next event of kind.
+// nextEvent returns the next event of kind. It gives up after
+// sdkrun.Timeout, the longest a call that should cause it can take, so
+// that a call which failed instead fails the test rather than hanging it.
 func nextEvent(t *testing.T, ch <-chan control.Event, kind string) control.Event {
 	t.Helper()
-	for ev := range ch {
-		if ev.Kind == kind {
-			return ev
+	timeout := time.After(sdkrun.Timeout)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("event stream ended before a %q event", kind)
+			}
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %q event in %v", kind, sdkrun.Timeout)
 		}
 	}
-	t.Fatalf("event stream ended before a %q event", kind)
-	return control.Event{}
 }
 
 func (m *member) openaiCall(tok string) sdkrun.Result {
 	m.t.Helper()
-	return sdkrun.Run(m.t, "openai_chat.mjs", map[string]string{
-		"BASE_URL": "http://" + m.proxy + "/openai/v1", "API_KEY": tok, "MODEL": "gpt-4o-mini", "STREAM": "0", "PROMPT": "x"})
+	return sdkrun.Run(m.t, "openai_chat.mjs", m.openaiEnv(tok))
+}
+
+func (m *member) openaiEnv(tok string) map[string]string {
+	return map[string]string{"BASE_URL": "http://" + m.proxy + "/openai/v1", "API_KEY": tok, "MODEL": "gpt-4o-mini", "STREAM": "0", "PROMPT": "x"}
+}
+
+// openaiCallAsync makes openaiCall in the background. What it needs is
+// checked first, on t's goroutine, and a script that fails is reported as
+// the result's error, so that neither hangs the test.
+func (m *member) openaiCallAsync(t *testing.T, tok string) <-chan sdkrun.Result {
+	t.Helper()
+	if err := sdkrun.Check(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan sdkrun.Result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sdkrun.Timeout)
+		defer cancel()
+		res, err := sdkrun.Exec(ctx, "openai_chat.mjs", m.openaiEnv(tok))
+		if err != nil {
+			res.Error = &sdkrun.Error{Message: err.Error()}
+		}
+		done <- res
+	}()
+	return done
 }
 
 func TestE2E_AskEachTime(t *testing.T) {
@@ -65,14 +100,8 @@ func TestE2E_AskEachTime(t *testing.T) {
 	m.mustCLI("", "pref", "set", "openai", "ask")
 	events := m.watchEvents()
 
-	call := func() <-chan sdkrun.Result {
-		done := make(chan sdkrun.Result, 1)
-		go func() { done <- m.openaiCall(tok) }()
-		return done
-	}
-
 	t.Run("approve", func(t *testing.T) {
-		done := call()
+		done := m.openaiCallAsync(t, tok)
 		ev := nextEvent(t, events, control.EventApproval)
 		list := m.mustCLI("", "approvals")
 		if !strings.Contains(list, ev.ApprovalID) || !strings.Contains(list, "my-editor") || !strings.Contains(list, "gpt-4o-mini") {
@@ -88,7 +117,7 @@ func TestE2E_AskEachTime(t *testing.T) {
 		}
 	})
 	t.Run("deny", func(t *testing.T) {
-		done := call()
+		done := m.openaiCallAsync(t, tok)
 		ev := nextEvent(t, events, control.EventApproval)
 		m.mustCLI("", "deny", ev.ApprovalID)
 		res := <-done
@@ -97,7 +126,7 @@ func TestE2E_AskEachTime(t *testing.T) {
 		}
 	})
 	t.Run("standing answer for 10 minutes", func(t *testing.T) {
-		done := call()
+		done := m.openaiCallAsync(t, tok)
 		ev := nextEvent(t, events, control.EventApproval)
 		m.mustCLI("", "approve", ev.ApprovalID, "--for", "10m")
 		if res := <-done; res.Error != nil {

@@ -48,20 +48,41 @@ const Timeout = 60 * time.Second
 // Run runs node on script (a path relative to the repository root, or a
 // file name in e2e/sdk) with env added to a minimal environment, and
 // decodes the line it printed. It fails the test if node or the SDK
-// packages are missing, or if the script crashed.
+// packages are missing, or if the script crashed. It must run on the
+// test's goroutine; Check and Exec are for a call in the background.
 func Run(t testing.TB, script string, env map[string]string) Result {
 	t.Helper()
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), Timeout)
 	defer cancel()
-	res, err := run(ctx, root, script, env)
+	res, err := Exec(ctx, script, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// Check reports what is missing to run the scripts: node, the SDK
+// packages, the repository.
+func Check() error {
+	root, err := RepoRoot()
+	if err == nil {
+		_, err = check(root)
+	}
+	return err
+}
+
+// check finds node and the SDK packages under root.
+func check(root string) (node string, err error) {
+	for _, pkg := range []string{"openai", "@anthropic-ai/sdk"} {
+		if _, err := os.Stat(filepath.Join(root, "e2e", "sdk", "node_modules", pkg, "package.json")); err != nil {
+			return "", fmt.Errorf("the SDK package %s is not installed: run `npm ci --prefix e2e/sdk` in the repository root", pkg)
+		}
+	}
+	node, err = exec.LookPath("node")
+	if err != nil {
+		return "", fmt.Errorf("node is not installed (Node.js 20 or later is needed for the SDK tests): %w", err)
+	}
+	return node, nil
 }
 
 // RepoRoot finds the repository root: the nearest folder above the
@@ -83,22 +104,26 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// Exec is Run for any goroutine: it returns what Run fails the test with.
+func Exec(ctx context.Context, script string, env map[string]string) (Result, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return Result{}, err
+	}
+	return run(ctx, root, script, env)
+}
+
 func run(ctx context.Context, root, script string, env map[string]string) (Result, error) {
+	node, err := check(root)
+	if err != nil {
+		return Result{}, err
+	}
 	if !strings.Contains(script, "/") {
 		script = filepath.Join("e2e", "sdk", script)
 	}
 	path := filepath.Join(root, script)
 	if _, err := os.Stat(path); err != nil {
 		return Result{}, fmt.Errorf("sdk script %s: %w", script, err)
-	}
-	for _, pkg := range []string{"openai", "@anthropic-ai/sdk"} {
-		if _, err := os.Stat(filepath.Join(root, "e2e", "sdk", "node_modules", pkg, "package.json")); err != nil {
-			return Result{}, fmt.Errorf("the SDK package %s is not installed: run `npm ci --prefix e2e/sdk` in the repository root", pkg)
-		}
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return Result{}, fmt.Errorf("node is not installed (Node.js 20 or later is needed for the SDK tests): %w", err)
 	}
 
 	cmd := exec.CommandContext(ctx, node, path)
