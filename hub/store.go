@@ -39,6 +39,8 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns an unexpired session; byok.ErrNotFound otherwise.
 	Session(ctx context.Context, hash string, now time.Time) (Session, error)
+	// DeleteSession ends a session (signing out); no error if unknown.
+	DeleteSession(ctx context.Context, hash string) error
 
 	// IngestUsage stores events a device synced, for member, keeping any
 	// row already stored under the same (member, id). It returns after

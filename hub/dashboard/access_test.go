@@ -224,3 +224,41 @@ func TestDashboard_MemberSessionEndsWithLastDevice(t *testing.T) {
 		t.Errorf("ann's session after her device was revoked: status %d, want 401", st)
 	}
 }
+
+// TestDashboard_SignOut: the button ends the session on the hub, not only
+// in the browser (the cookie, replayed, reads nothing), and needs the
+// session's token, so that another page cannot sign anyone out.
+func TestDashboard_SignOut(t *testing.T) {
+	h := startHub(t, "", now)
+	seedTwo(t, h)
+	admin := h.adminBrowser(t, "boss@example.com")
+	tok := admin.csrf("/ui/overview")
+	u, _ := url.Parse(admin.base)
+	cookies := admin.c.Jar.Cookies(u)
+	if len(cookies) != 1 {
+		t.Fatalf("cookies after sign-in: %v, want the session's", cookies)
+	}
+	if st, _ := admin.post("/logout", url.Values{"csrf": {"forged"}}); st != http.StatusForbidden {
+		t.Errorf("sign out with a forged token: status %d, want 403", st)
+	}
+	if st, _ := admin.get("/ui/overview"); st != http.StatusOK {
+		t.Fatalf("after a refused sign-out: status %d, want the session to work", st)
+	}
+	st, body := admin.post("/logout", url.Values{"csrf": {tok}})
+	if st != http.StatusOK || !strings.Contains(body, "signed out") || !strings.Contains(body, "byokd team") {
+		t.Fatalf("sign out: status %d: %s", st, body)
+	}
+	if left := admin.c.Jar.Cookies(u); len(left) != 0 {
+		t.Errorf("cookies in the browser after sign-out: %v, want none", left)
+	}
+	// The same cookie, sent again (a copy, another tab's jar): the hub no
+	// longer knows the session.
+	replay := &browser{tb: t, base: admin.base, c: &http.Client{CheckRedirect: admin.c.CheckRedirect}}
+	for _, p := range []string{"/ui/overview", "/ui/reports.csv"} {
+		req, _ := http.NewRequest(http.MethodGet, admin.base+p, nil)
+		req.AddCookie(cookies[0])
+		if st, body := replay.do(req); st != http.StatusUnauthorized || strings.Contains(body, "ann@example.com") {
+			t.Errorf("GET %s with the signed-out cookie: status %d, want 401", p, st)
+		}
+	}
+}

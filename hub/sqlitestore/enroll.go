@@ -168,6 +168,14 @@ func (d *DB) CreateSession(ctx context.Context, s hub.Session) error {
 	return nil
 }
 
+// DeleteSession implements hub.Store.
+func (d *DB) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	return nil
+}
+
 // Session implements hub.Store.
 func (d *DB) Session(ctx context.Context, hash string, now time.Time) (hub.Session, error) {
 	s := hub.Session{Hash: hash}
