@@ -97,8 +97,12 @@ type DB struct {
 	lastDropLog time.Time          // the last log line about dropped rows
 	rowsIn      chan struct{}      // cap 1: tells the writer that rows wait
 
-	// applyFailed: the writer's last transaction with rows failed.
+	// applyFailed: the writer's last transaction with rows failed. The
+	// writer sets it holding appendMu; others read it holding appendMu.
 	applyFailed bool
+	// caughtUp is signalled (with appendMu) after each transaction with
+	// rows, for leaders waiting for SQLite to take some (maxUnapplied).
+	caughtUp *sync.Cond
 	// keepWorking: the member chose to keep working without records when
 	// the ledger cannot be written (SetKeepWorking).
 	keepWorking atomic.Bool
@@ -194,6 +198,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		journalerDone: make(chan struct{}),
 		rowsIn:        make(chan struct{}, 1),
 	}
+	d.caughtUp = sync.NewCond(&d.appendMu)
 	if err := d.openWriter(ctx); err != nil {
 		return nil, err
 	}

@@ -329,3 +329,39 @@ func TestRecord_LockedByAnotherProgram(t *testing.T) {
 		t.Errorf("the row recorded while locked: %d rows, want 1", got)
 	}
 }
+
+// A burst of calls faster than SQLite takes rows is slowed to SQLite's pace,
+// not refused: the journal may not run further ahead than a bound, and no
+// call fails for it while SQLite works.
+func TestRecord_BurstFasterThanSQLite(t *testing.T) {
+	const callers, each = 8, 2000
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{MaxWaiting: 2 * maxUnapplied})
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var most atomic.Int64
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				if err := d.Record(ctx, event(c*each+i)); err != nil {
+					if failed.Add(1) == 1 {
+						t.Errorf("Record during the burst: %v", err)
+					}
+				}
+				if w := d.Stats().Waiting; w > most.Load() {
+					most.Store(w)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d.settle(ctx)
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d calls failed", n, callers*each)
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != callers*each {
+		t.Errorf("usage rows: got %d, want %d", got, callers*each)
+	}
+	t.Logf("at most %d rows waited for SQLite", most.Load())
+}

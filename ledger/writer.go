@@ -176,6 +176,13 @@ func (d *DB) journalRows(batch []*request) {
 	}
 	d.stats.writing.Store(int64(len(evs)))
 	d.appendMu.Lock()
+	// The journal must not outrun SQLite for long: past maxUnapplied rows
+	// the leader (and the callers queued behind it) wait for the writer to
+	// take some. Not while SQLite refuses them: then the journal keeps the
+	// calls going, up to MaxWaiting.
+	for d.waiting() >= maxUnapplied && !d.applyFailed {
+		d.caughtUp.Wait()
+	}
 	before := len(d.unapplied)
 	var err error
 	if waiting := d.journaled.Load() - d.applied.Load(); waiting+int64(len(evs)) > int64(d.opts.MaxWaiting) {
@@ -289,10 +296,15 @@ func (d *DB) waiting() int64 { return d.journaled.Load() - d.applied.Load() }
 // applyRows rows waiting go in at once: enough to share a commit's cost
 // (about 1µs a row at 64), few enough that the transaction holds up the
 // writes arriving meanwhile for well under a millisecond.
+// maxUnapplied rows waiting make the callers wait for SQLite, which takes
+// them at about 100,000 a second here, far above what the proxy sends; a
+// burst beyond that is slowed to SQLite's pace instead of growing without
+// bound, and keeps each transaction to a few milliseconds.
 const (
-	applyIdle  = time.Millisecond
-	applyRetry = time.Second
-	applyRows  = 64
+	applyIdle    = time.Millisecond
+	applyRetry   = time.Second
+	applyRows    = 64
+	maxUnapplied = 1024
 )
 
 // drain adds to batch whatever is queued, up to MaxBatch.
@@ -402,15 +414,20 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 	results, n, err := d.writeBatch(st, reqs)
 	d.noteWrite(err)
 	if len(rows) > 0 {
+		d.appendMu.Lock()
 		d.applyFailed = err != nil
+		if err != nil {
+			d.unapplied = append(rows, d.unapplied...)
+			d.volatile += vol
+		} else {
+			d.applied.Add(int64(len(rows)))
+		}
+		d.caughtUp.Broadcast()
+		d.appendMu.Unlock()
 	}
 	if err != nil {
 		d.stats.failed.Add(1)
 		d.log.Error("ledger write failed", "rows", len(rows), "writes", len(ops), "err", err)
-		d.appendMu.Lock()
-		d.unapplied = append(rows, d.unapplied...)
-		d.volatile += vol
-		d.appendMu.Unlock()
 		for _, r := range ops {
 			d.finish(r, err)
 		}
@@ -425,7 +442,6 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 			d.log.Error("usage row refused by the ledger and dropped", "id", ev.ID, "err", err)
 		}
 	}
-	d.applied.Add(int64(len(rows)))
 	d.stats.volatile.Add(-int64(vol))
 	if was >= 0 {
 		if err := d.journal.empty(was); err != nil {
