@@ -56,10 +56,11 @@ type Store interface {
 	// (none: one group, the total), largest cost first. It sums in the
 	// database: a quarter of a large team is hundreds of thousands of rows.
 	Aggregate(ctx context.Context, f UsageFilter, by ...Dim) ([]Group, error)
-	// Audit returns up to limit rows f selects, newest first, starting
-	// after the row after names (the zero Cursor: from the newest). It
-	// seeks by cursor, never skips rows by count.
-	Audit(ctx context.Context, f UsageFilter, after Cursor, limit int) ([]byok.UsageEvent, error)
+	// Audit returns up to limit rows f selects, newest first: the newest
+	// for the zero Cursor, else those just older than the row at names,
+	// or just newer if at.Newer. It seeks by cursor, never skips rows by
+	// count.
+	Audit(ctx context.Context, f UsageFilter, at Cursor, limit int) ([]byok.UsageEvent, error)
 	// SharedSpend sums the hub-metered cost of member's relayed calls in
 	// [from, to).
 	SharedSpend(ctx context.Context, member string, from, to time.Time) (byok.Micros, error)
@@ -168,6 +169,7 @@ type Cursor struct {
 	Time   time.Time
 	Member string
 	ID     string
+	Newer  bool // the page is the rows newer than this one, not older
 }
 
 // DeviceInventory is a device's last reported key inventory.

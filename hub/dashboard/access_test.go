@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
@@ -174,7 +177,8 @@ func TestDashboard_SessionExpired(t *testing.T) {
 func quarterOf(t time.Time) string { return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())+2)/3) }
 
 // TestDashboard_AuditPages follows the audit log's "older" links to the
-// end and finds every call of the period once, newest first.
+// end and finds every call of the period once, newest first, then the
+// "newer" links back to the first page, which has none.
 func TestDashboard_AuditPages(t *testing.T) {
 	h := startHub(t, "", now)
 	var evs []byok.UsageEvent
@@ -185,21 +189,55 @@ func TestDashboard_AuditPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := h.adminBrowser(t, "boss@example.com")
-	path, seen := "/ui/audit", []string{}
-	for path != "" {
+	// page reads a page's time cells and its link with id.
+	page := func(path, id string) (times []string, next string) {
+		t.Helper()
 		st, body := admin.get(path)
 		if st != http.StatusOK {
 			t.Fatalf("GET %s: status %d", path, st)
 		}
-		seen = append(seen, strings.Split(body, "<td>"+seeded.Format("2006-01-02"))[1:]...)
-		path = ""
-		if _, rest, ok := strings.Cut(body, `id="older" href="`); ok {
-			path, _, _ = strings.Cut(rest, `"`)
-			path = strings.ReplaceAll(path, "&amp;", "&")
+		for _, cell := range strings.Split(body, "<td>"+seeded.Format("2006-01-02"))[1:] {
+			hm, _, _ := strings.Cut(cell, "<")
+			times = append(times, hm)
 		}
+		if _, rest, ok := strings.Cut(body, `id="`+id+`" href="`); ok {
+			next, _, _ = strings.Cut(rest, `"`)
+			next = strings.ReplaceAll(next, "&amp;", "&")
+		}
+		return times, next
 	}
-	if len(seen) != len(evs) {
-		t.Errorf("the audit pages showed %d calls, want %d", len(seen), len(evs))
+	var down [][]string
+	var newer string // the last page's link to newer calls
+	for path := "/ui/audit"; path != ""; {
+		times, older := page(path, "older")
+		_, newer = page(path, "newer")
+		down = append(down, times)
+		path = older
+	}
+	var seen []string
+	for _, p := range down {
+		seen = append(seen, p...)
+	}
+	var want []string
+	for i := len(evs) - 1; i >= 0; i-- {
+		want = append(want, evs[i].Time.Format(" 15:04 UTC"))
+	}
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Fatalf("calls on the audit pages going older (-want +got):\n%s", diff)
+	}
+	if _, first := page("/ui/audit", "newer"); first != "" {
+		t.Errorf("the first page links to newer calls: %s", first)
+	}
+	// From the last page back up, the same pages in reverse.
+	var up [][]string
+	for path := newer; path != ""; {
+		var times []string
+		times, path = page(path, "newer")
+		up = append(up, times)
+	}
+	slices.Reverse(up)
+	if diff := cmp.Diff(down[:len(down)-1], up); diff != "" {
+		t.Errorf("pages going newer from the last (-want +got):\n%s", diff)
 	}
 }
 

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,12 +146,22 @@ FROM %s WHERE %s`, src.calls, src.cacheWrites, src.table, cond)
 
 // Audit implements hub.Store: a seek on (time_us, member, id), newest
 // first, which the index on time_us serves (it carries the key).
-func (d *DB) Audit(ctx context.Context, f hub.UsageFilter, after hub.Cursor, limit int) ([]byok.UsageEvent, error) {
+func (d *DB) Audit(ctx context.Context, f hub.UsageFilter, at hub.Cursor, limit int) ([]byok.UsageEvent, error) {
 	cond, args := where(f, "time_us")
-	if !after.Time.IsZero() {
-		cond += " AND (time_us, member, id) < (?, ?, ?)"
-		args = append(args, us(after.Time), after.Member, after.ID)
+	cmp, order := "<", "DESC"
+	if at.Newer {
+		// The rows just newer than the cursor are the nearest ones in
+		// ascending order; the page shows them newest first.
+		cmp, order = ">", "ASC"
+	}
+	if !at.Time.IsZero() {
+		cond += " AND (time_us, member, id) " + cmp + " (?, ?, ?)"
+		args = append(args, us(at.Time), at.Member, at.ID)
 	}
 	args = append(args, limit)
-	return d.query(ctx, "read the audit log", "WHERE "+cond+" ORDER BY time_us DESC, member DESC, id DESC LIMIT ?", args)
+	rows, err := d.query(ctx, "read the audit log", "WHERE "+cond+" ORDER BY time_us "+order+", member "+order+", id "+order+" LIMIT ?", args)
+	if at.Newer {
+		slices.Reverse(rows)
+	}
+	return rows, err
 }

@@ -176,5 +176,24 @@ func TestAudit_KeysetPages(t *testing.T) {
 		if diff := cmp.Diff(all, got); diff != "" {
 			t.Errorf("audit pages of %+v (-want +got):\n%s", f, diff)
 		}
+		// And back up from the oldest row with Newer cursors: each page
+		// newest first, the rows just newer than the cursor.
+		var back []byok.UsageEvent
+		cur = hub.Cursor{Time: all[len(all)-1].Time, Member: all[len(all)-1].Member, ID: all[len(all)-1].ID, Newer: true}
+		for {
+			page, err := db.Audit(ctx, f, cur, 37)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back = append(page, back...)
+			if len(page) < 37 {
+				break
+			}
+			first := page[0]
+			cur = hub.Cursor{Time: first.Time, Member: first.Member, ID: first.ID, Newer: true}
+		}
+		if diff := cmp.Diff(all[:len(all)-1], back); diff != "" {
+			t.Errorf("audit pages of %+v going newer (-want +got):\n%s", f, diff)
+		}
 	}
 }
