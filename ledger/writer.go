@@ -37,6 +37,23 @@ const (
 // outcome, so a nil error always means committed and a non-nil one never
 // hides a commit.
 func (d *DB) submit(ctx context.Context, r *request) error {
+	if err := d.enter(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case d.reqs <- r:
+	case <-ctx.Done():
+		d.mu.RUnlock()
+		d.stats.pending.Add(-1)
+		return ctx.Err()
+	}
+	d.mu.RUnlock()
+	return d.wait(ctx, r)
+}
+
+// enter readies r for ctx and, unless the DB is closed, counts it pending
+// and returns holding mu for reading: the caller queues r, then unlocks.
+func (d *DB) enter(ctx context.Context, r *request) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -48,15 +65,7 @@ func (d *DB) submit(ctx context.Context, r *request) error {
 		return errClosed()
 	}
 	d.stats.pending.Add(1)
-	select {
-	case d.reqs <- r:
-	case <-ctx.Done():
-		d.mu.RUnlock()
-		d.stats.pending.Add(-1)
-		return ctx.Err()
-	}
-	d.mu.RUnlock()
-	return d.wait(ctx, r)
+	return nil
 }
 
 // wait waits for r's outcome; see submit for what ctx does.
@@ -83,17 +92,9 @@ func (d *DB) write(ctx context.Context, op func(ctx context.Context, tx *sql.Tx)
 // submit's cancellation. The caller that finds no leader journals every
 // queued row itself; see DB.rowQueue.
 func (d *DB) journalRow(ctx context.Context, r *request) error {
-	if err := ctx.Err(); err != nil {
+	if err := d.enter(ctx, r); err != nil {
 		return err
 	}
-	r.ctx = ctx
-	r.done = make(chan error, 1)
-	d.mu.RLock()
-	if d.closed {
-		d.mu.RUnlock()
-		return errClosed()
-	}
-	d.stats.pending.Add(1)
 	d.rowsMu.Lock()
 	d.rowQueue = append(d.rowQueue, r)
 	lead := !d.leading
@@ -157,22 +158,13 @@ func (d *DB) nextRows(done []*request) []*request {
 // the journal with one write, adds them to the rows waiting for SQLite and
 // answers their callers.
 func (d *DB) journalRows(batch []*request) {
-	evs := make([]*byok.UsageEvent, 0, len(batch))
-	claimed := batch[:0:0]
-	for _, r := range batch {
-		if !r.state.CompareAndSwap(stateQueued, stateClaimed) {
-			continue // the caller gave up while it was queued
-		}
-		if err := r.ctx.Err(); err != nil {
-			// Ended but not yet noticed by the caller: not written.
-			d.finish(r, err)
-			continue
-		}
-		claimed = append(claimed, r)
-		evs = append(evs, r.ev)
-	}
-	if len(evs) == 0 {
+	claimed := d.claim(batch[:0:0], batch)
+	if len(claimed) == 0 {
 		return
+	}
+	evs := make([]*byok.UsageEvent, len(claimed))
+	for i, r := range claimed {
+		evs[i] = r.ev
 	}
 	d.stats.writing.Store(int64(len(evs)))
 	d.appendMu.Lock()
@@ -341,10 +333,9 @@ func (d *DB) checkpoint() {
 	}
 }
 
-// runOps claims the writes whose callers are still waiting and runs them
-// in one transaction with the rows that wait.
-func (d *DB) runOps(st *writerStmts, batch []*request) {
-	claimed := batch[:0]
+// claim appends to claimed the requests of batch whose callers still wait,
+// marking them taken, and answers those whose context ended unnoticed.
+func (d *DB) claim(claimed, batch []*request) []*request {
 	for _, r := range batch {
 		if !r.state.CompareAndSwap(stateQueued, stateClaimed) {
 			continue // the caller gave up while it was queued
@@ -356,6 +347,13 @@ func (d *DB) runOps(st *writerStmts, batch []*request) {
 		}
 		claimed = append(claimed, r)
 	}
+	return claimed
+}
+
+// runOps claims the writes whose callers are still waiting and runs them
+// in one transaction with the rows that wait.
+func (d *DB) runOps(st *writerStmts, batch []*request) {
+	claimed := d.claim(batch[:0], batch)
 	if len(claimed) == 0 {
 		return
 	}
