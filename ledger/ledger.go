@@ -133,8 +133,8 @@ type Stats struct {
 	Commits int64 // write transactions committed
 	Rows    int64 // usage rows inserted (duplicates by ID not counted)
 	Failed  int64 // write transactions that failed and rolled back
-	Pending int64 // calls waiting for the writer: queued or in the open transaction
-	Writing int64 // of Pending, those in the transaction being written now
+	Pending int64 // writes and rows not yet answered: queued, being journaled, or in the open transaction
+	Writing int64 // of Pending, the writes (not rows) in the transaction being written now
 	Waiting int64 // rows recorded and not yet in SQLite
 	// Volatile of Waiting are only in memory: the journal could not be
 	// written and the member keeps working without records.

@@ -166,7 +166,6 @@ func (d *DB) journalRows(batch []*request) {
 	for i, r := range claimed {
 		evs[i] = r.ev
 	}
-	d.stats.writing.Store(int64(len(evs)))
 	d.appendMu.Lock()
 	// The journal must not outrun SQLite for long: past maxUnapplied rows
 	// the leader (and the callers queued behind it) wait for the writer to
@@ -209,7 +208,6 @@ func (d *DB) journalRows(batch []*request) {
 		default:
 		}
 	}
-	d.stats.writing.Store(0)
 	for _, r := range claimed {
 		d.finish(r, err)
 	}
