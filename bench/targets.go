@@ -78,8 +78,8 @@ func buildByokd(ctx context.Context, work string) (string, error) {
 }
 
 // startByokd runs bin's `byokd run` as target name with a fresh BYOKD_HOME
-// and a file keystore, adds the bench key and creates an app token through
-// the CLI, as a member would. With cpuProfile set, byokd profiles itself
+// and a file keystore, adds the bench key (with a monthly budget) and
+// creates an app token through the CLI, as a member would. With cpuProfile set, byokd profiles itself
 // until it stops.
 func startByokd(ctx context.Context, work, name, bin string, up *child, cpuProfile string) (*target, error) {
 	home := filepath.Join(work, name+"-home")
@@ -131,7 +131,9 @@ func startByokd(ctx context.Context, work, name, bin string, up *child, cpuProfi
 		}
 		return strings.TrimSpace(out.String()), nil
 	}
-	if _, err := cli(benchKey+"\n", "key", "add", "openai", "--name", "bench"); err != nil {
+	// A monthly budget the load never reaches: every call is checked
+	// against it, as a member's budgeted key is.
+	if _, err := cli(benchKey+"\n", "key", "add", "openai", "--name", "bench", "--budget", "1000000"); err != nil {
 		c.stop()
 		return nil, err
 	}

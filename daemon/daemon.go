@@ -179,11 +179,6 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := d.router.loadPrefs(ctx); err != nil {
 		return nil, err
 	}
-	// Reservations of calls that never recorded a row (the daemon died
-	// mid-call) stop holding budget after a day.
-	if _, err := d.db.ExpireReservations(ctx, cfg.Now().Add(-24*time.Hour)); err != nil {
-		return nil, err
-	}
 
 	if d.proxyLn, err = listenLoopback(cfg.Listen); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"byokd.dev/byok"
@@ -31,82 +32,179 @@ type BudgetState struct {
 // ErrOverBudget: the reservation would take the key past its budget.
 var ErrOverBudget = errors.New("monthly budget reached")
 
-// Reserve checks the key's spend plus open reservations plus r.Amount
-// against r.Budget and, if it fits, records the reservation — check and
-// insert in one writer transaction (BEGIN IMMEDIATE), so concurrent calls
-// cannot overshoot by more than the estimates in flight. Over budget it
-// returns ErrOverBudget and the state, reserving nothing. A zero Budget
-// always fits.
-func (d *DB) Reserve(ctx context.Context, r Reservation) (BudgetState, error) {
-	var st BudgetState
-	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		if st, err = budgetState(ctx, tx, r.Service, r.Credential, r.From, r.To); err != nil {
+// budgets keeps the month of each key asked about in memory: what its
+// rows cost, and the estimates of its calls in flight. A call's budget
+// check then reads no table and writes nothing; summing a month of rows
+// on every call cost more the longer the month ran.
+//
+// A month is loaded once, by a write the writer runs: it sums the rows
+// SQLite holds and, once committed, the rows of the same transaction;
+// from the moment the writer takes those rows, every row journaled after
+// them is added as it is journaled (monthEntry.counting). So each row is
+// counted once, whether it was in SQLite, in the transaction, or later.
+// Reservations live only as long as the process: they hold the estimates
+// of calls in flight, and a call's row (or its failure to be recorded)
+// settles them.
+type budgets struct {
+	mu     sync.Mutex
+	months map[monthKey]*monthEntry
+	holds  map[string]hold // by call id
+}
+
+type monthKey struct {
+	svc      byok.Service
+	cred     string
+	from, to int64 // unix microseconds
+}
+
+type monthEntry struct {
+	key      monthKey
+	counting bool        // rows journaled from now on are added to spent
+	stored   byok.Micros // the rows SQLite held when it was loaded
+	spent    byok.Micros // the rows counted since
+	reserved byok.Micros
+	ready    chan struct{} // closed once loaded, or failed (err)
+	err      error
+}
+
+type hold struct {
+	m      *monthEntry
+	amount byok.Micros
+}
+
+func (k monthKey) holds(ev *byok.UsageEvent) bool {
+	t := ev.Time.UnixMicro()
+	return ev.CostKnown && ev.Service == k.svc && ev.Credential == k.cred && t >= k.from && t < k.to
+}
+
+// month returns the loaded month of a key, loading it first if need be.
+func (d *DB) month(ctx context.Context, svc byok.Service, credential string, from, to time.Time) (*monthEntry, error) {
+	b := &d.budgets
+	k := monthKey{svc: svc, cred: credential, from: from.UnixMicro(), to: to.UnixMicro()}
+	b.mu.Lock()
+	m := b.months[k]
+	if m == nil {
+		m = &monthEntry{key: k, ready: make(chan struct{})}
+		b.months[k] = m
+		b.mu.Unlock()
+		err := d.submit(ctx, &request{load: m, op: func(ctx context.Context, tx *sql.Tx) error {
+			var stored int64
+			err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(cost_micros), 0) FROM usage
+WHERE service = ? AND credential = ? AND time_us >= ? AND time_us < ? AND cost_known`,
+				string(svc), credential, k.from, k.to).Scan(&stored)
+			b.mu.Lock()
+			m.stored = byok.Micros(stored) // set, not added: a retried transaction runs it again
+			b.mu.Unlock()
 			return err
+		}})
+		b.mu.Lock()
+		if err != nil {
+			m.err = fmt.Errorf("read the month's spend of %s %s: %w", svc, credential, err)
+			m.counting = false
+			delete(b.months, k) // the next call tries again
 		}
-		if r.Budget > 0 && st.Spent+st.Reserved+r.Amount > r.Budget {
-			return ErrOverBudget
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO reservations (id, service, credential, amount_micros, created_us)
-VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			r.ID, string(r.Service), r.Credential, int64(r.Amount), d.opts.Now().UnixMicro())
-		st.Reserved += r.Amount
-		return err
-	})
-	if err != nil && !errors.Is(err, ErrOverBudget) {
-		return st, fmt.Errorf("reserve budget for %s %s: %w", r.Service, r.Credential, err)
+		close(m.ready)
+		b.mu.Unlock()
+		return m, m.err
 	}
-	return st, err
+	b.mu.Unlock()
+	select {
+	case <-m.ready:
+		return m, m.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-// Release drops a reservation whose call never reached the upstream.
-func (d *DB) Release(ctx context.Context, id string) error {
-	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM reservations WHERE id = ?`, id)
-		return err
-	})
+// startCounting is called by the writer as it takes the rows waiting for
+// SQLite into the transaction that loads ms: later rows are counted as
+// they are journaled. appendMu is held.
+func (b *budgets) startCounting(ms []*monthEntry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range ms {
+		m.counting = true
+	}
 }
 
-// ExpireReservations drops reservations older than cutoff: calls that
-// never recorded a row (the daemon died mid-call). It returns how many.
-func (d *DB) ExpireReservations(ctx context.Context, cutoff time.Time) (int64, error) {
-	var n int64
-	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM reservations WHERE created_us < ?`, cutoff.UnixMicro())
-		if err == nil {
-			n, err = res.RowsAffected()
+// loaded adds the rows of the transaction that loaded ms, or, if it
+// failed, stops counting for them.
+func (b *budgets) loaded(ms []*monthEntry, rows []*byok.UsageEvent, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range ms {
+		m.counting = ok
+		if !ok {
+			m.spent = 0
+			continue
 		}
-		return err
-	})
-	return n, err
+		for _, ev := range rows {
+			if m.key.holds(ev) {
+				m.spent += ev.Cost
+			}
+		}
+	}
 }
 
-// Budget returns a key's spend and open reservations in [from, to).
-func (d *DB) Budget(ctx context.Context, svc byok.Service, credential string, from, to time.Time) (BudgetState, error) {
-	d.settle(ctx)
-	st, err := budgetState(ctx, d.rdb, svc, credential, from, to)
+// recorded counts journaled rows in the months loaded, and settles their
+// calls' reservations (also of rows that could not be recorded: their
+// calls are over).
+func (b *budgets) recorded(evs []*byok.UsageEvent, journaled bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ev := range evs {
+		if h, ok := b.holds[ev.ID]; ok {
+			h.m.reserved -= h.amount
+			delete(b.holds, ev.ID)
+		}
+		if !journaled {
+			continue
+		}
+		for _, m := range b.months {
+			if m.counting && m.key.holds(ev) {
+				m.spent += ev.Cost
+			}
+		}
+	}
+}
+
+// Reserve checks the key's spend this month plus the estimates of its
+// calls in flight plus r.Amount against r.Budget and, if it fits, holds
+// r.Amount until the call's row is recorded (or Release), so that
+// concurrent calls cannot overshoot by more than the estimates in flight.
+// Over budget it returns ErrOverBudget and the state, holding nothing. A
+// zero Budget always fits. It reads and writes no table once the key's
+// month is loaded.
+func (d *DB) Reserve(ctx context.Context, r Reservation) (BudgetState, error) {
+	m, err := d.month(ctx, r.Service, r.Credential, r.From, r.To)
 	if err != nil {
-		return st, fmt.Errorf("read budget of %s %s: %w", svc, credential, classify(d.path, err))
+		return BudgetState{}, fmt.Errorf("reserve budget for %s %s: %w", r.Service, r.Credential, err)
 	}
+	b := &d.budgets
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := BudgetState{Spent: m.stored + m.spent, Reserved: m.reserved}
+	if r.Budget > 0 && st.Spent+st.Reserved+r.Amount > r.Budget {
+		return st, ErrOverBudget
+	}
+	if _, dup := b.holds[r.ID]; !dup {
+		b.holds[r.ID] = hold{m: m, amount: r.Amount}
+		m.reserved += r.Amount
+	}
+	st.Reserved = m.reserved
 	return st, nil
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func budgetState(ctx context.Context, q querier, svc byok.Service, credential string, from, to time.Time) (BudgetState, error) {
-	var spent, reserved int64
-	if err := q.QueryRowContext(ctx, `SELECT coalesce(sum(cost_micros), 0) FROM usage
-WHERE service = ? AND credential = ? AND time_us >= ? AND time_us < ? AND cost_known`,
-		string(svc), credential, from.UnixMicro(), to.UnixMicro()).Scan(&spent); err != nil {
-		return BudgetState{}, err
+// Budget returns a key's spend in [from, to) and the estimates its calls
+// in flight hold.
+func (d *DB) Budget(ctx context.Context, svc byok.Service, credential string, from, to time.Time) (BudgetState, error) {
+	m, err := d.month(ctx, svc, credential, from, to)
+	if err != nil {
+		return BudgetState{}, fmt.Errorf("read budget of %s %s: %w", svc, credential, classify(d.path, err))
 	}
-	if err := q.QueryRowContext(ctx, `SELECT coalesce(sum(amount_micros), 0) FROM reservations
-WHERE service = ? AND credential = ?`, string(svc), credential).Scan(&reserved); err != nil {
-		return BudgetState{}, err
-	}
-	return BudgetState{Spent: byok.Micros(spent), Reserved: byok.Micros(reserved)}, nil
+	d.budgets.mu.Lock()
+	defer d.budgets.mu.Unlock()
+	return BudgetState{Spent: m.stored + m.spent, Reserved: m.reserved}, nil
 }
 
 // MarkAlert records that a budget threshold was announced for a key in a

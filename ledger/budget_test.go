@@ -74,23 +74,87 @@ func TestReserve_RecordSettlesAndUnusedComesBack(t *testing.T) {
 	if err := res("c", 0.40); err != nil {
 		t.Fatalf("the unused $0.40 did not come back: %v", err)
 	}
-	// Reservations survive a restart.
+	// A restart ends the calls in flight and their reservations; the
+	// spend stays.
 	d.Close()
 	d2 := openAt(t, path, Options{})
 	st, err = d2.Budget(ctx, byok.OpenAI, "personal/work", from, to)
-	if err != nil || st.Reserved != byok.USD(0.90) {
-		t.Fatalf("after reopening: %+v, %v; want $0.90 reserved (b and c)", st, err)
+	if err != nil || st.Reserved != 0 || st.Spent != byok.USD(0.10) {
+		t.Fatalf("after reopening: %+v, %v; want $0.10 spent and nothing reserved", st, err)
 	}
 	// The same key name of another service has its own budget.
 	if _, err := d2.Reserve(ctx, Reservation{ID: "x", Service: byok.Anthropic, Credential: "personal/work",
 		Amount: byok.USD(0.90), Budget: byok.USD(1.00), From: from, To: to}); err != nil {
 		t.Errorf("anthropic/work shares openai/work's budget: %v", err)
 	}
-	if err := d2.Release(ctx, "x"); err != nil {
-		t.Fatal(err)
+}
+
+// The month's spend is kept in memory from the moment a key's month is
+// first asked about: each row counts once whether it was in SQLite, on its
+// way there or recorded later, also while calls record rows as fast as
+// they can. Months are asked about (loaded) at different moments of the
+// burst; each ends with the sum SQLite holds.
+func TestBudget_MonthCountsEachRowOnce(t *testing.T) {
+	const callers, each, loads = 8, 150, 12
+	d, path := openTemp(t)
+	ctx := context.Background()
+	from, to := base.AddDate(0, 0, -1), base.AddDate(0, 1, 0)
+	row := func(id string, cost byok.Micros) byok.UsageEvent {
+		ev := event(0)
+		ev.ID, ev.Cost, ev.CostKnown, ev.Credential = id, cost, true, "personal/work"
+		return ev
 	}
-	if n, err := d2.ExpireReservations(ctx, time.Now().Add(time.Hour)); err != nil || n != 2 {
-		t.Errorf("ExpireReservations = %d, %v; want 2", n, err)
+	for i := range 40 {
+		if err := d.Record(ctx, row(fmt.Sprintf("before-%d", i), 7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Rows that are not this key's month's: another key, another month,
+	// an unknown cost.
+	other := []byok.UsageEvent{row("other-key", 1000), row("other-month", 1000), row("unknown-cost", 1000)}
+	other[0].Credential = "personal/home"
+	other[1].Time = to.Add(time.Hour)
+	other[2].CostKnown = false
+	for _, ev := range other {
+		if err := d.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				if err := d.Record(ctx, row(fmt.Sprintf("burst-%d-%d", c, i), byok.Micros(1+i%5))); err != nil {
+					t.Errorf("Record: %v", err)
+					return
+				}
+			}
+		})
+	}
+	// Each load is its own month (the bounds differ by microseconds),
+	// loaded at another moment of the burst.
+	months := make([]time.Time, loads)
+	for l := range loads {
+		months[l] = from.Add(-time.Duration(l) * time.Microsecond)
+		wg.Go(func() {
+			time.Sleep(time.Duration(l) * time.Millisecond)
+			if _, err := d.Budget(ctx, byok.OpenAI, "personal/work", months[l], to); err != nil {
+				t.Errorf("Budget: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	d.settle(ctx)
+	want := byok.Micros(countRows(t, rawDB(t, path), `SELECT sum(cost_micros) FROM usage
+WHERE credential = 'personal/work' AND service = 'openai' AND cost_known AND time_us >= ? AND time_us < ?`, from.UnixMicro(), to.UnixMicro()))
+	if want != 40*7+callers*each*3 {
+		t.Fatalf("SQLite holds %d µ$ of this key's month, want %d: the test's rows are wrong", want, 40*7+callers*each*3)
+	}
+	for l, m := range months {
+		st, err := d.Budget(ctx, byok.OpenAI, "personal/work", m, to)
+		if err != nil || st.Spent != want {
+			t.Errorf("month loaded %d ms into the burst: spent %d, %v; want %d (SQLite's sum)", l, st.Spent, err, want)
+		}
 	}
 }
 

@@ -117,6 +117,8 @@ type DB struct {
 	reqs   chan *request // other writes, for the writer goroutine
 	done   chan struct{} // closed when the writer goroutine has returned
 
+	budgets budgets
+
 	healthMu sync.RWMutex
 	health   health
 
@@ -199,6 +201,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		rowsIn:        make(chan struct{}, 1),
 	}
 	d.caughtUp = sync.NewCond(&d.appendMu)
+	d.budgets = budgets{months: map[monthKey]*monthEntry{}, holds: map[string]hold{}}
 	if err := d.openWriter(ctx); err != nil {
 		return nil, err
 	}

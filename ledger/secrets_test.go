@@ -94,7 +94,6 @@ WHERE m.type = 'table' ORDER BY m.name, p.cid`)
 		"keys":          {"service", "name", "fingerprint", "budget_micros", "is_primary", "created_us"},
 		"app_tokens":    {"name", "project", "hash", "created_us", "revoked_us"},
 		"prefs":         {"service", "preference", "fallback", "rate_limit_fallback", "over_budget"},
-		"reservations":  {"id", "service", "credential", "amount_micros", "created_us"},
 		"budget_alerts": {"service", "credential", "month", "percent"},
 		"meta":          {"key", "value"},
 	}

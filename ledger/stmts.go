@@ -18,7 +18,6 @@ type writerStmts struct {
 	savepoint, release, rollbackTo *sql.Stmt
 	insertUsage                    [len(rowChunks)]*sql.Stmt // one per rowChunks size
 	insertOutbox                   *sql.Stmt
-	settle                         *sql.Stmt
 }
 
 const (
@@ -34,7 +33,6 @@ const (
 	// one given up: new rows take seq = max(seq) + 1.
 	sqlInsertOutbox = `INSERT INTO outbox (seq) SELECT seq FROM usage WHERE seq >= ?`
 	// The argument is a JSON array of event ids.
-	sqlSettle = `DELETE FROM reservations WHERE id IN (SELECT value FROM json_each(?))`
 )
 
 // sqlInsertUsage is the insert of n rows; a duplicate id is skipped.
@@ -53,7 +51,6 @@ func prepareWriter(ctx context.Context, db *sql.DB) (*writerStmts, error) {
 		{&st.release, "RELEASE item"},
 		{&st.rollbackTo, "ROLLBACK TO item"},
 		{&st.insertOutbox, sqlInsertOutbox},
-		{&st.settle, sqlSettle},
 	}
 	for i, n := range rowChunks {
 		preps = append(preps, prep{&st.insertUsage[i], sqlInsertUsage(n)})
@@ -76,7 +73,6 @@ func (st *writerStmts) in(ctx context.Context, tx *sql.Tx) *writerStmts {
 		release:      tx.StmtContext(ctx, st.release),
 		rollbackTo:   tx.StmtContext(ctx, st.rollbackTo),
 		insertOutbox: tx.StmtContext(ctx, st.insertOutbox),
-		settle:       tx.StmtContext(ctx, st.settle),
 	}
 	for i, s := range st.insertUsage {
 		b.insertUsage[i] = tx.StmtContext(ctx, s)
@@ -86,7 +82,7 @@ func (st *writerStmts) in(ctx context.Context, tx *sql.Tx) *writerStmts {
 
 func (st *writerStmts) close() error {
 	var errs []error
-	all := append([]*sql.Stmt{st.savepoint, st.release, st.rollbackTo, st.insertOutbox, st.settle}, st.insertUsage[:]...)
+	all := append([]*sql.Stmt{st.savepoint, st.release, st.rollbackTo, st.insertOutbox}, st.insertUsage[:]...)
 	for _, s := range all {
 		if s != nil {
 			errs = append(errs, s.Close())

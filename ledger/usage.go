@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -35,8 +34,7 @@ func (d *DB) Record(ctx context.Context, ev byok.UsageEvent) error {
 }
 
 // insertEvents inserts evs (duplicate ids are skipped) with their outbox
-// entries, settles their budget reservations, and returns how many rows
-// were new.
+// entries, and returns how many rows were new.
 func insertEvents(ctx context.Context, st *writerStmts, evs []*byok.UsageEvent) (inserted int64, err error) {
 	args := make([]any, 0, usageArgs*min(len(evs), rowChunks[0]))
 	first := int64(-1) // seq of the first new row
@@ -74,18 +72,6 @@ func insertEvents(ctx context.Context, st *writerStmts, evs []*byok.UsageEvent) 
 		if _, err := st.insertOutbox.ExecContext(ctx, first); err != nil {
 			return 0, fmt.Errorf("insert outbox: %w", err)
 		}
-	}
-	// The real cost now counts; the calls' estimates stop counting.
-	ids := make([]string, len(evs))
-	for i, ev := range evs {
-		ids[i] = ev.ID
-	}
-	idsJSON, err := json.Marshal(ids)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := st.settle.ExecContext(ctx, string(idsJSON)); err != nil {
-		return 0, fmt.Errorf("settle reservations: %w", err)
 	}
 	return inserted, nil
 }

@@ -17,6 +17,7 @@ type request struct {
 	ctx   context.Context
 	ev    *byok.UsageEvent
 	op    func(ctx context.Context, tx *sql.Tx) error
+	load  *monthEntry  // op loads this budget month (see budgets)
 	state atomic.Int32 // queued, then claimed by the writer or cancelled by the caller
 	done  chan error   // buffered; receives exactly one result unless cancelled
 }
@@ -192,11 +193,13 @@ func (d *DB) journalRows(batch []*request) {
 	case err == nil:
 		d.unapplied = append(d.unapplied, evs...)
 		d.journaled.Add(int64(len(evs)))
+		d.budgets.recorded(evs, true)
 	case d.keepWorking.Load():
 		d.keepInMemory(evs, err)
 		err = nil
 	default:
 		d.log.Error("ledger write failed", "calls", len(evs), "err", err)
+		d.budgets.recorded(evs, false)
 	}
 	after := len(d.unapplied)
 	d.appendMu.Unlock()
@@ -366,6 +369,8 @@ func (d *DB) runOps(st *writerStmts, batch []*request) {
 func (d *DB) keepInMemory(evs []*byok.UsageEvent, cause error) {
 	room := max(0, d.opts.MaxWaiting-int(d.waiting()))
 	kept := evs[:min(room, len(evs))]
+	d.budgets.recorded(kept, true)
+	d.budgets.recorded(evs[len(kept):], false)
 	d.unapplied = append(d.unapplied, kept...)
 	d.journaled.Add(int64(len(kept)))
 	d.volatile += len(kept)
@@ -397,6 +402,15 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 	if len(rows) > 0 {
 		was = d.journal.rotate()
 	}
+	var loads []*monthEntry
+	for _, r := range ops {
+		if r.load != nil {
+			loads = append(loads, r.load)
+		}
+	}
+	if len(loads) > 0 {
+		d.budgets.startCounting(loads)
+	}
 	d.appendMu.Unlock()
 
 	// The other writes go first: one of them may be what lets the rows in
@@ -409,6 +423,9 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 	}
 	results, n, err := d.writeBatch(st, reqs)
 	d.noteWrite(err)
+	if len(loads) > 0 {
+		d.budgets.loaded(loads, rows, err == nil)
+	}
 	if len(rows) > 0 {
 		d.appendMu.Lock()
 		d.applyFailed = err != nil
