@@ -79,8 +79,9 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 		return float64(d.Microseconds()) / float64(n)
 	}
 	// Throughput and CPU, JSON then streamed, each target in turn.
-	var rows, ledgerReqs int64
-	var ledgerTime time.Duration
+	// Ledger rows per target: each byokd has its own ledger.
+	rows, ledgerReqs := map[string]int64{}, map[string]int64{}
+	ledgerTime := map[string]time.Duration{}
 	for _, shape := range []struct{ body, tput, cpu string }{
 		{jsonBody, "tput_json", "cpu_json"},
 		{sseBody, "tput_sse", "cpu_sse"},
@@ -107,16 +108,16 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 				if err != nil {
 					return err
 				}
-				rows += after - before
-				ledgerReqs += r.ok + r.failed
-				ledgerTime += r.elapsed
+				rows[t.name] += after - before
+				ledgerReqs[t.name] += r.ok + r.failed
+				ledgerTime[t.name] += r.elapsed
 			}
 		}
 	}
 	for _, t := range targets {
-		if t.ledger != "" && ledgerTime > 0 {
-			res.add("ledger_rps", t.name, float64(rows)/ledgerTime.Seconds())
-			res.add("ledger_per_req", t.name, float64(rows)/float64(ledgerReqs))
+		if t.ledger != "" && ledgerTime[t.name] > 0 {
+			res.add("ledger_rps", t.name, float64(rows[t.name])/ledgerTime[t.name].Seconds())
+			res.add("ledger_per_req", t.name, float64(rows[t.name])/float64(ledgerReqs[t.name]))
 		}
 	}
 
