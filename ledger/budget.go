@@ -85,6 +85,11 @@ func (d *DB) month(ctx context.Context, svc byok.Service, credential string, fro
 	m := b.months[k]
 	if m == nil {
 		m = &monthEntry{key: k, ready: make(chan struct{})}
+		for old := range b.months {
+			if old.svc == svc && old.cred == credential && old.to <= k.from {
+				delete(b.months, old) // a month before: journaled rows no longer look at it
+			}
+		}
 		b.months[k] = m
 		b.mu.Unlock()
 		err := d.submit(ctx, &request{load: m, op: func(ctx context.Context, tx *sql.Tx) error {
