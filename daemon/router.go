@@ -302,23 +302,16 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// probeIdle is how long the ledger may go without a commit before a call
-// first proves, with a probe write, that its row can be written. Under load
-// the writer's own commits keep the answer fresh and no probe runs.
-const probeIdle = 2 * time.Second
-
 // ledgerWritable refuses the call, before any key is read or anything is
 // sent, when its usage row could not be written: no call goes out without
-// its record. It costs nothing while the ledger is healthy and busy.
+// its record. It costs nothing while the ledger is healthy and busy, and
+// two small writes when it has been idle (ledger.DB.Ready).
 func (r *router) ledgerWritable(ctx context.Context) error {
 	db := r.d.db
 	if db.KeepWorking() {
 		return nil // the member's choice; the ledger keeps or counts every row
 	}
-	if db.Health() == nil && r.d.now().Sub(db.LastCommit()) < probeIdle {
-		return nil
-	}
-	err := db.Probe(ctx)
+	err := db.Ready(ctx)
 	if err == nil {
 		return nil
 	}

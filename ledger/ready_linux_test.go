@@ -1,0 +1,69 @@
+//go:build linux
+
+package ledger
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"byokd.dev/byok/internal/smalldisk"
+)
+
+// TestReady_IdleLedgerChecksTheDisk: an idle ledger proves before a call
+// that the disk still takes data, without a SQLite transaction; on a real
+// full filesystem that check fails with the disk-full advice, the next one
+// retries through the writer, and once space is freed calls go again.
+func TestReady_IdleLedgerChecksTheDisk(t *testing.T) {
+	ctx := context.Background()
+	disk := smalldisk.Mount(t, 4<<20)
+	var mu sync.Mutex
+	clock := base
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	idle := func() { mu.Lock(); clock = clock.Add(time.Hour); mu.Unlock() }
+	path := filepath.Join(disk, "ledger.db")
+	d := openAt(t, path, Options{Now: now, BusyTimeout: 50 * time.Millisecond})
+	if err := d.Record(ctx, event(1)); err != nil {
+		t.Fatal(err)
+	}
+	d.settle(ctx)
+
+	idle()
+	commits := d.Stats().Commits
+	if err := d.Ready(ctx); err != nil {
+		t.Fatalf("Ready on an idle, healthy ledger: %v", err)
+	}
+	if n := d.Stats().Commits; n != commits {
+		t.Errorf("Ready ran %d SQLite transactions, want none", n-commits)
+	}
+	if fi, err := os.Stat(path + ".ready"); err != nil || fi.Size() != 0 {
+		t.Errorf("the ready file after the check: %v, %v; want it there and empty", fi, err)
+	}
+
+	free := smalldisk.Fill(t, disk)
+	idle()
+	err := d.Ready(ctx)
+	t.Logf("Ready on a full disk: %v", err)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Ready on a full disk: got %v, want ErrUnavailable with the disk-full advice", err)
+	}
+	if h := d.Health(); !errors.Is(h, ErrUnavailable) {
+		t.Errorf("Health after the failed check: %v, want ErrUnavailable", h)
+	}
+	if err := d.Ready(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Ready again, still full (a probe through the writer): got %v, want ErrUnavailable", err)
+	}
+	free()
+	if err := d.Ready(ctx); err != nil || d.Health() != nil {
+		t.Errorf("Ready once space is freed: %v (Health %v), want nil", err, d.Health())
+	}
+	d.Close()
+	if _, err := os.Stat(path + ".ready"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the ready file after Close: %v, want it removed", err)
+	}
+}
