@@ -42,16 +42,20 @@ type plan struct {
 	sseChunks  int
 	sseGap     time.Duration
 	idle       int // connections and streams held for the memory figures
+	quiet      int // calls each after quietGap with no other call to the target
+	quietGap   time.Duration
 }
 
 func fullPlan() plan {
 	return plan{rounds: 3, warm: 2 * time.Second, dur: 3 * time.Second, lat1: 2 * time.Second, lat1Max: 20000,
-		conns: 32, sseStreams: 4, sseRepeat: 2, sseChunks: 20, sseGap: 50 * time.Millisecond, idle: 1000}
+		conns: 32, sseStreams: 4, sseRepeat: 2, sseChunks: 20, sseGap: 50 * time.Millisecond, idle: 1000,
+		quiet: 20, quietGap: 2500 * time.Millisecond}
 }
 
 func smokePlan() plan {
 	return plan{rounds: 1, warm: 200 * time.Millisecond, dur: 300 * time.Millisecond, lat1: 300 * time.Millisecond, lat1Max: 2000,
-		conns: 32, sseStreams: 2, sseRepeat: 1, sseChunks: 4, sseGap: 50 * time.Millisecond, idle: 100}
+		conns: 32, sseStreams: 2, sseRepeat: 1, sseChunks: 4, sseGap: 50 * time.Millisecond, idle: 100,
+		quiet: 2, quietGap: 2500 * time.Millisecond}
 }
 
 // run measures and prints; it returns what it measured.

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -57,6 +58,11 @@ func measure(ctx context.Context, p plan, res *results, up *child, targets []*ta
 				}
 			}
 		}
+	}
+
+	logf("calls after a quiet spell")
+	if err := measureQuiet(ctx, p, res, targets); err != nil {
+		return err
 	}
 
 	logf("memory")
@@ -193,3 +199,46 @@ func measureMemory(ctx context.Context, p plan, res *results, t *target) error {
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// measureQuiet times calls that each come after p.quietGap in which the
+// target had nothing to do, as a person's calls do (the 1-connection run
+// sends them back to back). The targets take turns, one call each, then
+// all wait: every target's calls are equally far apart. The figure is over
+// all the calls, not per round.
+func measureQuiet(ctx context.Context, p plan, res *results, targets []*target) error {
+	clients := map[string]*http.Client{}
+	lat := map[string]*latencies{}
+	for _, t := range targets {
+		clients[t.name] = newClient(1)
+		defer clients[t.name].CloseIdleConnections()
+		lat[t.name] = &latencies{}
+	}
+	for i := 0; i <= p.quiet; i++ {
+		select {
+		case <-time.After(p.quietGap):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for _, t := range targets {
+			t0 := time.Now()
+			err := call(ctx, clients[t.name], t, jsonBody)
+			if i == 0 {
+				continue // opens the connection each later call finds idle
+			}
+			if err != nil {
+				lat[t.name].failed++
+				continue
+			}
+			lat[t.name].d = append(lat[t.name].d, time.Since(t0))
+		}
+	}
+	for _, t := range targets {
+		l := lat[t.name]
+		res.Errors[t.name] += l.failed
+		res.add("quiet_p50", t.name, us(l.quantile(0.50)))
+		if d, ok := lat["direct"]; ok {
+			res.add("quiet_added_p50", t.name, us(l.quantile(0.50)-d.quantile(0.50)))
+		}
+	}
+	return nil
+}

@@ -59,6 +59,8 @@ var metricDefs = [][3]string{
 	{"lat1_p99", "latency p99, 1 connection", "µs"},
 	{"added_p50", "added p50 vs direct, 1 connection", "µs"},
 	{"added_p99", "added p99 vs direct, 1 connection", "µs"},
+	{"quiet_p50", "latency p50 of a call after 2.5 s of quiet", "µs"},
+	{"quiet_added_p50", "added p50 vs direct, a call after 2.5 s of quiet", "µs"},
 	{"fixed_p50", "fixed rate: latency p50", "µs"},
 	{"fixed_p99", "fixed rate: latency p99", "µs"},
 	{"fixed_p999", "fixed rate: latency p99.9", "µs"},
@@ -184,7 +186,7 @@ func (r *results) writeTable(w io.Writer) {
 
 func ratioCell(m *metric, a, b string) string {
 	switch m.Key {
-	case "added_p50", "added_p99", "end_wait_p50", "ledger_rps", "ledger_per_req", "fixed_rps":
+	case "added_p50", "added_p99", "quiet_added_p50", "end_wait_p50", "ledger_rps", "ledger_per_req", "fixed_rps":
 		return ""
 	}
 	v := m.ratio(a, b)
