@@ -119,9 +119,6 @@ type DB struct {
 
 	budgets budgets
 
-	readyMu sync.Mutex
-	ready   *os.File // Ready's space check writes here; opened at its first check
-
 	healthMu sync.RWMutex
 	health   health
 
@@ -414,12 +411,5 @@ func (d *DB) Close() error {
 	<-d.done
 	// The writer's connection closes last: as the last connection it
 	// checkpoints what is left and removes the log.
-	var readyErr error
-	d.readyMu.Lock()
-	if d.ready != nil {
-		readyErr = errors.Join(d.ready.Close(), os.Remove(d.ready.Name()))
-		d.ready = nil
-	}
-	d.readyMu.Unlock()
-	return errors.Join(d.journal.close(), readyErr, d.rdb.Close(), d.wdb.Close())
+	return errors.Join(d.journal.close(), d.rdb.Close(), d.wdb.Close())
 }
