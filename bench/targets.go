@@ -17,7 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"byokd.dev/byok/ledger" // also registers SQLite's driver, to count its rows
+	_ "modernc.org/sqlite" // to count byokd's ledger rows
+
+	"byokd.dev/byok/control"
+	// also registers SQLite's driver, to count its rows
 )
 
 // target is one way to reach the upstream.
@@ -271,23 +274,26 @@ func freePort() (string, error) {
 
 // ledgerRows counts byokd's usage rows, reading the ledger while the daemon
 // writes it (WAL). A row is committed first to the ledger's journal and
-// reaches SQLite within a millisecond of the load's end: it waits for the
-// journal to empty, so that every recorded row is counted.
+// reaches SQLite within a millisecond of the load's end: it waits until the
+// daemon says no row waits (`byokd status`'s ledger figures, through its
+// control API), so that every recorded row is counted.
 func ledgerRows(ctx context.Context, path string) (int64, error) {
+	c, err := control.Dial(filepath.Dir(path))
+	if err != nil {
+		return 0, err
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		empty := true
-		for _, p := range ledger.JournalPaths(path) {
-			if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
-				empty = false
-			}
+		st, err := c.Status(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("byokd status: %w", err)
 		}
-		if empty {
+		if st.Ledger.Waiting == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("byokd's ledger journal still holds rows 10s after the load")
+			return 0, fmt.Errorf("byokd's ledger still has %d rows waiting 10s after the load", st.Ledger.Waiting)
 		}
-		time.Sleep(5 * time.Millisecond) // another process's file: no event to wait on
+		time.Sleep(5 * time.Millisecond) // another process's state: no event to wait on
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {

@@ -252,7 +252,9 @@ func (d *DB) openJournal(st *writerStmts) error {
 		j.close()
 		return err
 	}
-	d.log.Info("ledger: rows recovered from the journal", "rows", len(evs), "new", rows)
+	if rows > 0 {
+		d.log.Info("ledger: rows recovered from the journal", "rows", len(evs), "new", rows)
+	}
 	for i := range j.files {
 		if err := j.empty(i); err != nil {
 			j.close()
