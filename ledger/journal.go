@@ -29,14 +29,11 @@ func JournalPaths(path string) [2]string {
 //
 // It has two files so that rows can be journaled while SQLite takes the
 // ones before them: the writer switches the active file when it takes the
-// waiting rows, and may empty the file that was active once SQLite has
+// waiting rows, and empties the file that was active once SQLite has
 // committed them. Every row in that file was waiting when the writer took
 // them (a row is journaled and joins the waiting rows under one lock) or
 // was committed by an earlier transaction, so emptying it loses nothing.
-// A file whose transaction failed keeps its rows until a later commit. The
-// writer empties a file only once it has grown (journalKeep), and both
-// when it stops with every row in SQLite; Open puts whatever the files
-// hold into SQLite, where rows already there are skipped by id.
+// A file whose transaction failed keeps its rows until a later commit.
 type journal struct {
 	files  [2]*journalFile
 	active int // the file rows are appended to

@@ -252,9 +252,7 @@ func (d *DB) openJournal(st *writerStmts) error {
 		j.close()
 		return err
 	}
-	if rows > 0 {
-		d.log.Info("ledger: rows recovered from the journal", "rows", len(evs), "new", rows)
-	}
+	d.log.Info("ledger: rows recovered from the journal", "rows", len(evs), "new", rows)
 	for i := range j.files {
 		if err := j.empty(i); err != nil {
 			j.close()

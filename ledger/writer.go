@@ -249,14 +249,6 @@ func (d *DB) writer(st *writerStmts) {
 				if d.waiting() > 0 {
 					d.apply(st, nil) // on failure the journal keeps them for the next Open
 				}
-				if d.waiting() == 0 {
-					// SQLite holds every row: close leaves no journal.
-					for i := range d.journal.files {
-						if err := d.journal.empty(i); err != nil {
-							d.log.Warn("could not empty the ledger journal", "err", err)
-						}
-					}
-				}
 				if n := d.stats.volatile.Load(); n > 0 {
 					d.stats.dropped.Add(n)
 					d.log.Error("usage rows DROPPED at shutdown: they waited in memory for a ledger that cannot be written", "rows", n)
@@ -297,11 +289,6 @@ func (d *DB) waiting() int64 { return d.journaled.Load() - d.applied.Load() }
 // applyRows rows waiting go in at once: enough to share a commit's cost
 // (about 1µs a row at 64), few enough that the transaction holds up the
 // writes arriving meanwhile for well under a millisecond.
-// journalKeep is how large a journal file may grow, with rows SQLite
-// already holds, before the writer empties it: a few thousand rows, which
-// Open finds in SQLite in a few tens of milliseconds.
-const journalKeep = 1 << 20
-
 // maxUnapplied rows waiting make the callers wait for SQLite, which takes
 // them at about 100,000 a second here, far above what the proxy sends; a
 // burst beyond that is slowed to SQLite's pace instead of growing without
@@ -469,13 +456,9 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 		}
 	}
 	d.stats.volatile.Add(-int64(vol))
-	// The file the rows were appended to holds only rows SQLite has now.
-	// It is emptied only once it has grown: a file emptied after every
-	// commit makes the next call's append wait for the file system to
-	// find it a block (40-60 µs after a quiet spell, against 5 µs into a
-	// block it has); the rows it keeps are found in SQLite at Open.
-	if was >= 0 && d.journal.files[was].size >= journalKeep {
+	if was >= 0 {
 		if err := d.journal.empty(was); err != nil {
+			// Its rows are in SQLite; at the next Open they are found there.
 			d.log.Warn("could not empty the ledger journal", "err", err)
 		}
 	}
