@@ -177,7 +177,7 @@ func (d *DB) journalRows(batch []*request) {
 	}
 	before := len(d.unapplied)
 	var err error
-	if waiting := d.journaled.Load() - d.applied.Load(); waiting+int64(len(evs)) > int64(d.opts.MaxWaiting) {
+	if waiting := d.waiting(); waiting+int64(len(evs)) > int64(d.opts.MaxWaiting) {
 		// SQLite has refused rows for long: stop taking more than
 		// memory should hold.
 		cause := d.Health()
