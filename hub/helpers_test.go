@@ -17,22 +17,10 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
 	"byokd.dev/byok/hub/sqlitestore"
+	"byokd.dev/byok/internal/testclock"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/teamsync"
 )
-
-// clock is an injected, settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // syncBuffer is a log sink safe for concurrent writes.
 type syncBuffer struct {
@@ -52,7 +40,7 @@ type testHub struct {
 	dir   string
 	store *sqlitestore.DB
 	admin *hub.AdminClient
-	clock *clock
+	clock *testclock.Clock
 	logs  *syncBuffer
 	keys  hub.SecretStore
 }
@@ -74,7 +62,7 @@ func startHub(t *testing.T, mod func(*hub.Config)) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
 	cfg := hub.Config{
 		Data: dir, Listen: "127.0.0.1:0", Store: st, Keys: keys, Now: clk.Now,

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"byokd.dev/byok/internal/smalldisk"
+	"byokd.dev/byok/internal/testclock"
 )
 
 // TestReady_IdleLedgerChecksTheDisk: an idle ledger asks the file system
@@ -22,12 +22,10 @@ import (
 func TestReady_IdleLedgerChecksTheDisk(t *testing.T) {
 	ctx := context.Background()
 	disk := smalldisk.Mount(t, 4<<20)
-	var mu sync.Mutex
-	clock := base
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	idle := func() { mu.Lock(); clock = clock.Add(time.Hour); mu.Unlock() }
+	clk := testclock.New(base)
+	idle := func() { clk.Add(time.Hour) }
 	path := filepath.Join(disk, "ledger.db")
-	d := openAt(t, path, Options{Now: now, BusyTimeout: 50 * time.Millisecond})
+	d := openAt(t, path, Options{Now: clk.Now, BusyTimeout: 50 * time.Millisecond})
 	if err := d.Record(ctx, event(1)); err != nil {
 		t.Fatal(err)
 	}

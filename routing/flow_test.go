@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/testclock"
 )
 
 // upstream answers like OpenAI: the key "sk-broke" gets the real
@@ -101,11 +102,11 @@ func run(t *testing.T, in Input, h *Health, secrets map[string]string, provider,
 // is tried again.
 func TestPlan_FallbackOnQuota(t *testing.T) {
 	provider, relay := upstream(t)
-	clk := &clock{t: t0}
-	h := NewHealth(clk.now, 0)
+	clk := testclock.New(t0)
+	h := NewHealth(clk.Now, 0)
 	secrets := map[string]string{"work": "sk-broke"}
 	input := func() Input {
-		in := with(func(in *Input) { in.Fallback = true; in.Now = clk.now() })
+		in := with(func(in *Input) { in.Fallback = true; in.Now = clk.Now() })
 		h.Annotate(in.Service, in.Keys)
 		return in
 	}
@@ -118,12 +119,12 @@ func TestPlan_FallbackOnQuota(t *testing.T) {
 		t.Errorf("first call: served by %v with reason %q, want shared with %q", used.Kind, reason, ReasonQuota)
 	}
 
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	if got, want := Decide(input()), steps(shared("cooling down: insufficient_quota")); !cmp.Equal(got, want) {
 		t.Errorf("while cooling down: got %+v, want %+v", got, want)
 	}
 
-	clk.add(DefaultCoolDown)
+	clk.Add(DefaultCoolDown)
 	secrets["work"] = "sk-topped-up" // the member bought credits meanwhile
 	used, reason = run(t, input(), h, secrets, provider.URL, relay.URL)
 	if used.Kind != Personal || reason != "" {

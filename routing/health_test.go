@@ -9,24 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/testclock"
 )
 
-// clock is an injected clock the test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestHealth_CoolDown(t *testing.T) {
-	clk := &clock{t: t0}
-	h := NewHealth(clk.now, 0) // 0: the default ten minutes
+	clk := testclock.New(t0)
+	h := NewHealth(clk.Now, 0) // 0: the default ten minutes
 
 	h.Failed(byok.OpenAI, "work", rateLimit(ReasonRateLimited, true))
 	if until, _ := h.CoolingUntil(byok.OpenAI, "work"); !until.IsZero() {
@@ -42,11 +30,11 @@ func TestHealth_CoolDown(t *testing.T) {
 		t.Errorf("the same key name on another service is cooling until %v", until)
 	}
 
-	clk.add(DefaultCoolDown - time.Second)
+	clk.Add(DefaultCoolDown - time.Second)
 	if until, _ := h.CoolingUntil(byok.OpenAI, "work"); until.IsZero() {
 		t.Error("cool-down ended a second early")
 	}
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	if until, reason := h.CoolingUntil(byok.OpenAI, "work"); !until.IsZero() || reason != "" {
 		t.Errorf("after ten minutes: got %v %q, want the key healthy again", until, reason)
 	}
@@ -59,8 +47,8 @@ func TestHealth_CoolDown(t *testing.T) {
 }
 
 func TestHealth_CustomCoolDownAndAnnotate(t *testing.T) {
-	clk := &clock{t: t0}
-	h := NewHealth(clk.now, time.Minute)
+	clk := testclock.New(t0)
+	h := NewHealth(clk.Now, time.Minute)
 	h.Failed(byok.Anthropic, "side", cannotPay(ReasonBilling))
 	keys := []KeyState{{Name: "work", Primary: true}, {Name: "side", OverBudget: true}}
 	h.Annotate(byok.Anthropic, keys)
@@ -75,8 +63,8 @@ func TestHealth_CustomCoolDownAndAnnotate(t *testing.T) {
 
 // Run with -race: the proxy records and reads health from many calls at once.
 func TestHealth_Concurrent(t *testing.T) {
-	clk := &clock{t: t0}
-	h := NewHealth(clk.now, time.Minute)
+	clk := testclock.New(t0)
+	h := NewHealth(clk.Now, time.Minute)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
@@ -88,13 +76,13 @@ func TestHealth_Concurrent(t *testing.T) {
 				h.CoolingUntil(byok.OpenAI, key)
 				h.Annotate(byok.OpenAI, []KeyState{{Name: key}})
 				h.Succeeded(byok.OpenAI, key)
-				clk.add(time.Second)
+				clk.Add(time.Second)
 			}
 		}()
 	}
 	wg.Wait()
 	for i := range 3 {
-		if until, _ := h.CoolingUntil(byok.OpenAI, fmt.Sprintf("k%d", i)); !until.IsZero() && until.Before(clk.now()) {
+		if until, _ := h.CoolingUntil(byok.OpenAI, fmt.Sprintf("k%d", i)); !until.IsZero() && until.Before(clk.Now()) {
 			t.Errorf("k%d reports a cool-down that has ended: %v", i, until)
 		}
 	}

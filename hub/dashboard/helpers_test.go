@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,22 +16,10 @@ import (
 	"byokd.dev/byok/hub"
 	"byokd.dev/byok/hub/dashboard"
 	"byokd.dev/byok/hub/sqlitestore"
+	"byokd.dev/byok/internal/testclock"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/teamsync"
 )
-
-// clock is the hub's injected time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // testHub is an in-process hub with the pages, a real SQLite store in a
 // temporary folder (or the one given) and an encrypted key file.
@@ -40,7 +27,7 @@ type testHub struct {
 	*hub.Server
 	store *sqlitestore.DB
 	admin *hub.AdminClient
-	clock *clock
+	clock *testclock.Clock
 }
 
 func startHub(tb testing.TB, dbPath string, now time.Time) *testHub {
@@ -61,7 +48,7 @@ func startHub(tb testing.TB, dbPath string, now time.Time) *testHub {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clk := &clock{t: now}
+	clk := testclock.New(now)
 	srv, err := hub.Start(ctx, hub.Config{
 		Data: dir, Listen: "127.0.0.1:0", Store: st, Keys: keys, Now: clk.Now, Logger: slog.New(slog.DiscardHandler),
 		Pages: func(s *hub.Server) http.Handler { return dashboard.New(dashboard.Config{Hub: s, Now: clk.Now}) },
