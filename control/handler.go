@@ -68,23 +68,23 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 	h.gate = jsonapi.Gate{Token: token, Port: port, Who: "byokd", API: "control API",
 		WrongToken: "byokd: missing or wrong control token", MaxBody: maxRequest}.Handler(h.routes)
 	m := h.routes
-	m.HandleFunc("GET /v1/status", h.status)
-	m.HandleFunc("GET /v1/keys", h.keys)
+	m.HandleFunc("GET /v1/status", query(h, h.b.Status))
+	m.HandleFunc("GET /v1/keys", query(h, h.b.Keys))
 	m.HandleFunc("POST /v1/keys", h.addKey)
 	m.HandleFunc("DELETE /v1/keys/{service}/{name}", h.removeKey)
-	m.HandleFunc("GET /v1/tokens", h.tokens)
+	m.HandleFunc("GET /v1/tokens", query(h, h.b.Tokens))
 	m.HandleFunc("POST /v1/tokens", h.createToken)
 	m.HandleFunc("DELETE /v1/tokens/{name}", h.revokeToken)
 	m.HandleFunc("GET /v1/usage", h.usage)
-	m.HandleFunc("GET /v1/prefs", h.prefs)
+	m.HandleFunc("GET /v1/prefs", query(h, h.b.Prefs))
 	m.HandleFunc("PUT /v1/prefs/{service}", h.setPref)
 	m.HandleFunc("GET /v1/approvals", h.approvals)
 	m.HandleFunc("POST /v1/join", h.join)
 	m.HandleFunc("POST /v1/approvals/{id}", h.answer)
 	m.HandleFunc("GET /v1/events", h.events)
 	m.HandleFunc("POST /v1/keys/{service}/{name}/test", h.testKey)
-	m.HandleFunc("POST /v1/login", h.login)
-	m.HandleFunc("POST /v1/hub/login", h.hubLogin)
+	m.HandleFunc("POST /v1/login", query(h, h.b.LoginURL))
+	m.HandleFunc("POST /v1/hub/login", query(h, h.b.HubLoginURL))
 	m.HandleFunc("PUT /v1/pause", h.pause)
 	m.HandleFunc("PUT /v1/ledger-mode", h.ledgerMode)
 	return h
@@ -94,14 +94,12 @@ func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Ha
 // Host with our port, no browser Origin or Referer, the bearer token.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.gate.ServeHTTP(w, r) }
 
-func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
-	s, err := h.b.Status(r.Context())
-	h.reply(w, s, err)
-}
-
-func (h *Handler) keys(w http.ResponseWriter, r *http.Request) {
-	k, err := h.b.Keys(r.Context())
-	h.reply(w, k, err)
+// query serves a request that only reads what get returns.
+func query[T any](h *Handler, get func(context.Context) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := get(r.Context())
+		h.reply(w, v, err)
+	}
 }
 
 func (h *Handler) addKey(w http.ResponseWriter, r *http.Request) {
@@ -119,11 +117,6 @@ func (h *Handler) removeKey(w http.ResponseWriter, r *http.Request) {
 		err = h.b.RemoveKey(r.Context(), svc, r.PathValue("name"))
 	}
 	h.reply(w, struct{}{}, invalid(err))
-}
-
-func (h *Handler) tokens(w http.ResponseWriter, r *http.Request) {
-	t, err := h.b.Tokens(r.Context())
-	h.reply(w, t, err)
 }
 
 func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
@@ -152,11 +145,6 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request) {
 		ev = []byok.UsageEvent{}
 	}
 	h.reply(w, ev, err)
-}
-
-func (h *Handler) prefs(w http.ResponseWriter, r *http.Request) {
-	p, err := h.b.Prefs(r.Context())
-	h.reply(w, p, err)
 }
 
 func (h *Handler) setPref(w http.ResponseWriter, r *http.Request) {
@@ -251,16 +239,6 @@ func (h *Handler) testKey(w http.ResponseWriter, r *http.Request) {
 		res, err = h.b.TestKey(r.Context(), svc, r.PathValue("name"))
 	}
 	h.reply(w, res, invalid(err))
-}
-
-func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	l, err := h.b.LoginURL(r.Context())
-	h.reply(w, l, err)
-}
-
-func (h *Handler) hubLogin(w http.ResponseWriter, r *http.Request) {
-	l, err := h.b.HubLoginURL(r.Context())
-	h.reply(w, l, err)
 }
 
 func (h *Handler) ledgerMode(w http.ResponseWriter, r *http.Request) {
