@@ -23,19 +23,14 @@ import (
 // completed has its row.
 func TestE2E_MemberDiskFull(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
-	home := filepath.Join(smalldisk.Mount(t, 8<<20), "home")
-	m := newMember(t, fake.URL, "BYOKD_HOME="+home)
-	m.home = home
-	m.mustStart()
-	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
-	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "app"))
+	m, tok := memberOnSmallDisk(t, fake)
 	completed := 0
 	if status, body, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
 		t.Fatalf("call before the disk filled: %d %v %s", status, err, body)
 	}
 	completed++
 
-	free := smalldisk.Fill(t, home)
+	free := smalldisk.Fill(t, m.home)
 	const most = 1000 // far more rows than the space SQLite holds in reserve
 	failed := false
 	for range most {
@@ -55,7 +50,7 @@ func TestE2E_MemberDiskFull(t *testing.T) {
 	for range 3 {
 		status, body, err := post(m.proxy, tok, "gpt-4o-mini")
 		if err != nil || status != 503 || !strings.Contains(body, "byokd: this call was not sent because its usage could not be recorded") ||
-			!strings.Contains(body, "ledger disk full: free space on the disk holding "+home) {
+			!strings.Contains(body, "ledger disk full: free space on the disk holding "+m.home) {
 			t.Errorf("call on the full disk: got %d %v %s, want a 503 byokd: error saying the disk is full and where", status, err, body)
 		}
 	}
@@ -79,17 +74,12 @@ func TestE2E_MemberDiskFull(t *testing.T) {
 // once space is freed they all land, one row per call.
 func TestE2E_MemberDiskFullKeepWorking(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
-	home := filepath.Join(smalldisk.Mount(t, 8<<20), "home")
-	m := newMember(t, fake.URL, "BYOKD_HOME="+home)
-	m.home = home
-	m.mustStart()
-	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
-	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "app"))
+	m, tok := memberOnSmallDisk(t, fake)
 	if out := m.mustCLI("", "pref", "records", "keep-working"); !strings.Contains(out, "keep-working") {
 		t.Fatalf("pref records: %q", out)
 	}
 	const calls = 300 // more rows than the space SQLite holds in reserve
-	free := smalldisk.Fill(t, home)
+	free := smalldisk.Fill(t, m.home)
 	for i := range calls {
 		if status, body, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
 			t.Fatalf("call %d on the full disk, keeping working: %d %v %s", i, status, err, body)
@@ -157,4 +147,16 @@ func TestE2E_HubDiskFull(t *testing.T) {
 	free()
 	m.waitSynced(t, 30*time.Second)
 	assertHubHoldsEachOnce(t, h, completed, m)
+}
+
+// memberOnSmallDisk starts a member whose BYOKD_HOME is on an 8 MiB tmpfs,
+// with a key and an app token.
+func memberOnSmallDisk(t *testing.T, fake *fakeprovider.Server) (m *member, tok string) {
+	t.Helper()
+	home := filepath.Join(smalldisk.Mount(t, 8<<20), "home")
+	m = newMember(t, fake.URL, "BYOKD_HOME="+home)
+	m.home = home
+	m.mustStart()
+	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
+	return m, strings.TrimSpace(m.mustCLI("", "token", "create", "app"))
 }
