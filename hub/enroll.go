@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"html/template"
@@ -173,42 +172,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-var signedOutTmpl = template.Must(template.New("signed-out").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>byokd hub: signed out</title></head>
-<body><h1>byokd hub</h1>
-<p>You are signed out: this browser's session has ended on the hub.</p>
-<p>To sign in again, get a new link with <code>byokd team</code> on your machine,
-or as the hub's admin with <code>byokd hub admin create EMAIL</code>.</p>
-</body></html>
-`))
-
-// logout ends the session of the request's cookie, on the hub and in the
-// browser. It takes the session's CSRF token, as every form does, so that
-// another site cannot sign a member out.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	v, ok := s.Viewer(r)
-	if !ok {
-		http.Error(w, "byokd hub: this browser is not signed in", http.StatusUnauthorized)
-		return
+// SignOut ends the session of r's cookie, on the hub and in the browser.
+// The web view calls it for a signed-in request that carried the session's
+// CSRF token.
+func (s *Server) SignOut(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return err
 	}
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) != 1 {
-		http.Error(w, "byokd hub: this form is stale or came from another page: reload the page and try again", http.StatusForbidden)
-		return
-	}
-	c, _ := r.Cookie(sessionCookie) // Viewer found it
 	if err := s.cfg.Store.DeleteSession(r.Context(), hashSecret(c.Value)); err != nil {
-		s.log.Error("sign out failed", "email", v.Email, "err", err)
-		http.Error(w, "byokd hub: the session could not be ended; the hub's log says why", http.StatusInternalServerError)
-		return
+		return err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(s.publicURL, "https:"),
 	})
-	s.log.Info("signed out", "email", v.Email)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = signedOutTmpl.Execute(w, nil)
+	return nil
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

@@ -28,7 +28,6 @@ func (s *Server) publicHandler(port string) http.Handler {
 	m.HandleFunc("GET /login", s.loginPage)
 	cop := http.NewCrossOriginProtection()
 	m.Handle("POST /login", cop.Handler(http.HandlerFunc(s.login)))
-	m.Handle("POST /logout", cop.Handler(http.HandlerFunc(s.logout)))
 	if s.cfg.Pages != nil {
 		m.Handle("/ui/", s.cfg.Pages(s))
 		m.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))

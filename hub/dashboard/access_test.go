@@ -277,13 +277,13 @@ func TestDashboard_SignOut(t *testing.T) {
 	if len(cookies) != 1 {
 		t.Fatalf("cookies after sign-in: %v, want the session's", cookies)
 	}
-	if st, _ := admin.post("/logout", url.Values{"csrf": {"forged"}}); st != http.StatusForbidden {
+	if st, _ := admin.post("/ui/signout", url.Values{"csrf": {"forged"}}); st != http.StatusForbidden {
 		t.Errorf("sign out with a forged token: status %d, want 403", st)
 	}
 	if st, _ := admin.get("/ui/overview"); st != http.StatusOK {
 		t.Fatalf("after a refused sign-out: status %d, want the session to work", st)
 	}
-	st, body := admin.post("/logout", url.Values{"csrf": {tok}})
+	st, body := admin.post("/ui/signout", url.Values{"csrf": {tok}})
 	if st != http.StatusOK || !strings.Contains(body, "signed out") || !strings.Contains(body, "byokd team") {
 		t.Fatalf("sign out: status %d: %s", st, body)
 	}

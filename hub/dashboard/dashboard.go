@@ -24,6 +24,7 @@ type Hub interface {
 	SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, error)
 	CreateInvite(ctx context.Context, email string, ttl time.Duration) (hub.CreatedInvite, error)
 	RevokeDevice(ctx context.Context, id string) error
+	SignOut(w http.ResponseWriter, r *http.Request) error
 	Connected() map[string]int
 }
 
@@ -77,6 +78,7 @@ func New(cfg Config) *Pages {
 	m.Handle("POST /ui/policy", cop.Handler(p.signedIn(true, p.setPolicy)))
 	m.Handle("POST /ui/invites", cop.Handler(p.signedIn(true, p.createInvite)))
 	m.Handle("POST /ui/devices/revoke", cop.Handler(p.signedIn(true, p.revokeDevice)))
+	m.Handle("POST /ui/signout", cop.Handler(p.signedIn(false, p.signOut)))
 	p.routes = m
 	return p
 }

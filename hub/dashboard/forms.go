@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"slices"
 	"strings"
@@ -132,4 +133,25 @@ func (p *Pages) revokeDevice(r *request) {
 	}
 	p.log.Info("device revoked on the web view", "admin", r.viewer.Email)
 	http.Redirect(r.w, r.Request, "/ui/devices?done=revoked", http.StatusSeeOther)
+}
+
+var signedOutTmpl = template.Must(template.New("signed-out").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>byokd hub: signed out</title></head>
+<body><h1>byokd hub</h1>
+<p>You are signed out: this browser's session has ended on the hub.</p>
+<p>To sign in again, get a new link with <code>byokd team</code> on your machine,
+or as the hub's admin with <code>byokd hub admin create EMAIL</code>.</p>
+</body></html>
+`))
+
+// signOut ends the session on the hub, not only in this browser.
+func (p *Pages) signOut(r *request) {
+	if err := p.hub.SignOut(r.w, r.Request); err != nil {
+		p.log.Error("sign out failed", "email", r.viewer.Email, "err", err)
+		http.Error(r.w, "byokd hub: the session could not be ended; the hub's log says why", http.StatusInternalServerError)
+		return
+	}
+	p.log.Info("signed out", "email", r.viewer.Email)
+	r.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = signedOutTmpl.Execute(r.w, nil)
 }
