@@ -77,7 +77,7 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	for _, key := range []string{"tput_json", "tput_sse", "fixed_rps", "lat1_p50", "chunk_p50"} {
+	for _, key := range []string{"tput_json", "tput_sse", "fixed_rps", "lat1_p50", "quiet_p50", "chunk_p50"} {
 		for _, target := range res.Targets {
 			if v := median(res.metric(key).Values[target]); !(v > 0) {
 				t.Errorf("%s for %s: got %v, want > 0", key, target, v)

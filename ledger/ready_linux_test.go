@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,5 +57,26 @@ func TestReady_IdleLedgerChecksTheDisk(t *testing.T) {
 	free()
 	if err := d.Ready(ctx); err != nil || d.Health() != nil {
 		t.Errorf("Ready once space is freed: %v (Health %v), want nil", err, d.Health())
+	}
+}
+
+// diskRoom reads a read-only mount as read-only, which Ready refuses with
+// the read-only advice; a writable one as writable, with its free room.
+func TestDiskRoom_ReadOnlyMount(t *testing.T) {
+	rw := smalldisk.Mount(t, 4<<20)
+	free, ro, err := diskRoom(rw)
+	if err != nil || ro || free < 3<<20 {
+		t.Errorf("a writable 4 MiB tmpfs: free %d, read-only %v, %v; want about 4 MiB, writable", free, ro, err)
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_RDONLY, "size=1m"); err != nil {
+		t.Fatalf("mount a read-only tmpfs (this test needs root, as in CI's scripts/test): %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if _, ro, err := diskRoom(dir); err != nil || !ro {
+		t.Errorf("a read-only tmpfs: read-only %v, %v; want read-only", ro, err)
+	}
+	if err := classify(dir, syscall.EROFS); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("what Ready says of it: %v, want ErrUnavailable with the read-only advice", err)
 	}
 }
