@@ -3,7 +3,6 @@ package webui
 import (
 	"bytes"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,23 +35,6 @@ var funcs = template.FuncMap{
 
 // actionLabel names an approval answer for people.
 var actionLabel = map[string]string{"personal": "Use my key", "shared": "Use team key", "deny": "Deny"}
-
-// parsePages parses each page with the shared layout.
-func parsePages() map[string]*template.Template {
-	names, err := fs.Glob(files, "templates/*.html")
-	if err != nil {
-		panic(err)
-	}
-	out := map[string]*template.Template{}
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
-		}
-		out[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(files, "templates/layout.html", n))
-	}
-	return out
-}
 
 // render writes a page; templates execute into a buffer so that a failure
 // never sends half a page.

@@ -13,6 +13,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
+	"byokd.dev/byok/internal/htmlpages"
 	"byokd.dev/byok/internal/jsonapi"
 )
 
@@ -81,7 +82,7 @@ func New(cfg Config) *UI {
 	static, _ := fs.Sub(files, "static")
 	u := &UI{
 		b: cfg.Backend, port: cfg.Port, now: cfg.Now, log: cfg.Logger.With("component", "webui"),
-		sessions: newSessions(cfg.Now), pages: parsePages(),
+		sessions: newSessions(cfg.Now), pages: htmlpages.Parse(files, funcs),
 		static: http.StripPrefix("/ui/static/", http.FileServerFS(static)),
 		cop:    http.NewCrossOriginProtection(),
 		routes: http.NewServeMux(),

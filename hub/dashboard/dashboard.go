@@ -9,11 +9,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
+	"byokd.dev/byok/internal/htmlpages"
 )
 
 // Hub is what the pages need of the hub; *hub.Server satisfies it.
@@ -58,7 +58,7 @@ func New(cfg Config) *Pages {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Pages{hub: cfg.Hub, store: cfg.Hub.Store(), now: cfg.Now, log: cfg.Logger.With("component", "dashboard"), pages: parsePages()}
+	p := &Pages{hub: cfg.Hub, store: cfg.Hub.Store(), now: cfg.Now, log: cfg.Logger.With("component", "dashboard"), pages: htmlpages.Parse(files, funcs)}
 	static, _ := fs.Sub(files, "static")
 	m := http.NewServeMux()
 	m.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
@@ -187,20 +187,4 @@ var funcs = template.FuncMap{
 	"tokens": func(u byok.Usage) int64 {
 		return u.InputTokens + u.OutputTokens + u.CacheReadTokens + u.CacheWriteTokens()
 	},
-}
-
-// parsePages parses each page with the shared layout.
-func parsePages() map[string]*template.Template {
-	names, err := fs.Glob(files, "templates/*.html")
-	if err != nil {
-		panic(err)
-	}
-	out := map[string]*template.Template{}
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base != "layout" {
-			out[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(files, "templates/layout.html", n))
-		}
-	}
-	return out
 }
