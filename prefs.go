@@ -35,7 +35,7 @@ type KeyInfo struct {
 }
 
 // Ref is the key's credential name as the ledger records it.
-func (k KeyInfo) Ref() string { return "personal/" + k.Name }
+func (k KeyInfo) Ref() CredentialRef { return PersonalKey(k.Name) }
 
 // AppToken describes a local app token without its secret. Apps present the
 // token to the proxy where the provider expects its key.

@@ -70,7 +70,7 @@ func TestMicros(t *testing.T) {
 func TestUsageEvent_JSONRoundTrip(t *testing.T) {
 	ev := UsageEvent{
 		ID: "01J", Time: time.Date(2026, 11, 2, 3, 4, 5, 6000, time.UTC), Service: Anthropic,
-		Model: "claude-sonnet-4-5", App: "editor", Project: "acme", Credential: "personal/work",
+		Model: "claude-sonnet-4-5", App: "editor", Project: "acme", Credential: PersonalKey("work"),
 		Payer: PayerPersonal, Status: 200, Usage: Usage{Model: "claude-sonnet-4-5", InputTokens: 10,
 			OutputTokens: 20, CacheReadTokens: 3, CacheWrite5mTokens: 4, CacheWrite1hTokens: 5, Complete: true},
 		Cost: 1234, CostKnown: true, Latency: 1500 * time.Microsecond, FallbackReason: "over quota",

@@ -36,8 +36,8 @@ type UsageEvent struct {
 	Model          string
 	App            string // app token name
 	Project        string
-	Credential     string // "personal/work" or "team/team-openai"
-	Payer          Payer
+	Credential     CredentialRef
+	Payer          Payer  // Credential.Payer, kept in its own column for queries
 	Member         string // set by the hub; empty in a daemon's own ledger
 	Status         int    // HTTP status the client saw; 499 when the client went away
 	Usage          Usage

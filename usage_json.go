@@ -11,30 +11,30 @@ import (
 // the control API, the sync protocol and the hub all use it. Amounts travel
 // as integer micro-dollars; cost_usd is there for people and scripts.
 type usageJSON struct {
-	ID                 string  `json:"id"`
-	Time               string  `json:"time"`
-	Service            Service `json:"service"`
-	Model              string  `json:"model"`
-	App                string  `json:"app"`
-	Project            string  `json:"project"`
-	Credential         string  `json:"credential"`
-	Payer              Payer   `json:"payer"`
-	Member             string  `json:"member,omitempty"`
-	Status             int     `json:"status"`
-	InputTokens        int64   `json:"input_tokens"`
-	OutputTokens       int64   `json:"output_tokens"`
-	CacheReadTokens    int64   `json:"cache_read_tokens"`
-	CacheWriteTokens   int64   `json:"cache_write_tokens"`
-	CacheWrite5mTokens int64   `json:"cache_write_5m_tokens"`
-	CacheWrite1hTokens int64   `json:"cache_write_1h_tokens"`
-	Requests           int64   `json:"requests"`
-	CostUSD            float64 `json:"cost_usd"`
-	CostMicros         Micros  `json:"cost_micros"`
-	CostKnown          bool    `json:"cost_known"`
-	LatencyMS          float64 `json:"latency_ms"`
-	FallbackReason     string  `json:"fallback_reason,omitempty"`
-	Relayed            bool    `json:"relayed"`
-	Incomplete         bool    `json:"incomplete"`
+	ID                 string        `json:"id"`
+	Time               string        `json:"time"`
+	Service            Service       `json:"service"`
+	Model              string        `json:"model"`
+	App                string        `json:"app"`
+	Project            string        `json:"project"`
+	Credential         CredentialRef `json:"credential"`
+	Payer              Payer         `json:"payer"`
+	Member             string        `json:"member,omitempty"`
+	Status             int           `json:"status"`
+	InputTokens        int64         `json:"input_tokens"`
+	OutputTokens       int64         `json:"output_tokens"`
+	CacheReadTokens    int64         `json:"cache_read_tokens"`
+	CacheWriteTokens   int64         `json:"cache_write_tokens"`
+	CacheWrite5mTokens int64         `json:"cache_write_5m_tokens"`
+	CacheWrite1hTokens int64         `json:"cache_write_1h_tokens"`
+	Requests           int64         `json:"requests"`
+	CostUSD            float64       `json:"cost_usd"`
+	CostMicros         Micros        `json:"cost_micros"`
+	CostKnown          bool          `json:"cost_known"`
+	LatencyMS          float64       `json:"latency_ms"`
+	FallbackReason     string        `json:"fallback_reason,omitempty"`
+	Relayed            bool          `json:"relayed"`
+	Incomplete         bool          `json:"incomplete"`
 }
 
 // MarshalJSON writes the event's flat public JSON form.
@@ -54,7 +54,7 @@ func (e UsageEvent) AppendJSON(b []byte) []byte {
 	b = appendStringField(b, "model", e.Model)
 	b = appendStringField(b, "app", e.App)
 	b = appendStringField(b, "project", e.Project)
-	b = appendStringField(b, "credential", e.Credential)
+	b = appendStringField(b, "credential", e.Credential.String())
 	b = appendStringField(b, "payer", string(e.Payer))
 	if e.Member != "" {
 		b = appendStringField(b, "member", e.Member)

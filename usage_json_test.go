@@ -30,12 +30,16 @@ func referenceJSON(t *testing.T, e UsageEvent) []byte {
 // as encoding/json's encoding of the same event does, whatever the strings
 // hold (quotes, control characters, invalid UTF-8, U+2028) and the numbers.
 func FuzzUsageEventJSON(f *testing.F) {
-	f.Add("ev-1", "gpt-4o", "editor", "acme", "personal/work", "", "", int64(162), int64(45), int64(1234), int64(1500000), true, false)
+	f.Add("ev-1", "gpt-4o", "editor", "acme", "work", "", "", int64(162), int64(45), int64(1234), int64(1500000), true, false)
 	f.Add("a\"b\\c\n\t\x01", "<script>&", "\xff\xfe", "\u2028\u2029", "é ü 漢字 🙂", "m@x", "insufficient_quota", int64(-1), int64(1<<62), int64(-7), int64(0), false, true)
 	f.Fuzz(func(t *testing.T, id, model, app, project, cred, member, reason string, in, out, cost, latency int64, known, relayed bool) {
+		var ref CredentialRef
+		if cred != "" {
+			ref = PersonalKey(cred)
+		}
 		e := UsageEvent{
 			ID: id, Time: time.Unix(1795000000, 123456789), Service: OpenAI, Model: model, App: app, Project: project,
-			Credential: cred, Payer: PayerPersonal, Member: member, Status: 200,
+			Credential: ref, Payer: PayerPersonal, Member: member, Status: 200,
 			Usage:          Usage{InputTokens: in, OutputTokens: out, CacheWrite5mTokens: in / 3, Requests: 1, Complete: !relayed},
 			Cost:           Micros(cost),
 			CostKnown:      known,

@@ -26,7 +26,6 @@ import (
 	"byokd.dev/byok/ledger"
 	"byokd.dev/byok/localproxy"
 	"byokd.dev/byok/metering"
-	"byokd.dev/byok/routing"
 )
 
 // DefaultListen is the proxy's address.
@@ -175,7 +174,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		// the moment Start returns.
 		d.frontSub = d.events.subscribe(ctx)
 	}
-	d.router = &router{d: d, health: routing.NewHealth(cfg.Now, coolDown), prices: prices}
+	d.router = newRouter(routerDeps{
+		ledger: d.db, keys: d.keys, approvals: d.approvals, events: d.events,
+		hub: d.hubLink, paused: d.paused.Load, wake: func() { nudge(d.wake) },
+		prices: prices, now: cfg.Now, log: d.log,
+	})
 	if err := d.router.loadPrefs(ctx); err != nil {
 		return nil, err
 	}

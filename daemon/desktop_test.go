@@ -71,7 +71,7 @@ func TestDaemon_FallbackNotification(t *testing.T) {
 	// records it.
 	err = d.router.Record(ctx, byok.UsageEvent{
 		ID: "call-1", Time: time.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini", App: "my-editor",
-		Credential: "team/openai", Payer: byok.PayerTeam, Status: 200, FallbackReason: "insufficient_quota",
+		Credential: byok.TeamKey("openai"), Payer: byok.PayerTeam, Status: 200, FallbackReason: "insufficient_quota",
 	})
 	if err != nil {
 		t.Fatal(err)

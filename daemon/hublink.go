@@ -11,7 +11,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
-	"byokd.dev/byok/localproxy"
+	"byokd.dev/byok/upstream"
 	"byokd.dev/byok/teamsync"
 )
 
@@ -35,13 +35,13 @@ type hubLink struct {
 }
 
 // credential is the shared key for svc, reached through the hub's relay.
-func (l *hubLink) credential(svc byok.Service) localproxy.Credential {
+func (l *hubLink) credential(svc byok.Service) upstream.Credential {
 	relay := *l.url
 	relay.Path = path.Join("/", l.url.Path, "relay", string(svc))
 	relay.RawPath = ""
-	return localproxy.Credential{
-		Ref: "team/" + string(svc), Payer: byok.PayerTeam, Secret: l.device, Relay: &relay,
-	}
+	// The hub names the shared key it used in its answer; until then the
+	// credential is the team's key for svc.
+	return upstream.Credential{Ref: byok.TeamKey(string(svc)), Secret: l.device, Relay: &relay}
 }
 
 // hubLink returns the joined hub (nil if none) and the team policy in force.

@@ -10,13 +10,13 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/ledger"
-	"byokd.dev/byok/localproxy"
+	"byokd.dev/byok/upstream"
 )
 
 // personalKey is one personal key in memory: its metadata and its secret.
 type personalKey struct {
 	info byok.KeyInfo
-	cred localproxy.Credential
+	cred upstream.Credential
 }
 
 // keyring holds the member's personal keys in memory: metadata from the
@@ -61,7 +61,7 @@ func (k *keyring) load(ctx context.Context) error {
 		}
 		m[info.Service] = append(m[info.Service], personalKey{
 			info: info,
-			cred: localproxy.Credential{Ref: info.Ref(), Payer: byok.PayerPersonal, Secret: s},
+			cred: upstream.Credential{Ref: info.Ref(), Secret: s},
 		})
 	}
 	k.mu.Lock()

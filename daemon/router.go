@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -11,27 +12,76 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/ledger"
-	"byokd.dev/byok/localproxy"
 	"byokd.dev/byok/metering"
 	"byokd.dev/byok/routing"
+	"byokd.dev/byok/upstream"
 )
 
 // router is the proxy's Planner, Fallback and Recorder: it turns the
 // member's preferences, keys, budgets and the team policy into the
 // credentials a call tries (routing.Decide), asks the member where the
 // plan needs it, reserves budget, and after each call raises the events a
-// person should see.
+// person should see. It reaches the rest of the daemon only through
+// routerDeps.
 type router struct {
-	d      *Daemon
+	routerDeps
 	health *routing.Health
-	prices *metering.Prices
 
 	mu    sync.RWMutex
 	prefs map[byok.Service]ledger.Pref
 }
 
+// routerDeps is what the router uses, each part as small as it needs.
+type routerDeps struct {
+	ledger    routerLedger
+	keys      routerKeys
+	approvals routerApprovals
+	events    interface{ publish(control.Event) }
+	// hub returns the joined hub (nil if none) and the policy in force.
+	hub    func() (*hubLink, byok.Policy)
+	paused func() bool
+	wake   func() // a row was recorded: the hub sync may send it
+	prices *metering.Prices
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// routerLedger is the part of *ledger.DB the router uses.
+type routerLedger interface {
+	Prefs(ctx context.Context) (map[byok.Service]ledger.Pref, error)
+	KeepWorking() bool
+	Ready(ctx context.Context) error
+	Reserve(ctx context.Context, r ledger.Reservation) (ledger.BudgetState, error)
+	Record(ctx context.Context, ev byok.UsageEvent) error
+	Budget(ctx context.Context, svc byok.Service, cred byok.CredentialRef, from, to time.Time) (ledger.BudgetState, error)
+	MarkAlert(ctx context.Context, svc byok.Service, cred byok.CredentialRef, month string, percent int) (bool, error)
+}
+
+// routerKeys is the part of the keyring the router uses.
+type routerKeys interface {
+	personal(svc byok.Service) []personalKey
+	unreadable(svc byok.Service) ([]string, error)
+	retryLocked(ctx context.Context, now time.Time)
+}
+
+// routerApprovals asks the member about a call.
+type routerApprovals interface {
+	standingFor(svc byok.Service, app string) *routing.Approval
+	ask(ctx context.Context, req control.Approval) routing.Approval
+}
+
+var (
+	_ routerLedger    = (*ledger.DB)(nil)
+	_ routerKeys      = (*keyring)(nil)
+	_ routerApprovals = (*approvals)(nil)
+)
+
+func newRouter(deps routerDeps) *router {
+	return &router{routerDeps: deps, health: routing.NewHealth(deps.now, coolDown)}
+}
+
 func (r *router) loadPrefs(ctx context.Context) error {
-	p, err := r.d.db.Prefs(ctx)
+	p, err := r.ledger.Prefs(ctx)
 	if err != nil {
 		return err
 	}
@@ -48,17 +98,16 @@ func (r *router) pref(svc byok.Service) ledger.Pref {
 }
 
 // Plan implements localproxy.Planner.
-func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Credential, error) {
-	d := r.d
-	if d.paused.Load() {
-		return nil, &localproxy.Refusal{Status: 503, Code: "proxy_paused", Message: pausedMessage}
+func (r *router) Plan(ctx context.Context, c *upstream.Call) ([]upstream.Credential, error) {
+	if r.paused() {
+		return nil, &byok.Refusal{Status: 503, Code: "proxy_paused", Message: pausedMessage}
 	}
 	if err := r.ledgerWritable(ctx); err != nil {
 		return nil, err
 	}
 	svc := c.Service
 	pref := r.pref(svc)
-	keys := d.keys.personal(svc)
+	keys := r.keys.personal(svc)
 	if len(keys) == 0 {
 		unlocked, err := r.lockedKeys(ctx, svc)
 		if err != nil {
@@ -66,17 +115,17 @@ func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Cred
 		}
 		keys = unlocked
 	}
-	link, policy := d.hubLink()
+	link, policy := r.hub()
 	in := routing.Input{
 		Service:    svc,
-		App:        c.App.Name,
+		App:        c.Row.App,
 		Pref:       pref.Preference,
 		Fallback:   pref.Fallback,
 		OverBudget: overBudgetAction(pref.OverBudget),
 		Policy:     policy,
 		HubLinked:  link != nil,
-		Approved:   d.approvals.standingFor(svc, c.App.Name),
-		Now:        d.now(),
+		Approved:   r.approvals.standingFor(svc, c.Row.App),
+		Now:        r.now(),
 	}
 	for _, k := range keys {
 		in.Keys = append(in.Keys, routing.KeyState{Name: k.info.Name, Primary: k.info.Primary})
@@ -88,14 +137,14 @@ func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Cred
 		plan := routing.Decide(in)
 		switch {
 		case plan.Refusal != nil:
-			return nil, &localproxy.Refusal{Status: plan.Refusal.Status, Code: plan.Refusal.Code, Message: plan.Refusal.Message}
+			return nil, plan.Refusal
 		case plan.NeedsApproval:
 			if asked {
-				return nil, &localproxy.Refusal{Status: 403, Code: "approval_denied", Message: "byokd: this call was not approved"}
+				return nil, &byok.Refusal{Status: 403, Code: "approval_denied", Message: "byokd: this call was not approved"}
 			}
 			asked = true
-			ans := d.approvals.ask(ctx, control.Approval{
-				Service: svc, Model: c.Meter.Model, App: c.App.Name, Project: c.App.Project,
+			ans := r.approvals.ask(ctx, control.Approval{
+				Service: svc, Model: c.Meter.Model, App: c.Row.App, Project: c.Row.Project,
 				Estimate: estimate, Choices: choices(plan.Choices),
 			})
 			in.Approved = &ans
@@ -110,7 +159,7 @@ func (r *router) Plan(ctx context.Context, c localproxy.Call) ([]localproxy.Cred
 				continue
 			}
 		}
-		return r.credentials(ctx, c, plan, keys, link, estimate), nil
+		return r.credentials(c, plan, keys, link, estimate), nil
 	}
 	return nil, errors.New("routing did not settle on a plan")
 }
@@ -150,21 +199,21 @@ func markOver(keys []routing.KeyState, name string) {
 
 // reserve holds the call's estimate against the key's monthly budget; over
 // reports that the key has no room left.
-func (r *router) reserve(ctx context.Context, c localproxy.Call, keys []personalKey, name string, estimate byok.Micros) (over bool, err error) {
+func (r *router) reserve(ctx context.Context, c *upstream.Call, keys []personalKey, name string, estimate byok.Micros) (over bool, err error) {
 	for _, k := range keys {
 		if k.info.Name != name || k.info.Budget <= 0 {
 			continue
 		}
-		from, to := monthBounds(r.d.now())
-		_, err := r.d.db.Reserve(ctx, ledger.Reservation{
-			ID: c.ID, Service: c.Service, Credential: k.info.Ref(),
+		from, to := monthBounds(r.now())
+		_, err := r.ledger.Reserve(ctx, ledger.Reservation{
+			ID: c.Row.ID, Service: c.Service, Credential: k.info.Ref(),
 			Amount: estimate, Budget: k.info.Budget, From: from, To: to,
 		})
 		if errors.Is(err, ledger.ErrOverBudget) {
 			return true, nil
 		}
 		if err != nil {
-			return false, &localproxy.Refusal{Status: 503, Code: "ledger_unavailable",
+			return false, &byok.Refusal{Status: 503, Code: "ledger_unavailable",
 				Message: "byokd: cannot check the budget because the ledger is unavailable: " + err.Error()}
 		}
 	}
@@ -172,10 +221,10 @@ func (r *router) reserve(ctx context.Context, c localproxy.Call, keys []personal
 }
 
 // credentials turns plan steps into the proxy's credentials.
-func (r *router) credentials(ctx context.Context, c localproxy.Call, plan routing.Plan, keys []personalKey, link *hubLink, estimate byok.Micros) []localproxy.Credential {
-	var out []localproxy.Credential
+func (r *router) credentials(c *upstream.Call, plan routing.Plan, keys []personalKey, link *hubLink, estimate byok.Micros) []upstream.Credential {
+	var out []upstream.Credential
 	for _, s := range plan.Steps {
-		var cred localproxy.Credential
+		var cred upstream.Credential
 		switch s.Kind {
 		case routing.Personal:
 			for _, k := range keys {
@@ -183,7 +232,7 @@ func (r *router) credentials(ctx context.Context, c localproxy.Call, plan routin
 					cred = k.cred
 				}
 			}
-			if cred.Ref == "" {
+			if cred.Ref.IsZero() {
 				continue
 			}
 		case routing.Shared:
@@ -197,8 +246,8 @@ func (r *router) credentials(ctx context.Context, c localproxy.Call, plan routin
 		}
 		if s.NeedsApproval && len(out) > 0 {
 			cred.Approve = func(ctx context.Context) bool {
-				ans := r.d.approvals.ask(ctx, control.Approval{
-					Service: c.Service, Model: c.Meter.Model, App: c.App.Name, Project: c.App.Project,
+				ans := r.approvals.ask(ctx, control.Approval{
+					Service: c.Service, Model: c.Meter.Model, App: c.Row.App, Project: c.Row.Project,
 					Estimate: estimate, Choices: []string{"shared", "deny"},
 				})
 				return ans.Answer == routing.AnswerShared
@@ -211,16 +260,16 @@ func (r *router) credentials(ctx context.Context, c localproxy.Call, plan routin
 
 // Fallback implements localproxy.Fallback with routing.Classify; a personal
 // key that cannot pay cools down and the member hears of it.
-func (r *router) Fallback(c localproxy.Call, cred localproxy.Credential, resp *localproxy.FailedResponse, err error) (bool, string) {
+func (r *router) Fallback(c *upstream.Call, cred upstream.Credential, resp *upstream.FailedResponse, err error) (bool, string) {
 	f := routing.Failure{ConnErr: err}
 	if resp != nil {
 		f.Status, f.Header, f.Body = resp.Status, resp.Header, resp.Body
 	}
 	v := routing.Classify(c.Service, f, r.pref(c.Service).FallbackOnRateLimit)
-	if cred.Payer == byok.PayerPersonal && v.CoolDown {
-		name := cred.Ref[len("personal/"):]
+	if cred.Ref.Payer == byok.PayerPersonal && v.CoolDown {
+		name := cred.Ref.Name
 		r.health.Failed(c.Service, name, v)
-		r.d.events.publish(control.Event{
+		r.events.publish(control.Event{
 			Kind: control.EventKey, Service: c.Service,
 			Title: fmt.Sprintf("Your %s key %q stopped working", c.Service.Title(), name),
 			Body:  fmt.Sprintf("%s. byokd skips it for %s, then tries it again.", upperFirst(v.Reason), coolDown),
@@ -235,16 +284,15 @@ const coolDown = 10 * time.Minute
 // Record implements localproxy.Recorder: the row first, then what the
 // member should hear about it, off the call's path.
 func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
-	if err := r.d.db.Record(ctx, ev); err != nil {
+	if err := r.ledger.Record(ctx, ev); err != nil {
 		return err
 	}
-	nudge(r.d.wake)
+	r.wake()
 	if ev.Payer == byok.PayerPersonal && ev.Status < 400 {
-		name := ev.Credential[len("personal/"):]
-		r.health.Succeeded(ev.Service, name)
+		r.health.Succeeded(ev.Service, ev.Credential.Name)
 	}
 	if ev.Payer == byok.PayerTeam && ev.FallbackReason != "" {
-		r.d.events.publish(control.Event{
+		r.events.publish(control.Event{
 			Kind: control.EventFallback, Service: ev.Service,
 			Title: fmt.Sprintf("Team key used for %s", ev.Service.Title()),
 			Body: fmt.Sprintf("Your personal %s key could not pay (%s) — this call from %s used the team key; the team pays.",
@@ -262,7 +310,7 @@ func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
 func (r *router) budgetAlerts(ev byok.UsageEvent) {
 	ctx := context.Background()
 	var budget byok.Micros
-	for _, k := range r.d.keys.personal(ev.Service) {
+	for _, k := range r.keys.personal(ev.Service) {
 		if k.info.Ref() == ev.Credential {
 			budget = k.info.Budget
 		}
@@ -271,9 +319,9 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 		return
 	}
 	from, to := monthBounds(ev.Time)
-	st, err := r.d.db.Budget(ctx, ev.Service, ev.Credential, from, to)
+	st, err := r.ledger.Budget(ctx, ev.Service, ev.Credential, from, to)
 	if err != nil {
-		r.d.log.Warn("budget check failed", "err", err)
+		r.log.Warn("budget check failed", "err", err)
 		return
 	}
 	pct := int(int64(st.Spent) * 100 / int64(budget))
@@ -281,12 +329,12 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 		if pct < threshold {
 			continue
 		}
-		first, err := r.d.db.MarkAlert(ctx, ev.Service, ev.Credential, from.Format("2006-01"), threshold)
+		first, err := r.ledger.MarkAlert(ctx, ev.Service, ev.Credential, from.Format("2006-01"), threshold)
 		if err != nil || !first {
 			return
 		}
-		name := ev.Credential[len("personal/"):]
-		r.d.events.publish(control.Event{
+		name := ev.Credential.Name
+		r.events.publish(control.Event{
 			Kind: control.EventBudget, Service: ev.Service,
 			Title: fmt.Sprintf("%s key %q at %d%% of its budget", ev.Service.Title(), name, threshold),
 			Body:  fmt.Sprintf("%s spent of %s this month.", st.Spent, budget),
@@ -307,7 +355,7 @@ func upperFirst(s string) string {
 // its record. It costs nothing while the ledger is healthy and busy, and
 // two small writes when it has been idle (ledger.DB.Ready).
 func (r *router) ledgerWritable(ctx context.Context) error {
-	db := r.d.db
+	db := r.ledger
 	if db.KeepWorking() {
 		return nil // the member's choice; the ledger keeps or counts every row
 	}
@@ -318,8 +366,8 @@ func (r *router) ledgerWritable(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	r.d.log.Error("call refused: ledger cannot be written", "err", err)
-	return &localproxy.Refusal{Status: 503, Code: "ledger_unavailable",
+	r.log.Error("call refused: ledger cannot be written", "err", err)
+	return &byok.Refusal{Status: 503, Code: "ledger_unavailable",
 		Message: "byokd: this call was not sent because its usage could not be recorded: " + err.Error()}
 }
 
@@ -328,19 +376,19 @@ func (r *router) ledgerWritable(ctx context.Context) error {
 // and, still locked, refuses the call saying what to unlock: the call must
 // neither go out on the team's key unasked nor read "add a key".
 func (r *router) lockedKeys(ctx context.Context, svc byok.Service) ([]personalKey, error) {
-	names, _ := r.d.keys.unreadable(svc)
+	names, _ := r.keys.unreadable(svc)
 	if len(names) == 0 {
 		return nil, nil
 	}
-	r.d.keys.retryLocked(ctx, r.d.now())
-	if keys := r.d.keys.personal(svc); len(keys) > 0 {
+	r.keys.retryLocked(ctx, r.now())
+	if keys := r.keys.personal(svc); len(keys) > 0 {
 		return keys, nil
 	}
-	names, err := r.d.keys.unreadable(svc)
+	names, err := r.keys.unreadable(svc)
 	if len(names) == 0 {
 		return nil, nil
 	}
-	return nil, &localproxy.Refusal{Status: 503, Code: "keychain_locked",
+	return nil, &byok.Refusal{Status: 503, Code: "keychain_locked",
 		Message: fmt.Sprintf("byokd: your %s key %q is in the OS keychain, which byokd cannot read now: %v; then try again",
 			svc.Title(), names[0], err)}
 }

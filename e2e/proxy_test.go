@@ -95,7 +95,7 @@ func TestE2E_OfficialSDKsThroughTheDaemon(t *testing.T) {
 			if row.Cost != cost || row.CostKnown != known || !known {
 				t.Errorf("ledger cost = %d µ$ (known %v), want %d µ$ known", row.Cost, row.CostKnown, cost)
 			}
-			if row.App != "my-editor" || row.Project != "acme" || row.Payer != byok.PayerPersonal || row.Credential != "personal/work" || row.Status != 200 {
+			if row.App != "my-editor" || row.Project != "acme" || row.Payer != byok.PayerPersonal || row.Credential.String() != "personal/work" || row.Status != 200 {
 				t.Errorf("ledger row attribution = %+v", row)
 			}
 		})

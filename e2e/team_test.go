@@ -181,7 +181,7 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 			t.Errorf("upstream key %q, want the team key", k)
 		}
 		rows := mike.usage()
-		if len(rows) != 1 || rows[0].Payer != byok.PayerTeam || !rows[0].Relayed || rows[0].Credential != "team/team-openai" {
+		if len(rows) != 1 || rows[0].Payer != byok.PayerTeam || !rows[0].Relayed || rows[0].Credential.String() != "team/team-openai" {
 			t.Errorf("Mike's ledger: %+v", rows)
 		}
 	})
@@ -242,7 +242,7 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 	byMember := map[string]int{}
 	for _, r := range rows {
 		byMember[r.Member]++
-		if r.Payer == byok.PayerTeam && r.Credential != "team/team-openai" {
+		if r.Payer == byok.PayerTeam && r.Credential.String() != "team/team-openai" {
 			t.Errorf("hub row %+v", r)
 		}
 	}

@@ -147,11 +147,11 @@ func (s *Server) AddSharedKey(ctx context.Context, svc byok.Service, name string
 			return k, fmt.Errorf("a shared key named %q %w: remove it first with `byokd hub key rm %s`", name, byok.ErrExists, name)
 		}
 	}
-	if err := s.cfg.Keys.Set(k.Ref(), secret); err != nil {
+	if err := s.cfg.Keys.Set(k.secretRef(), secret); err != nil {
 		return k, fmt.Errorf("store the shared key: %w", err)
 	}
 	if err := s.cfg.Store.AddSharedKey(ctx, k); err != nil {
-		_ = s.cfg.Keys.Delete(k.Ref())
+		_ = s.cfg.Keys.Delete(k.secretRef())
 		return k, err
 	}
 	s.log.Info("shared key added", "service", svc, "key", name)
@@ -164,7 +164,7 @@ func (s *Server) RemoveSharedKey(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Keys.Delete(k.Ref()); err != nil && !errors.Is(err, byok.ErrNotFound) {
+	if err := s.cfg.Keys.Delete(k.secretRef()); err != nil && !errors.Is(err, byok.ErrNotFound) {
 		return fmt.Errorf("remove the shared key from the keystore: %w", err)
 	}
 	s.log.Info("shared key removed", "service", k.Service, "key", name)

@@ -15,6 +15,7 @@ import (
 	"byokd.dev/byok/hub"
 	"byokd.dev/byok/internal/fakeprovider"
 	"byokd.dev/byok/teamsync"
+	"byokd.dev/byok/upstream"
 )
 
 const (
@@ -49,7 +50,7 @@ func relayHub(t *testing.T) (*testHub, *fakeprovider.Server) {
 func relayHeaders(en teamsync.Enrollment, id string) map[string]string {
 	return map[string]string{
 		"Authorization": "Bearer " + en.Credential.Reveal(), "Content-Type": "application/json",
-		teamsync.HeaderApp: "editor", teamsync.HeaderProject: "acme", teamsync.HeaderEventID: id,
+		upstream.HeaderApp: "editor", upstream.HeaderProject: "acme", upstream.HeaderEventID: id,
 	}
 }
 
@@ -60,7 +61,7 @@ func TestRelay_SignsWithSharedKeyAndMetersForMember(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("relay: %d %s", status, body)
 	}
-	if got := hdr.Get(teamsync.HeaderCredential); got != "team/team-openai" {
+	if got := hdr.Get(upstream.HeaderCredential); got != "team/team-openai" {
 		t.Errorf("X-Byokd-Credential = %q, want team/team-openai", got)
 	}
 	reqs := fake.Requests()
@@ -81,7 +82,7 @@ func TestRelay_SignsWithSharedKeyAndMetersForMember(t *testing.T) {
 	}
 	want := []byok.UsageEvent{{
 		ID: "evt-1", Time: h.clock.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini", App: "editor", Project: "acme",
-		Credential: "team/team-openai", Payer: byok.PayerTeam, Member: "ann@example.com", Status: 200, Relayed: true,
+		Credential: byok.TeamKey("team-openai"), Payer: byok.PayerTeam, Member: "ann@example.com", Status: 200, Relayed: true,
 		CostKnown: true,
 	}}
 	ignore := cmpopts.IgnoreFields(byok.UsageEvent{}, "Usage", "Cost", "Latency")
@@ -94,7 +95,7 @@ func TestRelay_SignsWithSharedKeyAndMetersForMember(t *testing.T) {
 
 	// The daemon later syncs its own copy under the same id: the hub keeps its own.
 	own := rows[0]
-	own.Cost, own.Usage.OutputTokens, own.Credential = 1, 1, "team/openai"
+	own.Cost, own.Usage.OutputTokens, own.Credential = 1, 1, byok.TeamKey("openai")
 	if err := h.store.IngestUsage(context.Background(), "ann@example.com", en.DeviceID, []byok.UsageEvent{own}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/privfile"
 	"byokd.dev/byok/metering"
+	"byokd.dev/byok/upstream"
 )
 
 // DefaultListen is the public listener's address: loopback, for a
@@ -96,7 +97,6 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	publicURL string
-	upstreams map[byok.Service]*url.URL
 	loopback  bool // the public listener is on loopback
 
 	publicLn, adminLn net.Listener
@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, errors.New("hub: Store and Keys are required")
 	}
 	cfg.fill()
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "hub"), upstreams: map[byok.Service]*url.URL{}}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "hub")}
 	defer func() {
 		if err != nil {
 			s.closeListeners()
@@ -127,13 +127,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	if err := PrepareData(cfg.Data); err != nil {
 		return nil, err
-	}
-	for _, svc := range byok.Services() {
-		u := cfg.Upstreams[svc]
-		if u == nil {
-			u, _ = url.Parse(svc.DefaultUpstream())
-		}
-		s.upstreams[svc] = u
 	}
 	p, err := cfg.Store.Policy(ctx)
 	if err != nil {
@@ -190,7 +183,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("write the hub state: %w", err)
 	}
 	s.sessions = newSessions()
-	s.relayer = newRelayer(s)
+	if s.relayer, err = newRelayer(s); err != nil {
+		return nil, err
+	}
 	_, aport, _ := net.SplitHostPort(s.adminLn.Addr().String())
 	s.publicSrv = newHTTPServer(s.publicHandler(port), s.log)
 	s.adminSrv = newHTTPServer(s.adminHandler(byok.NewSecret(token), aport), s.log)
@@ -208,10 +203,7 @@ func (c *Config) fill() {
 		c.Prices = metering.DefaultPrices()
 	}
 	if c.Transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		t.ResponseHeaderTimeout = 10 * time.Minute
-		c.Transport = t
+		c.Transport = upstream.NewTransport(upstream.Timeouts{})
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = DefaultMaxBody

@@ -182,7 +182,7 @@ type DeviceInventory struct {
 }
 
 // SharedKey is a shared key's metadata; the secret is in the keystore
-// under Ref.
+// under secretRef.
 type SharedKey struct {
 	Service     byok.Service `json:"service"`
 	Name        string       `json:"name"`
@@ -190,5 +190,8 @@ type SharedKey struct {
 	Created     time.Time    `json:"created"`
 }
 
-// Ref is the key's keystore reference and credential name in usage rows.
-func (k SharedKey) Ref() string { return "team/" + k.Name }
+// Ref is the key's credential name in usage rows.
+func (k SharedKey) Ref() byok.CredentialRef { return byok.TeamKey(k.Name) }
+
+// secretRef is where the keystore holds the key: its credential name.
+func (k SharedKey) secretRef() string { return k.Ref().String() }

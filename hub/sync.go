@@ -224,7 +224,7 @@ func (s *Server) ingest(ctx context.Context, dev Device, b *teamsync.UsageBatch)
 			claimed++
 		}
 		e.Member = dev.Member // never trust a member from the client
-		e.Model, e.App, e.Project, e.Credential = clip(e.Model), clip(e.App), clip(e.Project), clip(e.Credential)
+		e.Model, e.App, e.Project, e.Credential.Name = clip(e.Model), clip(e.App), clip(e.Project), clip(e.Credential.Name)
 		e.FallbackReason = clip(e.FallbackReason)
 		keep = append(keep, e)
 		ack.IDs = append(ack.IDs, e.ID)

@@ -16,7 +16,7 @@ import (
 type Reservation struct {
 	ID         string // the call's usage event id; its usage row settles it
 	Service    byok.Service
-	Credential string // "personal/work"
+	Credential byok.CredentialRef
 	Amount     byok.Micros
 	Budget     byok.Micros // the key's monthly budget; 0 means none
 	From, To   time.Time   // the budget's month
@@ -53,7 +53,7 @@ type budgets struct {
 
 type monthKey struct {
 	svc      byok.Service
-	cred     string
+	cred     byok.CredentialRef
 	from, to int64 // unix microseconds
 }
 
@@ -78,7 +78,7 @@ func (k monthKey) holds(ev *byok.UsageEvent) bool {
 }
 
 // month returns the loaded month of a key, loading it first if need be.
-func (d *DB) month(ctx context.Context, svc byok.Service, credential string, from, to time.Time) (*monthEntry, error) {
+func (d *DB) month(ctx context.Context, svc byok.Service, credential byok.CredentialRef, from, to time.Time) (*monthEntry, error) {
 	b := &d.budgets
 	k := monthKey{svc: svc, cred: credential, from: from.UnixMicro(), to: to.UnixMicro()}
 	b.mu.Lock()
@@ -96,7 +96,7 @@ func (d *DB) month(ctx context.Context, svc byok.Service, credential string, fro
 			var stored int64
 			err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(cost_micros), 0) FROM usage
 WHERE service = ? AND credential = ? AND time_us >= ? AND time_us < ? AND cost_known`,
-				string(svc), credential, k.from, k.to).Scan(&stored)
+				string(svc), credential.String(), k.from, k.to).Scan(&stored)
 			b.mu.Lock()
 			m.stored = byok.Micros(stored) // set, not added: a retried transaction runs it again
 			b.mu.Unlock()
@@ -202,7 +202,7 @@ func (d *DB) Reserve(ctx context.Context, r Reservation) (BudgetState, error) {
 
 // Budget returns a key's spend in [from, to) and the estimates its calls
 // in flight hold.
-func (d *DB) Budget(ctx context.Context, svc byok.Service, credential string, from, to time.Time) (BudgetState, error) {
+func (d *DB) Budget(ctx context.Context, svc byok.Service, credential byok.CredentialRef, from, to time.Time) (BudgetState, error) {
 	m, err := d.month(ctx, svc, credential, from, to)
 	if err != nil {
 		return BudgetState{}, fmt.Errorf("read budget of %s %s: %w", svc, credential, classify(d.path, err))
@@ -215,11 +215,11 @@ func (d *DB) Budget(ctx context.Context, svc byok.Service, credential string, fr
 // MarkAlert records that a budget threshold was announced for a key in a
 // month (YYYY-MM). It reports false if it already was, so each alert is
 // raised once per key per month.
-func (d *DB) MarkAlert(ctx context.Context, svc byok.Service, credential, month string, percent int) (bool, error) {
+func (d *DB) MarkAlert(ctx context.Context, svc byok.Service, credential byok.CredentialRef, month string, percent int) (bool, error) {
 	first := false
 	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO budget_alerts (service, credential, month, percent)
-VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, string(svc), credential, month, percent)
+VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, string(svc), credential.String(), month, percent)
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ func TestReserve_ConcurrentCallsAdmitExactlyTheBudget(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := d.Reserve(ctx, Reservation{
-				ID: fmt.Sprintf("call-%d", i), Service: byok.OpenAI, Credential: "personal/work",
+				ID: fmt.Sprintf("call-%d", i), Service: byok.OpenAI, Credential: byok.PersonalKey("work"),
 				Amount: byok.USD(0.10), Budget: byok.USD(1.00), From: from, To: to,
 			})
 			switch {
@@ -40,7 +40,7 @@ func TestReserve_ConcurrentCallsAdmitExactlyTheBudget(t *testing.T) {
 	if admitted.Load() != 10 || refused.Load() != 90 {
 		t.Fatalf("admitted %d, refused %d; want 10 and 90", admitted.Load(), refused.Load())
 	}
-	st, err := d.Budget(ctx, byok.OpenAI, "personal/work", from, to)
+	st, err := d.Budget(ctx, byok.OpenAI, byok.PersonalKey("work"), from, to)
 	if err != nil || st.Reserved != byok.USD(1.00) || st.Spent != 0 {
 		t.Fatalf("state %+v, %v; want $1.00 reserved, nothing spent", st, err)
 	}
@@ -51,7 +51,7 @@ func TestReserve_RecordSettlesAndUnusedComesBack(t *testing.T) {
 	ctx := context.Background()
 	from, to := base.AddDate(0, 0, -1), base.AddDate(0, 1, 0)
 	res := func(id string, amount float64) error {
-		_, err := d.Reserve(ctx, Reservation{ID: id, Service: byok.OpenAI, Credential: "personal/work",
+		_, err := d.Reserve(ctx, Reservation{ID: id, Service: byok.OpenAI, Credential: byok.PersonalKey("work"),
 			Amount: byok.USD(amount), Budget: byok.USD(1.00), From: from, To: to})
 		return err
 	}
@@ -67,7 +67,7 @@ func TestReserve_RecordSettlesAndUnusedComesBack(t *testing.T) {
 	if err := d.Record(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	st, err := d.Budget(ctx, byok.OpenAI, "personal/work", from, to)
+	st, err := d.Budget(ctx, byok.OpenAI, byok.PersonalKey("work"), from, to)
 	if err != nil || st.Spent != byok.USD(0.10) || st.Reserved != byok.USD(0.50) {
 		t.Fatalf("after settling: %+v, %v; want $0.10 spent and $0.50 reserved", st, err)
 	}
@@ -78,12 +78,12 @@ func TestReserve_RecordSettlesAndUnusedComesBack(t *testing.T) {
 	// spend stays.
 	d.Close()
 	d2 := openAt(t, path, Options{})
-	st, err = d2.Budget(ctx, byok.OpenAI, "personal/work", from, to)
+	st, err = d2.Budget(ctx, byok.OpenAI, byok.PersonalKey("work"), from, to)
 	if err != nil || st.Reserved != 0 || st.Spent != byok.USD(0.10) {
 		t.Fatalf("after reopening: %+v, %v; want $0.10 spent and nothing reserved", st, err)
 	}
 	// The same key name of another service has its own budget.
-	if _, err := d2.Reserve(ctx, Reservation{ID: "x", Service: byok.Anthropic, Credential: "personal/work",
+	if _, err := d2.Reserve(ctx, Reservation{ID: "x", Service: byok.Anthropic, Credential: byok.PersonalKey("work"),
 		Amount: byok.USD(0.90), Budget: byok.USD(1.00), From: from, To: to}); err != nil {
 		t.Errorf("anthropic/work shares openai/work's budget: %v", err)
 	}
@@ -101,7 +101,7 @@ func TestBudget_MonthCountsEachRowOnce(t *testing.T) {
 	from, to := base.AddDate(0, 0, -1), base.AddDate(0, 1, 0)
 	row := func(id string, cost byok.Micros) byok.UsageEvent {
 		ev := event(0)
-		ev.ID, ev.Cost, ev.CostKnown, ev.Credential = id, cost, true, "personal/work"
+		ev.ID, ev.Cost, ev.CostKnown, ev.Credential = id, cost, true, byok.PersonalKey("work")
 		return ev
 	}
 	for i := range 40 {
@@ -112,7 +112,7 @@ func TestBudget_MonthCountsEachRowOnce(t *testing.T) {
 	// Rows that are not this key's month's: another key, another month,
 	// an unknown cost.
 	other := []byok.UsageEvent{row("other-key", 1000), row("other-month", 1000), row("unknown-cost", 1000)}
-	other[0].Credential = "personal/home"
+	other[0].Credential = byok.PersonalKey("home")
 	other[1].Time = to.Add(time.Hour)
 	other[2].CostKnown = false
 	for _, ev := range other {
@@ -138,7 +138,7 @@ func TestBudget_MonthCountsEachRowOnce(t *testing.T) {
 		months[l] = from.Add(-time.Duration(l) * time.Microsecond)
 		wg.Go(func() {
 			time.Sleep(time.Duration(l) * time.Millisecond)
-			if _, err := d.Budget(ctx, byok.OpenAI, "personal/work", months[l], to); err != nil {
+			if _, err := d.Budget(ctx, byok.OpenAI, byok.PersonalKey("work"), months[l], to); err != nil {
 				t.Errorf("Budget: %v", err)
 			}
 		})
@@ -151,7 +151,7 @@ WHERE credential = 'personal/work' AND service = 'openai' AND cost_known AND tim
 		t.Fatalf("SQLite holds %d µ$ of this key's month, want %d: the test's rows are wrong", want, 40*7+callers*each*3)
 	}
 	for l, m := range months {
-		st, err := d.Budget(ctx, byok.OpenAI, "personal/work", m, to)
+		st, err := d.Budget(ctx, byok.OpenAI, byok.PersonalKey("work"), m, to)
 		if err != nil || st.Spent != want {
 			t.Errorf("month loaded %d ms into the burst: spent %d, %v; want %d (SQLite's sum)", l, st.Spent, err, want)
 		}
@@ -168,7 +168,7 @@ func TestMarkAlert_OncePerKeyPerMonth(t *testing.T) {
 	}{
 		{"2026-03", 50, true}, {"2026-03", 50, false}, {"2026-03", 80, true}, {"2026-04", 50, true},
 	} {
-		got, err := d.MarkAlert(ctx, byok.OpenAI, "personal/work", c.month, c.percent)
+		got, err := d.MarkAlert(ctx, byok.OpenAI, byok.PersonalKey("work"), c.month, c.percent)
 		if err != nil || got != c.want {
 			t.Errorf("MarkAlert(%s, %d) = %v, %v; want %v", c.month, c.percent, got, err, c.want)
 		}

@@ -41,7 +41,7 @@ func event(i int) byok.UsageEvent {
 		Model:      "gpt-4o",
 		App:        "editor",
 		Project:    "alpha",
-		Credential: "personal/work",
+		Credential: byok.PersonalKey("work"),
 		Payer:      byok.PayerPersonal,
 		Status:     200,
 		Usage: byok.Usage{

@@ -26,7 +26,7 @@ func TestRecord_RoundTrip(t *testing.T) {
 	ctx := context.Background()
 	d, _ := openTemp(t)
 	odd := event(2)
-	odd.Service, odd.Payer, odd.Credential, odd.Relayed = byok.Anthropic, byok.PayerTeam, "team/shared", true
+	odd.Service, odd.Payer, odd.Credential, odd.Relayed = byok.Anthropic, byok.PayerTeam, byok.TeamKey("shared"), true
 	odd.Member, odd.Status, odd.FallbackReason = "ann@example.com", 499, "quota"
 	odd.CostKnown, odd.Cost = false, 0
 	odd.Usage.Complete = false

@@ -120,7 +120,7 @@ func TestFile_HoldsNoTokenOrKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := event(1)
-	ev.Credential = "personal/work"
+	ev.Credential = byok.PersonalKey("work")
 	if err := d.Record(ctx, ev); err != nil {
 		t.Fatal(err)
 	}

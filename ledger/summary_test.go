@@ -14,9 +14,13 @@ import (
 func summaryEvents() []byok.UsageEvent {
 	mk := func(id string, minute int, svc byok.Service, model, app string, payer byok.Payer, cred string,
 		in, out, cr, cw5, cw1, req int64, cost byok.Micros, known bool) byok.UsageEvent {
+		ref, err := byok.ParseCredentialRef(cred)
+		if err != nil {
+			panic(err)
+		}
 		return byok.UsageEvent{
 			ID: id, Time: base.Add(time.Duration(minute) * time.Minute), Service: svc, Model: model, App: app,
-			Project: "alpha", Credential: cred, Payer: payer, Status: 200,
+			Project: "alpha", Credential: ref, Payer: payer, Status: 200,
 			Usage: byok.Usage{Model: model, InputTokens: in, OutputTokens: out, CacheReadTokens: cr,
 				CacheWrite5mTokens: cw5, CacheWrite1hTokens: cw1, Requests: req, Complete: true},
 			Cost: cost, CostKnown: known,

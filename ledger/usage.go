@@ -85,7 +85,7 @@ func appendUsageArgs(args []any, ev *byok.UsageEvent) []any {
 	u := &ev.Usage
 	return append(args,
 		ev.ID, ev.Time.UnixMicro(), string(ev.Service), model, ev.App, ev.Project,
-		ev.Credential, string(ev.Payer), ev.Member, ev.Status,
+		ev.Credential.String(), string(ev.Payer), ev.Member, ev.Status,
 		u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWrite5mTokens, u.CacheWrite1hTokens,
 		u.Requests, int64(ev.Cost), ev.CostKnown, ev.Latency.Microseconds(), ev.FallbackReason,
 		ev.Relayed, !u.Complete)
@@ -107,15 +107,19 @@ func scanEvent(s scanner) (byok.UsageEvent, error) {
 		ev                byok.UsageEvent
 		timeUS, latencyUS int64
 		service, payer    string
+		credential        string
 		cost              int64
 		incomplete        bool
 	)
 	u := &ev.Usage
-	err := s.Scan(&ev.ID, &timeUS, &service, &ev.Model, &ev.App, &ev.Project, &ev.Credential, &payer,
+	err := s.Scan(&ev.ID, &timeUS, &service, &ev.Model, &ev.App, &ev.Project, &credential, &payer,
 		&ev.Member, &ev.Status, &u.InputTokens, &u.OutputTokens, &u.CacheReadTokens, &u.CacheWrite5mTokens,
 		&u.CacheWrite1hTokens, &u.Requests, &cost, &ev.CostKnown, &latencyUS, &ev.FallbackReason,
 		&ev.Relayed, &incomplete)
 	if err != nil {
+		return ev, err
+	}
+	if ev.Credential, err = byok.ParseCredentialRef(credential); err != nil {
 		return ev, err
 	}
 	ev.Time = time.UnixMicro(timeUS)

@@ -8,22 +8,23 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/fakeprovider"
+	"byokd.dev/byok/upstream"
 )
 
 const otherKey = "sk-personal-second-key-7777"
 
-func twoCreds(approve func(context.Context) bool) []Credential {
-	return []Credential{
-		{Ref: "personal/work", Payer: byok.PayerPersonal, Secret: byok.NewSecret(personalKey)},
-		{Ref: "team/openai", Payer: byok.PayerTeam, Secret: byok.NewSecret(teamKey), Approve: approve},
+func twoCreds(approve func(context.Context) bool) []upstream.Credential {
+	return []upstream.Credential{
+		{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(personalKey)},
+		{Ref: byok.TeamKey("openai"), Secret: byok.NewSecret(teamKey), Approve: approve},
 	}
 }
 
 // quotaFallback falls back on 429 insufficient_quota only, as the real
 // classifier does; it records what it was asked.
-func quotaFallback(asked *[]string) Fallback {
-	return func(c Call, cred Credential, resp *FailedResponse, err error) (bool, string) {
-		*asked = append(*asked, cred.Ref)
+func quotaFallback(asked *[]string) upstream.Fallback {
+	return func(c *upstream.Call, cred upstream.Credential, resp *upstream.FailedResponse, err error) (bool, string) {
+		*asked = append(*asked, cred.Ref.String())
 		if resp != nil && resp.Status == 429 && strings.Contains(string(resp.Body), "insufficient_quota") {
 			return true, "insufficient_quota"
 		}
@@ -51,7 +52,7 @@ func TestProxy_FallbackOnQuota(t *testing.T) {
 		t.Errorf("the replayed body differs: %q vs %q", reqs[1].Body, reqs[0].Body)
 	}
 	rows := p.rec.Rows()
-	if len(rows) != 1 || rows[0].Credential != "team/openai" || rows[0].Payer != byok.PayerTeam || rows[0].FallbackReason != "insufficient_quota" {
+	if len(rows) != 1 || rows[0].Credential.String() != "team/openai" || rows[0].Payer != byok.PayerTeam || rows[0].FallbackReason != "insufficient_quota" {
 		t.Errorf("rows = %+v, want one team row with the fallback reason", rows)
 	}
 }
@@ -77,7 +78,7 @@ func TestProxy_NoFallbackOnOrdinaryError(t *testing.T) {
 	if n := len(fake.Requests()); n != 1 {
 		t.Errorf("upstream saw %d requests, want 1: a bad request must not be charged twice", n)
 	}
-	if rows := p.rec.Rows(); len(rows) != 1 || rows[0].Credential != "personal/work" || rows[0].Status != 400 {
+	if rows := p.rec.Rows(); len(rows) != 1 || rows[0].Credential.String() != "personal/work" || rows[0].Status != 400 {
 		t.Errorf("rows = %+v", rows)
 	}
 }

@@ -68,34 +68,3 @@ func cutBearer(v string) (string, bool) {
 	}
 	return "", false
 }
-
-// stripCredentials removes every header a client could use to pass a
-// credential upstream, so the signer's header is the only one.
-func stripCredentials(h http.Header) {
-	h.Del("Authorization")
-	h.Del("X-Api-Key")
-	h.Del("Proxy-Authorization")
-	h.Del("Cookie")
-	for k := range h {
-		if strings.HasPrefix(k, "X-Byokd-") {
-			delete(h, k)
-		}
-	}
-}
-
-// sign writes the credential where svc expects it.
-func sign(svc byok.Service, h http.Header, c Credential) {
-	stripCredentials(h)
-	if c.Relay != nil {
-		h.Set("Authorization", "Bearer "+c.Secret.Reveal())
-		return
-	}
-	switch svc {
-	case byok.OpenAI:
-		h.Set("Authorization", "Bearer "+c.Secret.Reveal())
-	case byok.Anthropic:
-		h.Set("X-Api-Key", c.Secret.Reveal())
-	case byok.ClickUp:
-		h.Set("Authorization", c.Secret.Reveal())
-	}
-}

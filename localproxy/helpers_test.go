@@ -13,6 +13,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/fakeprovider"
+	"byokd.dev/byok/upstream"
 )
 
 const (
@@ -31,9 +32,11 @@ func (m tokenMap) Verify(_ context.Context, t byok.Secret) (byok.AppToken, error
 	return app, nil
 }
 
-type staticPlanner []Credential
+type staticPlanner []upstream.Credential
 
-func (p staticPlanner) Plan(context.Context, Call) ([]Credential, error) { return p, nil }
+func (p staticPlanner) Plan(context.Context, *upstream.Call) ([]upstream.Credential, error) {
+	return p, nil
+}
 
 // memRecorder keeps rows in memory; hook, when set, runs inside Record
 // before it returns, to hold a commit open.
@@ -67,7 +70,7 @@ type testProxy struct {
 }
 
 // newTestProxy serves a Proxy whose every service points at upstream.
-func newTestProxy(t *testing.T, upstream string, creds []Credential, mod func(*Config)) *testProxy {
+func newTestProxy(t *testing.T, upstream string, creds []upstream.Credential, mod func(*Config)) *testProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -98,8 +101,8 @@ func newTestProxy(t *testing.T, upstream string, creds []Credential, mod func(*C
 	return &testProxy{Proxy: p, URL: "http://" + ln.Addr().String(), Port: port, rec: rec}
 }
 
-func personal() []Credential {
-	return []Credential{{Ref: "personal/work", Payer: byok.PayerPersonal, Secret: byok.NewSecret(personalKey)}}
+func personal() []upstream.Credential {
+	return []upstream.Credential{{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(personalKey)}}
 }
 
 // do sends a request through the proxy and returns status, headers and body.

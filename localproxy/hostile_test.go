@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/upstream"
 )
 
 // This file attacks the proxy as a hostile web page, client or upstream
@@ -43,7 +44,7 @@ type countingPlanner struct {
 	n atomic.Int64
 }
 
-func (c *countingPlanner) Plan(ctx context.Context, call Call) ([]Credential, error) {
+func (c *countingPlanner) Plan(ctx context.Context, call *upstream.Call) ([]upstream.Credential, error) {
 	c.n.Add(1)
 	return c.staticPlanner.Plan(ctx, call)
 }
@@ -309,7 +310,7 @@ func TestHostile_SSESplitAtEveryByte(t *testing.T) {
 			whole := func(int) int { return 0 }
 			cut.Store(&whole)
 			p := hostileProxy(t, up.URL, func(c *Config) {
-				c.Transport = splitTransport{NewTransport(), func(n int) int { return (*cut.Load())(n) }}
+				c.Transport = splitTransport{upstream.NewTransport(upstream.Timeouts{}), func(n int) int { return (*cut.Load())(n) }}
 			})
 			call := func() byok.UsageEvent {
 				t.Helper()

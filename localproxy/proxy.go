@@ -4,22 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/metering"
+	"byokd.dev/byok/upstream"
 )
-
-// DefaultMaxBody is the largest request body the proxy accepts.
-const DefaultMaxBody = 32 << 20
 
 // Tokens verifies local app tokens.
 type Tokens interface {
@@ -28,56 +23,15 @@ type Tokens interface {
 	Verify(ctx context.Context, token byok.Secret) (byok.AppToken, error)
 }
 
-// Credential is one way to pay for a call.
-type Credential struct {
-	Ref    string // as the ledger records it: "personal/work", "team/openai"
-	Payer  byok.Payer
-	Secret byok.Secret // the provider key, or the device credential for the relay
-	// Relay, when set, sends the call through the team hub's relay at this
-	// base URL (e.g. https://hub:8443/relay/openai) instead of the provider.
-	Relay *url.URL
-	// Reason says why this credential is used instead of the preferred one.
-	Reason string
-	// Approve, when set on a credential after the first, is asked before
-	// falling back to it (the member's "ask each time", or a team policy);
-	// false ends the call with the failure that led here.
-	Approve func(ctx context.Context) bool
-}
-
-// Call is what the Planner and the Recorder learn about a request.
-type Call struct {
-	ID      string // the usage event id the call will be recorded under
-	Service byok.Service
-	App     byok.AppToken
-	Meter   metering.Call
-}
-
-// Planner chooses the credentials a call tries, in order. An error that is
-// a *Refusal is answered as is; any other error as a 500.
+// Planner chooses the credentials a call tries, in order. c.Row carries the
+// call's id, app and project. An error that is a *byok.Refusal is answered
+// as is; any other error as a 500.
 type Planner interface {
-	Plan(ctx context.Context, c Call) ([]Credential, error)
+	Plan(ctx context.Context, c *upstream.Call) ([]upstream.Credential, error)
 }
 
-// Recorder commits usage rows. Record returns after the row is durable.
-type Recorder interface {
-	Record(ctx context.Context, ev byok.UsageEvent) error
-}
-
-// Fallback decides, after credential c failed with resp (nil on a
-// connection error err), whether the call may move on to the next
-// credential, and why. The proxy reads at most 64 KiB of a failed
-// response's body before asking. A nil Fallback never falls back.
-type Fallback func(c Call, cred Credential, resp *FailedResponse, err error) (next bool, reason string)
-
-// FailedResponse is an upstream error answer, its body already read.
-type FailedResponse struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// Config holds a Proxy's dependencies. Tokens, Planner and Recorder are
-// required; the rest have defaults.
+// Config holds a Proxy's dependencies. Tokens, Planner, Recorder, Port and
+// NewID are required; the rest have defaults.
 type Config struct {
 	// Upstreams maps each service to its base URL; missing services use
 	// the provider's public API.
@@ -86,13 +40,12 @@ type Config struct {
 	Port     string
 	Tokens   Tokens
 	Planner  Planner
-	Recorder Recorder
-	Fallback Fallback
+	Recorder upstream.Recorder
+	Fallback upstream.Fallback
 	Prices   *metering.Prices
-	// MaxBody limits request bodies; default DefaultMaxBody.
+	// MaxBody limits request bodies; default upstream.DefaultMaxBody.
 	MaxBody int64
-	// Transport sends upstream requests; default a transport that never
-	// follows redirects (http.Transport does not) with pooled connections.
+	// Transport sends upstream requests; default upstream.NewTransport.
 	Transport http.RoundTripper
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -101,10 +54,9 @@ type Config struct {
 
 // Proxy is the local proxy. Create it with New.
 type Proxy struct {
-	cfg       Config
-	upstreams map[byok.Service]*url.URL
-	rp        *httputil.ReverseProxy
-	refused   atomic.Int64
+	cfg     Config
+	fwd     *upstream.Forwarder
+	refused atomic.Int64
 }
 
 // New returns a Proxy for cfg.
@@ -115,85 +67,41 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Port == "" {
 		return nil, errors.New("localproxy: Port is required for the Host check")
 	}
+	if cfg.NewID == nil {
+		return nil, errors.New("localproxy: NewID is required")
+	}
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = DefaultMaxBody
-	}
-	if cfg.Prices == nil {
-		cfg.Prices = metering.DefaultPrices()
-	}
-	if cfg.Transport == nil {
-		cfg.Transport = NewTransport()
+		cfg.MaxBody = upstream.DefaultMaxBody
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("component", "localproxy")
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	fwd, err := upstream.New(upstream.Config{
+		Upstreams: cfg.Upstreams, Transport: cfg.Transport, Prices: cfg.Prices,
+		Recorder: cfg.Recorder, Fallback: cfg.Fallback, Who: "byokd",
+		Advice: "; check your network or the upstream URL in the config",
+		Logger: cfg.Logger, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
 	}
-	if cfg.NewID == nil {
-		return nil, errors.New("localproxy: NewID is required")
-	}
-	p := &Proxy{cfg: cfg, upstreams: map[byok.Service]*url.URL{}}
-	for _, svc := range byok.Services() {
-		u := cfg.Upstreams[svc]
-		if u == nil {
-			var err error
-			if u, err = url.Parse(svc.DefaultUpstream()); err != nil {
-				return nil, err
-			}
-		}
-		p.upstreams[svc] = u
-	}
-	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      &attempts{p: p},
-		ModifyResponse: p.modifyResponse,
-		ErrorHandler:   p.upstreamError,
-		FlushInterval:  -1,
-		BufferPool:     Buffers,
-		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-	}
-	return p, nil
+	return &Proxy{cfg: cfg, fwd: fwd}, nil
 }
 
-// Buffers lends the 32 KiB copy buffers of reverse proxies. Without a pool
-// httputil.ReverseProxy allocates one per response: over half of the bytes
-// a call allocates, and so most of the garbage collector's work.
-var Buffers httputil.BufferPool = &bufferPool{pool: sync.Pool{New: func() any { return new([32 << 10]byte) }}}
-
-type bufferPool struct{ pool sync.Pool }
-
-func (b *bufferPool) Get() []byte { return b.pool.Get().(*[32 << 10]byte)[:] }
-func (b *bufferPool) Put(p []byte) {
-	if cap(p) == 32<<10 {
-		b.pool.Put((*[32 << 10]byte)(p[:32<<10]))
-	}
-}
-
-// NewTransport returns the upstream transport: pooled keep-alive
-// connections, sane timeouts before the first response byte, none after it
-// (streams may run for minutes).
-func NewTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 256
-	t.MaxIdleConns = 1024
-	t.ResponseHeaderTimeout = 10 * time.Minute
-	return t
-}
-
-// Refused counts requests refused by the gate (Host, Origin, token).
+// Refused counts requests refused before any key was read (Host, Origin,
+// route, token).
 func (p *Proxy) Refused() int64 { return p.refused.Load() }
 
-// ServeHTTP gates, then proxies. The order matters and is fixed:
+// ServeHTTP gates, then forwards. The order matters and is fixed:
 //  1. Host must name this proxy on loopback (DNS rebinding);
 //  2. no browser Origin or Referer (CSRF, CORS preflights);
 //  3. the path must start with a known service prefix;
 //  4. a valid app token (401) — all before any key is read;
-//  5. the body within MaxBody (413);
+//  5. the body within MaxBody (413), read as the provider would;
 //  6. the Planner's credentials, tried in order.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	svc, rest := splitService(r.URL.Path)
+	svc, rest := splitService(r.URL.EscapedPath())
 	if !hostAllowed(r.Host, p.cfg.Port) {
 		p.refuse(w, svc, http.StatusForbidden, "forbidden_host",
 			fmt.Sprintf("byokd: refused request for host %q: connect to 127.0.0.1:%s or localhost:%s", r.Host, p.cfg.Port, p.cfg.Port))
@@ -221,47 +129,28 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"byokd: invalid or revoked app token: create one with `byokd token create NAME` and use it as this app's API key")
 		return
 	}
-	body, err := readBody(w, r, p.cfg.MaxBody)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, svc, &Refusal{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
-				Message: fmt.Sprintf("byokd: request body over the %d MiB limit (set max_body_mib in the config to raise it)", p.cfg.MaxBody>>20)})
-			return
-		}
-		writeError(w, svc, &Refusal{Status: http.StatusBadRequest, Code: "bad_body",
-			Message: "byokd: could not read the request body: " + err.Error()})
+	call, ref := p.fwd.ReadCall(w, r, svc, rest, p.cfg.MaxBody)
+	if ref != nil {
+		upstream.WriteError(w, svc, ref)
 		return
 	}
-	out, mc := metering.Inspect(svc, rest, body)
-	call := Call{ID: p.cfg.NewID(), Service: svc, App: app, Meter: mc}
-	creds, err := p.cfg.Planner.Plan(r.Context(), call)
-	if err == nil && len(creds) == 0 {
-		err = &Refusal{Status: http.StatusServiceUnavailable, Code: "no_credential",
+	call.Row = byok.UsageEvent{ID: p.cfg.NewID(), App: app.Name, Project: app.Project}
+	call.Credentials, err = p.cfg.Planner.Plan(r.Context(), call)
+	if err == nil && len(call.Credentials) == 0 {
+		err = &byok.Refusal{Status: http.StatusServiceUnavailable, Code: "no_credential",
 			Message: fmt.Sprintf("byokd: no key for %s: add one with `byokd key add %s`", svc.Title(), svc)}
 	}
 	if err != nil {
-		var ref *Refusal
+		var ref *byok.Refusal
 		if !errors.As(err, &ref) {
 			p.cfg.Logger.Error("plan failed", "service", svc, "err", err)
-			ref = &Refusal{Status: http.StatusInternalServerError, Code: "internal",
+			ref = &byok.Refusal{Status: http.StatusInternalServerError, Code: "internal",
 				Message: "byokd: internal error choosing a credential; see `byokd logs`"}
 		}
-		writeError(w, svc, ref)
+		upstream.WriteError(w, svc, ref)
 		return
 	}
-	st := &callState{
-		call:  call,
-		creds: creds,
-		body:  out,
-		rest:  rest,
-		start: p.cfg.Now(),
-		id:    call.ID,
-	}
-	in := r.Clone(context.WithValue(r.Context(), stateKey{}, st))
-	in.Body = http.NoBody
-	in.ContentLength = int64(len(out))
-	p.rp.ServeHTTP(w, in)
+	p.fwd.Forward(w, r, call)
 }
 
 // refuse answers a request the gate turned away. Its body is not read,
@@ -274,10 +163,11 @@ func (p *Proxy) refuse(w http.ResponseWriter, svc byok.Service, status int, code
 	if svc == "" {
 		svc = byok.OpenAI
 	}
-	writeError(w, svc, &Refusal{Status: status, Code: code, Message: msg})
+	upstream.WriteError(w, svc, &byok.Refusal{Status: status, Code: code, Message: msg})
 }
 
-// splitService maps "/openai/v1/chat" to (OpenAI, "/v1/chat").
+// splitService maps the escaped path "/openai/v1/chat" to (OpenAI,
+// "/v1/chat"). A service prefix that is itself escaped is no route.
 func splitService(path string) (byok.Service, string) {
 	for _, svc := range byok.Services() {
 		prefix := "/" + string(svc)
@@ -289,14 +179,4 @@ func splitService(path string) (byok.Service, string) {
 		}
 	}
 	return "", ""
-}
-
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 }

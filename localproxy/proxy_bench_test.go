@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/upstream"
 )
 
 // The proxy's hot path against the no-feature floor, in one run:
@@ -125,7 +126,7 @@ func BenchmarkFloor(b *testing.B) {
 			pr.Out.Header.Set("Authorization", "Bearer "+personalKey)
 		},
 		FlushInterval: -1,
-		Transport:     NewTransport(),
+		Transport:     upstream.NewTransport(upstream.Timeouts{}),
 	}
 	benchServe(b, rp, "/openai/v1/chat/completions", "Bearer "+appTok)
 }

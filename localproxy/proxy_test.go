@@ -95,7 +95,7 @@ func TestProxy_RecordsUsageRow(t *testing.T) {
 	got := rows[0]
 	wantRow := byok.UsageEvent{
 		Service: byok.OpenAI, Model: "gpt-4o-mini", App: "editor", Project: "acme",
-		Credential: "personal/work", Payer: byok.PayerPersonal, Status: 200,
+		Credential: byok.PersonalKey("work"), Payer: byok.PayerPersonal, Status: 200,
 		Usage: want, Cost: cost, CostKnown: known,
 	}
 	if d := cmp.Diff(wantRow, got, cmpopts.IgnoreFields(byok.UsageEvent{}, "ID", "Time", "Latency")); d != "" {

@@ -146,7 +146,7 @@ type Plan struct {
 	// lists the answers worth offering besides AnswerDeny, preferred first.
 	NeedsApproval bool
 	Choices       []Answer
-	Refusal       *Refusal
+	Refusal       *byok.Refusal
 }
 
 // Reasons Decide gives in Step.Reason.

@@ -37,7 +37,7 @@ func shared(reason string) Step        { return Step{Kind: Shared, Reason: reaso
 func steps(s ...Step) Plan             { return Plan{Steps: s} }
 func ask(c ...Answer) Plan             { return Plan{NeedsApproval: true, Choices: c} }
 
-func refused(code string) Plan { return Plan{Refusal: &Refusal{Code: code}} }
+func refused(code string) Plan { return Plan{Refusal: &byok.Refusal{Code: code}} }
 
 var (
 	coolingKey = KeyState{Name: "work", Primary: true, CoolingUntil: t0.Add(5 * time.Minute), CoolingReason: ReasonQuota}
@@ -236,7 +236,7 @@ func TestDecide(t *testing.T) {
 			in.Approved = &Approval{App: "cursor", Answer: AnswerDeny, Until: t0.Add(time.Minute)}
 		}), refused(CodeDenied)},
 	}
-	onlyCode := cmp.Comparer(func(a, b *Refusal) bool {
+	onlyCode := cmp.Comparer(func(a, b *byok.Refusal) bool {
 		if a == nil || b == nil {
 			return a == b
 		}
@@ -293,35 +293,35 @@ func TestDecide_RefusalMessages(t *testing.T) {
 	cases := []struct {
 		name string
 		in   Input
-		want Refusal
+		want byok.Refusal
 	}{
 		{"no key, shared not allowed", with(func(in *Input) { in.Keys = nil; in.Policy.SharedServices = nil }),
-			Refusal{CodeNoKey, 403, "byokd: no personal OpenAI key is configured and the team policy does not allow shared keys for openai. " +
+			byok.Refusal{Status: 403, Code: CodeNoKey, Message: "byokd: no personal OpenAI key is configured and the team policy does not allow shared keys for openai. " +
 				"Add one with `byokd key add openai`, or ask your admin to allow shared keys."}},
 		{"no key, no hub", with(func(in *Input) { in.Keys = nil; in.HubLinked = false }),
-			Refusal{CodeNoHub, 403, "byokd: no personal OpenAI key is configured and this machine has not joined a team hub. " +
+			byok.Refusal{Status: 403, Code: CodeNoHub, Message: "byokd: no personal OpenAI key is configured and this machine has not joined a team hub. " +
 				"Add one with `byokd key add openai`, or join your team's hub (ask your admin for an invite) to use its shared keys."}},
 		{"shared preference, not allowed", with(func(in *Input) {
 			in.Service = byok.Anthropic
 			in.Pref = byok.PreferShared
-		}), Refusal{CodeSharedNotAllowed, 403, "byokd: anthropic is set to use the team's shared key, but the team policy does not allow shared keys for anthropic. " +
+		}), byok.Refusal{Status: 403, Code: CodeSharedNotAllowed, Message: "byokd: anthropic is set to use the team's shared key, but the team policy does not allow shared keys for anthropic. " +
 			"Ask your admin to allow shared keys, or add your own key with `byokd key add anthropic` and set the anthropic preference to personal."}},
 		{"budget reached, block", with(func(in *Input) { in.Keys[0].OverBudget = true; in.OverBudget = BudgetBlock }),
-			Refusal{CodeBudgetBlocked, 402, `byokd: your OpenAI key "work" has reached its monthly budget (spent this month plus the estimated cost of calls still running), and calls over budget are set to be blocked. ` +
+			byok.Refusal{Status: 402, Code: CodeBudgetBlocked, Message: `byokd: your OpenAI key "work" has reached its monthly budget (spent this month plus the estimated cost of calls still running), and calls over budget are set to be blocked. ` +
 				"Raise the budget, or choose warn or shared for keys over budget in byokd's settings."}},
 		{"budget reached, two keys, block", with(func(in *Input) {
 			in.Keys = []KeyState{{Name: "side", OverBudget: true}, {Name: "work", Primary: true, OverBudget: true}}
 			in.OverBudget = BudgetBlock
-		}), Refusal{CodeBudgetBlocked, 402, `byokd: your OpenAI keys "work", "side" have reached their monthly budgets (spent this month plus the estimated cost of calls still running), and calls over budget are set to be blocked. ` +
+		}), byok.Refusal{Status: 402, Code: CodeBudgetBlocked, Message: `byokd: your OpenAI keys "work", "side" have reached their monthly budgets (spent this month plus the estimated cost of calls still running), and calls over budget are set to be blocked. ` +
 			"Raise the budget, or choose warn or shared for keys over budget in byokd's settings."}},
 		{"budget reached, shared unavailable", with(func(in *Input) {
 			in.Keys[0].OverBudget = true
 			in.OverBudget = BudgetShared
 			in.HubLinked = false
-		}), Refusal{CodeBudgetNoShared, 402, `byokd: your OpenAI key "work" has reached its monthly budget (spent this month plus the estimated cost of calls still running), and the team's shared key cannot take over: ` +
+		}), byok.Refusal{Status: 402, Code: CodeBudgetNoShared, Message: `byokd: your OpenAI key "work" has reached its monthly budget (spent this month plus the estimated cost of calls still running), and the team's shared key cannot take over: ` +
 			"this machine has not joined a team hub. Raise the budget, or choose warn for keys over budget in byokd's settings."}},
 		{"approval denied", with(func(in *Input) { in.Approved = &Approval{Answer: AnswerDeny} }),
-			Refusal{CodeDenied, 403, `byokd: the OpenAI call from app "cursor" was declined in byokd's approval prompt. ` +
+			byok.Refusal{Status: 403, Code: CodeDenied, Message: `byokd: the OpenAI call from app "cursor" was declined in byokd's approval prompt. ` +
 				"Approve it when asked, or change the openai preference in byokd's settings."}},
 	}
 	for _, c := range cases {

@@ -4,21 +4,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"byokd.dev/byok"
 )
 
-// Refusal is why no credential may serve a call. The proxy returns Message
-// verbatim to the app, in the provider's error shape with HTTP status
-// Status, so it starts with "byokd:" and says what to do next.
-type Refusal struct {
-	Code    string // one of the Code constants, for programs and the ledger
-	Status  int    // the HTTP status to answer with
-	Message string
-}
-
-// Error returns the message, so a Refusal can travel as an error.
-func (r *Refusal) Error() string { return r.Message }
-
-// Refusal codes.
+// Refusal codes: a Plan's Refusal (a *byok.Refusal, which the proxy
+// returns to the app in the provider's error shape) carries one.
 const (
 	CodeNoKey            = "no_key"             // no personal key, and the policy does not allow shared keys
 	CodeNoHub            = "no_hub"             // the shared key would be used, but no hub is joined
@@ -30,12 +21,12 @@ const (
 
 // Every refusal is a 403 (no SDK retries it) except budgets, which are a
 // 402: the call would be paid for, but not by this key this month.
-func refusal(code, msg string) *Refusal {
+func refusal(code, msg string) *byok.Refusal {
 	status := http.StatusForbidden
 	if code == CodeBudgetBlocked || code == CodeBudgetNoShared {
 		status = http.StatusPaymentRequired
 	}
-	return &Refusal{Code: code, Status: status, Message: msg}
+	return &byok.Refusal{Code: code, Status: status, Message: msg}
 }
 
 // why and fix describe a blocker in words.
@@ -62,12 +53,12 @@ func (b blocker) code() string {
 
 func addKey(in *Input) string { return "`byokd key add " + string(in.Service) + "`" }
 
-func refuseNoKey(in *Input, b blocker) *Refusal {
+func refuseNoKey(in *Input, b blocker) *byok.Refusal {
 	return refusal(b.code(), "byokd: no personal "+in.Service.Title()+" key is configured and "+
 		b.why(in)+". Add one with "+addKey(in)+", or "+b.fix()+".")
 }
 
-func refuseSharedPref(in *Input, b blocker) *Refusal {
+func refuseSharedPref(in *Input, b blocker) *byok.Refusal {
 	code := CodeSharedNotAllowed
 	if b == blockNoHub {
 		code = CodeNoHub
@@ -77,18 +68,18 @@ func refuseSharedPref(in *Input, b blocker) *Refusal {
 		" and set the "+string(in.Service)+" preference to personal.")
 }
 
-func refuseBudgetBlocked(in *Input, names []string) *Refusal {
+func refuseBudgetBlocked(in *Input, names []string) *byok.Refusal {
 	return refusal(CodeBudgetBlocked, "byokd: "+overBudget(in, names)+
 		", and calls over budget are set to be blocked. Raise the budget, or choose warn or shared for keys over budget in byokd's settings.")
 }
 
-func refuseBudgetNoShared(in *Input, names []string, b blocker) *Refusal {
+func refuseBudgetNoShared(in *Input, names []string, b blocker) *byok.Refusal {
 	return refusal(CodeBudgetNoShared, "byokd: "+overBudget(in, names)+
 		", and the team's shared key cannot take over: "+b.why(in)+
 		". Raise the budget, or choose warn for keys over budget in byokd's settings.")
 }
 
-func refuseDenied(in *Input) *Refusal {
+func refuseDenied(in *Input) *byok.Refusal {
 	call := "the " + in.Service.Title() + " call"
 	if in.App != "" {
 		call += " from app " + strconv.Quote(in.App)

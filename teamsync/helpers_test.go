@@ -154,7 +154,7 @@ func (o *watchedOutbox) record(t *testing.T, prefix string, n int) []string {
 		id := fmt.Sprintf("%s-%04d", prefix, i)
 		ev := byok.UsageEvent{
 			ID: id, Time: base.Add(time.Duration(i) * time.Millisecond), Service: byok.OpenAI, Model: "gpt-4o-mini",
-			App: "editor", Project: "acme", Credential: "personal/work", Payer: byok.PayerPersonal, Status: 200,
+			App: "editor", Project: "acme", Credential: byok.PersonalKey("work"), Payer: byok.PayerPersonal, Status: 200,
 			Usage: byok.Usage{Model: "gpt-4o-mini", InputTokens: 10, OutputTokens: 5, Complete: true}, Cost: 9, CostKnown: true,
 		}
 		if err := o.Record(context.Background(), ev); err != nil {

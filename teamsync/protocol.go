@@ -19,15 +19,6 @@ const (
 	HealthPath = "/v1/health" // GET, no credential
 )
 
-// Relay request headers the daemon sets on a relayed call, next to
-// Authorization: Bearer <device credential>.
-const (
-	HeaderApp        = "X-Byokd-App"
-	HeaderProject    = "X-Byokd-Project"
-	HeaderEventID    = "X-Byokd-Event-Id"
-	HeaderCredential = "X-Byokd-Credential" // response: "team/<shared key name>"
-)
-
 // MaxFrame bounds one websocket message, on both sides. A usage batch of
 // BatchSize events is a few hundred KiB.
 const MaxFrame = 4 << 20

@@ -167,10 +167,10 @@ func (b *browser) csrf(path string) string {
 // ev is a call for the seeds of these tests.
 func ev(id string, at time.Time, svc byok.Service, payer byok.Payer, project string, cost byok.Micros) byok.UsageEvent {
 	e := byok.UsageEvent{ID: id, Time: at, Service: svc, Model: "m-" + string(svc), App: "editor", Project: project,
-		Credential: "personal/work", Payer: payer, Status: 200, Cost: cost, CostKnown: true,
+		Credential: byok.PersonalKey("work"), Payer: payer, Status: 200, Cost: cost, CostKnown: true,
 		Usage: byok.Usage{InputTokens: 100, OutputTokens: 10, Complete: true}}
 	if payer == byok.PayerTeam {
-		e.Credential, e.Relayed = "team/team-"+string(svc), true
+		e.Credential, e.Relayed = byok.TeamKey("team-"+string(svc)), true
 	}
 	return e
 }

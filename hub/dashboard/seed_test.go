@@ -74,7 +74,7 @@ func seed(ctx context.Context, db hub.Store) error {
 			e := byok.UsageEvent{
 				ID: fmt.Sprintf("ev-%07d", i), Time: seedYear.Add(time.Duration(r.Int64N(span)) * time.Microsecond),
 				Service: m.svc, Model: m.name, App: apps[r.IntN(len(apps))], Project: projects[r.IntN(len(projects))],
-				Credential: "personal/work", Payer: byok.PayerPersonal, Status: 200, CostKnown: true,
+				Credential: byok.PersonalKey("work"), Payer: byok.PayerPersonal, Status: 200, CostKnown: true,
 				Latency: time.Duration(200+r.IntN(2000)) * time.Millisecond,
 			}
 			if m.svc == byok.ClickUp {
@@ -84,7 +84,7 @@ func seed(ctx context.Context, db hub.Store) error {
 				e.Cost = byok.Micros(e.Usage.InputTokens*3 + e.Usage.OutputTokens*12)
 			}
 			if r.IntN(5) == 0 && m.svc != byok.ClickUp {
-				e.Payer, e.Credential, e.Relayed = byok.PayerTeam, "team/team-"+string(m.svc), true
+				e.Payer, e.Credential, e.Relayed = byok.PayerTeam, byok.TeamKey("team-"+string(m.svc)), true
 				if r.IntN(3) == 0 {
 					e.FallbackReason = reasons[r.IntN(len(reasons))]
 				}

@@ -159,7 +159,7 @@ func (p *Pages) shared(r *request) (string, any, error) {
 	for _, k := range keys {
 		row := sharedKeyRow{SharedKey: k}
 		for _, g := range byKey {
-			if g.Keys[0] == k.Ref() {
+			if g.Keys[0] == k.Ref().String() {
 				row.Calls += g.Calls
 				row.Cost += g.Cost
 				row.Members = append(row.Members, g)

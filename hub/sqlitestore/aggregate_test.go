@@ -36,11 +36,11 @@ func usageFixture(t *testing.T) *sqlitestore.DB {
 		for i := range 300 {
 			e := byok.UsageEvent{ID: fmt.Sprintf("ev-%d-%03d", mi, i), Time: start.Add(time.Duration(r.Int64N(int64(6 * 24 * time.Hour)))),
 				Service: byok.Services()[r.IntN(3)], Model: []string{"a", "b"}[r.IntN(2)], App: "editor",
-				Project: []string{"acme", "", "globex"}[r.IntN(3)], Credential: "personal/work", Payer: byok.PayerPersonal,
+				Project: []string{"acme", "", "globex"}[r.IntN(3)], Credential: byok.PersonalKey("work"), Payer: byok.PayerPersonal,
 				Status: 200, Cost: byok.Micros(r.IntN(5000)), Usage: byok.Usage{InputTokens: int64(r.IntN(900)), OutputTokens: int64(r.IntN(90)),
 					CacheWrite1hTokens: int64(r.IntN(9)), Requests: 1, Complete: true}}
 			if i%4 == 0 {
-				e.Payer, e.Credential, e.Relayed = byok.PayerTeam, "team/shared", true
+				e.Payer, e.Credential, e.Relayed = byok.PayerTeam, byok.TeamKey("shared"), true
 				if i%8 == 0 {
 					e.FallbackReason = "insufficient_quota"
 				}
@@ -76,7 +76,7 @@ func sumRows(evs []byok.UsageEvent, by []hub.Dim) map[string]hub.Group {
 		var keys []string
 		for _, d := range by {
 			keys = append(keys, map[hub.Dim]string{hub.DimMember: e.Member, hub.DimService: string(e.Service), hub.DimModel: e.Model,
-				hub.DimPayer: string(e.Payer), hub.DimProject: e.Project, hub.DimCredential: e.Credential,
+				hub.DimPayer: string(e.Payer), hub.DimProject: e.Project, hub.DimCredential: e.Credential.String(),
 				hub.DimFallback: e.FallbackReason, hub.DimDay: e.Time.UTC().Format("2006-01-02")}[d])
 		}
 		k := strings.Join(keys, "|")

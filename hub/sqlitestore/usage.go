@@ -17,7 +17,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func usageArgs(member, deviceID, source string, e byok.UsageEvent) []any {
 	return []any{member, e.ID, deviceID, source, us(e.Time), string(e.Service), e.Model, e.App, e.Project,
-		e.Credential, string(e.Payer), e.Status, e.Usage.InputTokens, e.Usage.OutputTokens, e.Usage.CacheReadTokens,
+		e.Credential.String(), string(e.Payer), e.Status, e.Usage.InputTokens, e.Usage.OutputTokens, e.Usage.CacheReadTokens,
 		e.Usage.CacheWrite5mTokens, e.Usage.CacheWrite1hTokens, e.Usage.Requests, int64(e.Cost), e.CostKnown,
 		e.Latency.Microseconds(), e.FallbackReason, e.Relayed, !e.Usage.Complete}
 }
@@ -99,10 +99,15 @@ cost_known, latency_us, fallback_reason, relayed, incomplete FROM usage ` + tail
 		var e byok.UsageEvent
 		var t, cost, lat int64
 		var incomplete bool
-		if err := rows.Scan(&e.Member, &e.ID, &t, &e.Service, &e.Model, &e.App, &e.Project, &e.Credential, &e.Payer,
+		var cred string
+		if err := rows.Scan(&e.Member, &e.ID, &t, &e.Service, &e.Model, &e.App, &e.Project, &cred, &e.Payer,
 			&e.Status, &e.Usage.InputTokens, &e.Usage.OutputTokens, &e.Usage.CacheReadTokens, &e.Usage.CacheWrite5mTokens,
 			&e.Usage.CacheWrite1hTokens, &e.Usage.Requests, &cost, &e.CostKnown, &lat, &e.FallbackReason, &e.Relayed,
 			&incomplete); err != nil {
+			return nil, fmt.Errorf("%s: %w", doing, err)
+		}
+		var err error
+		if e.Credential, err = byok.ParseCredentialRef(cred); err != nil {
 			return nil, fmt.Errorf("%s: %w", doing, err)
 		}
 		e.Time, e.Cost, e.Latency = fromUS(t), byok.Micros(cost), time.Duration(lat)*time.Microsecond

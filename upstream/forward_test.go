@@ -1,0 +1,184 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"byokd.dev/byok"
+)
+
+type memRecorder struct {
+	mu   sync.Mutex
+	rows []byok.UsageEvent
+}
+
+func (r *memRecorder) Record(_ context.Context, ev byok.UsageEvent) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows = append(r.rows, ev)
+	return nil
+}
+
+func (r *memRecorder) Rows() []byok.UsageEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]byok.UsageEvent(nil), r.rows...)
+}
+
+// forwarder serves a Forwarder whose every call goes to creds; the
+// provider for every service is at provider.
+func forwarder(t *testing.T, provider string, cfg Config, creds ...Credential) (string, *memRecorder) {
+	t.Helper()
+	rec := &memRecorder{}
+	u, _ := url.Parse(provider)
+	cfg.Upstreams = map[byok.Service]*url.URL{byok.OpenAI: u, byok.Anthropic: u, byok.ClickUp: u}
+	cfg.Recorder = rec
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, _ := byok.ParseService(strings.Split(r.URL.Path, "/")[1])
+		c, ref := f.ReadCall(w, r, svc, strings.TrimPrefix(r.URL.EscapedPath(), "/"+string(svc)), 0)
+		if ref != nil {
+			WriteError(w, svc, ref)
+			return
+		}
+		c.Row.ID = "call-1"
+		c.Credentials = creds
+		f.Forward(w, r, c)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, rec
+}
+
+// A provider that echoes the key it got must not hand it to the client,
+// in a header or anywhere in a successful body.
+func TestForward_ScrubsKeyFromEverySuccessfulAnswer(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.Header().Set("X-Echo", "you sent "+key)
+		w.Header().Set("Content-Type", "application/json")
+		body := `{"id":"x","model":"gpt-4o","echo":"` + key + `","usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		// Cut the key across two writes.
+		half := strings.Index(body, key) + len(key)/2
+		io.WriteString(w, body[:half])
+		w.(http.Flusher).Flush()
+		io.WriteString(w, body[half:])
+	}))
+	defer echo.Close()
+	base, rec := forwarder(t, echo.URL, Config{}, Credential{Ref: byok.TeamKey("team-openai"), Secret: byok.NewSecret(testKey)})
+	resp, err := http.Post(base+"/openai/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var dump strings.Builder
+	resp.Header.Write(&dump)
+	if strings.Contains(string(b), testKey) || strings.Contains(dump.String(), testKey) || strings.Contains(string(b), testKey[:len(testKey)/2+2]) {
+		t.Fatalf("the key reached the client:\n%s\n%s", dump.String(), b)
+	}
+	if !json.Valid(b) || int64(len(b)) != resp.ContentLength {
+		t.Errorf("body %q (%d bytes, Content-Length %d): want valid JSON of the announced length", b, len(b), resp.ContentLength)
+	}
+	if got := resp.Header.Get(HeaderCredential); got != "team/team-openai" {
+		t.Errorf("credential header %q, want team/team-openai", got)
+	}
+	if rows := rec.Rows(); len(rows) != 1 || rows[0].Status != 200 || rows[0].Usage.InputTokens != 1 {
+		t.Errorf("rows = %+v, want one metered 200 row", rows)
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+// hang accepts connections and never answers.
+func hang(t *testing.T) string {
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(done); srv.Close() })
+	return srv.URL
+}
+
+// A failure names the party that failed: the provider, or the team hub
+// when the call went through its relay.
+func TestForward_FailureNamesTheParty(t *testing.T) {
+	fast := Config{Transport: NewTransport(Timeouts{FirstByte: 200 * time.Millisecond})}
+	relay := func(base string) Credential {
+		u, _ := url.Parse(base + "/relay/openai")
+		return Credential{Ref: byok.TeamKey("openai"), Secret: byok.NewSecret("byokd_device_0123456789"), Relay: u}
+	}
+	for _, c := range []struct {
+		name      string
+		provider  string
+		cred      Credential
+		status    int
+		want, not string
+	}{
+		{"provider down", closedPort(t), Credential{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(testKey)},
+			502, "could not reach the OpenAI API", "team hub"},
+		{"hub down", "http://127.0.0.1:9", relay(closedPort(t)), 502, "could not reach the team hub", "OpenAI API"},
+		{"provider hangs", hang(t), Credential{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(testKey)},
+			504, "the OpenAI API did not answer in time", "team hub"},
+		{"hub hangs", "http://127.0.0.1:9", relay(hang(t)), 504, "the team hub did not answer in time", "OpenAI API"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base, rec := forwarder(t, c.provider, fast, c.cred)
+			resp, err := http.Post(base+"/openai/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || !strings.Contains(string(b), c.want) || strings.Contains(string(b), c.not) {
+				t.Errorf("got %d %s, want %d saying %q and not %q", resp.StatusCode, b, c.status, c.want, c.not)
+			}
+			if rows := rec.Rows(); len(rows) != 1 || rows[0].Status != c.status || rows[0].Credential != c.cred.Ref || rows[0].Cost != 0 || !rows[0].CostKnown {
+				t.Errorf("rows = %+v, want one row of status %d on %s costing a known $0", rows, c.status, c.cred.Ref)
+			}
+		})
+	}
+}
+
+func TestWriteError_AnthropicTypes(t *testing.T) {
+	for status, want := range map[int]string{
+		400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
+		404: "not_found_error", 413: "invalid_request_error", 429: "rate_limit_error", 500: "api_error",
+		503: "overloaded_error", 529: "overloaded_error", 504: "timeout_error",
+	} {
+		w := httptest.NewRecorder()
+		WriteError(w, byok.Anthropic, &byok.Refusal{Status: status, Code: "x", Message: "byokd: m"})
+		var body struct {
+			Type  string `json:"type"`
+			Error struct{ Type, Message string }
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Type != "error" || body.Error.Type != want || body.Error.Message != "byokd: m" || w.Code != status {
+			t.Errorf("status %d: got %d %s, want type %s", status, w.Code, w.Body, want)
+		}
+	}
+}

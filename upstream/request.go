@@ -1,0 +1,51 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/metering"
+)
+
+// DefaultMaxBody is the largest request body read by default.
+const DefaultMaxBody = 32 << 20
+
+// ReadCall reads in's body (at most maxBody bytes) and what metering
+// learns from it, for svc's escaped path below the service prefix: the
+// Call to forward, without credentials, or why it cannot be.
+func (f *Forwarder) ReadCall(w http.ResponseWriter, in *http.Request, svc byok.Service, path string, maxBody int64) (*Call, *byok.Refusal) {
+	body, err := readBody(w, in, maxBody)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &byok.Refusal{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+				Message: fmt.Sprintf("%s: request body over the %d MiB limit (max_body_mib in the config raises it)", f.cfg.Who, maxBody>>20)}
+		}
+		return nil, &byok.Refusal{Status: http.StatusBadRequest, Code: "bad_body",
+			Message: f.cfg.Who + ": could not read the request body: " + errText(err)}
+	}
+	plain, err := url.PathUnescape(path)
+	if err != nil {
+		return nil, &byok.Refusal{Status: http.StatusBadRequest, Code: "bad_path",
+			Message: f.cfg.Who + ": the request path is not validly escaped"}
+	}
+	out, mc := metering.Inspect(svc, plain, body)
+	return &Call{Service: svc, Path: path, Body: out, Meter: mc}, nil
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+}
