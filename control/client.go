@@ -29,6 +29,17 @@ func Dial(home string) (*Client, error) {
 	return NewClient(st.Control, tok), nil
 }
 
+// DialReadOnly is Dial with the read-only token: the Client can read
+// everything and change nothing.
+func DialReadOnly(home string) (*Client, error) {
+	var st State
+	tok, err := jsonapi.ReadState(home, StateFile, ReadTokenFile, &st, ErrNotRunning)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(st.Control, tok), nil
+}
+
 // NewClient returns a Client for the API at addr (host:port).
 func NewClient(addr string, token byok.Secret) *Client {
 	return &Client{api: jsonapi.New(addr, token, "control API", ErrNotRunning, map[string]error{

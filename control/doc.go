@@ -4,6 +4,7 @@
 // material back out: a secret goes in once (AddKey) and is never returned.
 //
 // The API listens on 127.0.0.1 on a port the daemon picks; the daemon writes
-// the address to StateFile and a random bearer token to TokenFile (0600) in
-// $BYOKD_HOME. Only someone who can read that folder can call it.
+// the address to StateFile and random bearer tokens to TokenFile and
+// ReadTokenFile (0600) in $BYOKD_HOME: the first may do anything, the
+// second only read. Only someone who can read that folder can call it.
 package control

@@ -55,46 +55,51 @@ const maxRequest = 1 << 20
 
 // Handler serves the control API.
 type Handler struct {
-	b      Backend
-	log    *slog.Logger
-	routes *http.ServeMux
-	gate   http.Handler
+	b   Backend
+	log *slog.Logger
+	api *jsonapi.Server
 }
 
-// NewHandler returns the API for b, accepting requests that carry token and
-// name 127.0.0.1/localhost with port in Host.
-func NewHandler(b Backend, token byok.Secret, port string, log *slog.Logger) *Handler {
-	h := &Handler{b: b, log: log.With("component", "control"), routes: http.NewServeMux()}
-	h.gate = jsonapi.Gate{Token: token, Port: port, Who: "byokd", API: "control API",
-		WrongToken: "byokd: missing or wrong control token", MaxBody: maxRequest}.Handler(h.routes)
-	m := h.routes
-	m.HandleFunc("GET /v1/status", query(h, h.b.Status))
-	m.HandleFunc("GET /v1/keys", query(h, h.b.Keys))
-	m.HandleFunc("POST /v1/keys", h.addKey)
-	m.HandleFunc("DELETE /v1/keys/{service}/{name}", h.removeKey)
-	m.HandleFunc("GET /v1/tokens", query(h, h.b.Tokens))
-	m.HandleFunc("POST /v1/tokens", h.createToken)
-	m.HandleFunc("DELETE /v1/tokens/{name}", h.revokeToken)
-	m.HandleFunc("GET /v1/usage", h.usage)
-	m.HandleFunc("GET /v1/prefs", query(h, h.b.Prefs))
-	m.HandleFunc("PUT /v1/prefs/{service}", h.setPref)
-	m.HandleFunc("GET /v1/approvals", h.approvals)
-	m.HandleFunc("POST /v1/join", h.join)
-	m.HandleFunc("POST /v1/approvals/{id}", h.answer)
-	m.HandleFunc("GET /v1/events", h.events)
-	m.HandleFunc("POST /v1/keys/{service}/{name}/test", h.testKey)
-	m.HandleFunc("POST /v1/login", query(h, h.b.LoginURL))
-	m.HandleFunc("POST /v1/hub/login", query(h, h.b.HubLoginURL))
-	m.HandleFunc("PUT /v1/pause", h.pause)
-	m.HandleFunc("PUT /v1/ledger-mode", h.ledgerMode)
+// NewHandler returns the API for b, accepting requests that name
+// 127.0.0.1/localhost with port in Host and carry token (anything) or
+// readToken (reads only; zero for none).
+func NewHandler(b Backend, token, readToken byok.Secret, port string, log *slog.Logger) *Handler {
+	h := &Handler{b: b, log: log.With("component", "control")}
+	h.api = jsonapi.NewServer(jsonapi.ServerConfig{Who: "byokd", Name: "the control API", Port: port,
+		Token: token, ReadToken: readToken, WrongToken: "byokd: missing or wrong control token",
+		MaxBody: maxRequest, Logger: h.log})
+	read, write := h.api.Read, h.api.Write
+	read("GET /v1/status", query(h, h.b.Status))
+	read("GET /v1/keys", query(h, h.b.Keys))
+	write("POST /v1/keys", h.addKey)
+	write("DELETE /v1/keys/{service}/{name}", h.removeKey)
+	write("POST /v1/keys/{service}/{name}/test", h.testKey)
+	read("GET /v1/tokens", query(h, h.b.Tokens))
+	write("POST /v1/tokens", h.createToken)
+	write("DELETE /v1/tokens/{name}", h.revokeToken)
+	read("GET /v1/usage", h.usage)
+	read("GET /v1/prefs", query(h, h.b.Prefs))
+	write("PUT /v1/prefs/{service}", h.setPref)
+	read("GET /v1/approvals", h.approvals)
+	write("POST /v1/approvals/{id}", h.answer)
+	read("GET /v1/events", h.events)
+	write("POST /v1/join", h.join)
+	write("POST /v1/login", query(h, h.b.LoginURL))
+	write("POST /v1/hub/login", query(h, h.b.HubLoginURL))
+	write("PUT /v1/pause", h.pause)
+	write("PUT /v1/ledger-mode", h.ledgerMode)
 	return h
 }
 
-// ServeHTTP serves the routes behind the gate (jsonapi.Gate): a loopback
-// Host with our port, no browser Origin or Referer, the bearer token.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.gate.ServeHTTP(w, r) }
+// ServeHTTP serves the routes behind the gate (jsonapi.Server): a loopback
+// Host with our port, no browser Origin or Referer, a token that allows
+// the route.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.api.ServeHTTP(w, r) }
 
-// query serves a request that only reads what get returns.
+// Refused is how many requests the API refused.
+func (h *Handler) Refused() int64 { return h.api.Refused() }
+
+// query answers what get returns; a read or a write as registered.
 func query[T any](h *Handler, get func(context.Context) (T, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := get(r.Context())

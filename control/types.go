@@ -10,6 +10,9 @@ import (
 const (
 	StateFile = "daemon.json"   // State, written once the listeners are up
 	TokenFile = "control.token" // the bearer token, mode 0600
+	// ReadTokenFile holds a token that reads the API and changes nothing
+	// (status widgets, shell prompts), mode 0600.
+	ReadTokenFile = "control.read.token"
 )
 
 // State is what StateFile holds: where the running daemon listens.
@@ -36,6 +39,16 @@ type Status struct {
 	Hub HubStatus `json:"hub"`
 	// Ledger is whether usage rows can be written.
 	Ledger LedgerStatus `json:"ledger"`
+	// Refused counts requests the local surfaces turned away since start:
+	// a climbing count is a web page or another program probing.
+	Refused Refused `json:"refused"`
+}
+
+// Refused counts refused requests by surface.
+type Refused struct {
+	Proxy   int64 `json:"proxy"`   // Host, browser, app token
+	Control int64 `json:"control"` // Host, browser, control token, read-only token
+	Page    int64 `json:"page"`    // Host, cross-origin, stale sign-in or form token
 }
 
 // LedgerStatus is the state of the member's usage ledger.

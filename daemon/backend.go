@@ -66,7 +66,7 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 		Version: d.cfg.Version, Proxy: d.proxyAddr, Keystore: d.storeKind,
 		Keys: len(keys), Tokens: active, Unsynced: unsynced,
 		PersonalSpend: personal, TeamSpend: team, Paused: d.paused.Load(), Hub: d.hubStatus(),
-		Ledger: d.ledgerStatus(),
+		Ledger: d.ledgerStatus(), Refused: d.refused(),
 	}, nil
 }
 
@@ -282,4 +282,12 @@ func (d *Daemon) ledgerStatus() control.LedgerStatus {
 		ls.Error = err.Error()
 	}
 	return ls
+}
+
+func (d *Daemon) refused() control.Refused {
+	r := control.Refused{Proxy: d.proxy.Refused(), Control: d.control.Refused()}
+	if d.page != nil {
+		r.Page = d.page.Refused()
+	}
+	return r
 }

@@ -97,6 +97,7 @@ type Daemon struct {
 
 	proxyLn, controlLn net.Listener
 	proxySrv, ctrlSrv  *http.Server
+	control            *control.Handler
 }
 
 // Start opens the state folder, the ledger and the secret store, and
@@ -126,7 +127,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err := privfile.PrepareDir(cfg.Home, "state folder"); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{control.TokenFile, LedgerFile, KeysFile} {
+	for _, f := range []string{control.TokenFile, control.ReadTokenFile, LedgerFile, KeysFile} {
 		if err := privfile.Check(filepath.Join(cfg.Home, f)); err != nil {
 			return nil, err
 		}
@@ -207,8 +208,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if d.controlLn, err = listenLoopback("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	token := randomToken("byokc_")
+	token, readToken := randomToken("byokc_"), randomToken("byokr_")
 	if err := privfile.Write(filepath.Join(cfg.Home, control.TokenFile), []byte(token+"\n")); err != nil {
+		return nil, fmt.Errorf("write control token: %w", err)
+	}
+	if err := privfile.Write(filepath.Join(cfg.Home, control.ReadTokenFile), []byte(readToken+"\n")); err != nil {
 		return nil, fmt.Errorf("write control token: %w", err)
 	}
 	_, cport, _ := net.SplitHostPort(d.controlLn.Addr().String())
@@ -216,7 +220,8 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if cfg.Page != nil {
 		d.page = cfg.Page(backend{d}, cport)
 	}
-	d.ctrlSrv = newServer(controlMux(control.NewHandler(backend{d}, byok.NewSecret(token), cport, cfg.Logger), d.page))
+	d.control = control.NewHandler(backend{d}, byok.NewSecret(token), byok.NewSecret(readToken), cport, cfg.Logger)
+	d.ctrlSrv = newServer(controlMux(d.control, d.page))
 	st, _ := json.Marshal(control.State{PID: os.Getpid(), Proxy: d.proxyAddr, Control: d.controlLn.Addr().String()})
 	if err := privfile.Write(filepath.Join(cfg.Home, control.StateFile), st); err != nil {
 		return nil, fmt.Errorf("write daemon state: %w", err)

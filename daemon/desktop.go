@@ -23,6 +23,8 @@ type Page interface {
 	// NewLogin makes a one-time login path (such as /ui/login?code=…)
 	// and says until when it works.
 	NewLogin() (path string, expires time.Time)
+	// Refused is how many requests the page turned away.
+	Refused() int64
 }
 
 // NewPage builds the Credential Manager page for the control backend b,

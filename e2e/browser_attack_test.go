@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,12 +92,18 @@ func TestE2E_BrowserPageCannotUseTheProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(rebindReply, "403 ") || !strings.Contains(rebindReply, `byokd: refused request for host \"rebind.test:`+port) {
+	if !strings.HasPrefix(rebindReply, "403 ") || !strings.Contains(rebindReply, `byokd: refused a request for host \"rebind.test:`+port) {
 		t.Errorf("a same-origin call through DNS rebinding: got %q, want 403 refusing the host", rebindReply)
 	}
 
 	if n := len(fake.Requests()); n != 0 {
 		t.Errorf("the upstream saw %d requests from the browser's attempts, want none", n)
+	}
+	// The member can see that something probed: the preflight, the
+	// no-cors fetch, the form post and the rebound call were each refused.
+	st := m.mustCLI("", "status")
+	if !regexp.MustCompile(`refused: +([4-9]|\d\d+) proxy`).MatchString(st) {
+		t.Errorf("byokd status after four refused requests:\n%s\nwant a line counting at least 4 refused proxy requests", st)
 	}
 	m.assertNoSecret(openaiKey)
 }

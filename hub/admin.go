@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/jsonapi"
 )
 
-// adminRoutes is the admin API, behind adminHandler's gate:
+// adminAPI is the admin API behind the loopback gate and the admin token:
 //
 //	GET    /v1/status
 //	POST   /v1/admins        NewAdmin → AdminLink
@@ -25,20 +26,22 @@ import (
 //	PUT    /v1/policy        byok.Policy (version ignored) → byok.Policy
 //	GET    /v1/usage         ?month= or ?from=&to= → []byok.UsageEvent (with member)
 //	GET    /v1/inventory     → []DeviceInventory
-func (s *Server) adminRoutes() *http.ServeMux {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminAPI(token byok.Secret, port string) *jsonapi.Server {
+	m := jsonapi.NewServer(jsonapi.ServerConfig{Who: "byokd hub", Name: "the admin API", Port: port, Token: token,
+		WrongToken: "byokd hub: missing or wrong admin token (run `byokd hub …` on the hub machine, as the user running it)",
+		MaxBody:    1 << 20, Logger: s.log})
+	m.Read("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r.Context())
 		reply(s.log, w, st, err)
 	})
-	m.HandleFunc("POST /v1/admins", func(w http.ResponseWriter, r *http.Request) {
+	m.Write("POST /v1/admins", func(w http.ResponseWriter, r *http.Request) {
 		var req NewAdmin
 		if decode(w, r, &req) {
 			l, err := s.CreateAdmin(r.Context(), req.Email)
 			reply(s.log, w, l, err)
 		}
 	})
-	m.HandleFunc("POST /v1/invites", func(w http.ResponseWriter, r *http.Request) {
+	m.Write("POST /v1/invites", func(w http.ResponseWriter, r *http.Request) {
 		var req NewInvite
 		if !decode(w, r, &req) {
 			return
@@ -51,7 +54,7 @@ func (s *Server) adminRoutes() *http.ServeMux {
 		inv, err := s.CreateInvite(r.Context(), req.Email, ttl)
 		reply(s.log, w, inv, err)
 	})
-	m.HandleFunc("GET /v1/devices", func(w http.ResponseWriter, r *http.Request) {
+	m.Read("GET /v1/devices", func(w http.ResponseWriter, r *http.Request) {
 		devs, err := s.cfg.Store.Devices(r.Context())
 		conn := s.sessions.connected()
 		out := make([]DeviceStatus, 0, len(devs))
@@ -60,34 +63,34 @@ func (s *Server) adminRoutes() *http.ServeMux {
 		}
 		reply(s.log, w, out, err)
 	})
-	m.HandleFunc("DELETE /v1/devices/{id}", func(w http.ResponseWriter, r *http.Request) {
+	m.Write("DELETE /v1/devices/{id}", func(w http.ResponseWriter, r *http.Request) {
 		reply(s.log, w, struct{}{}, s.RevokeDevice(r.Context(), r.PathValue("id")))
 	})
-	m.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
+	m.Read("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.cfg.Store.SharedKeys(r.Context())
 		reply(s.log, w, k, err)
 	})
-	m.HandleFunc("POST /v1/keys", func(w http.ResponseWriter, r *http.Request) {
+	m.Write("POST /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		var req AddSharedKey
 		if decode(w, r, &req) {
 			k, err := s.AddSharedKey(r.Context(), req.Service, req.Name, byok.NewSecret(req.Secret))
 			reply(s.log, w, k, err)
 		}
 	})
-	m.HandleFunc("DELETE /v1/keys/{name}", func(w http.ResponseWriter, r *http.Request) {
+	m.Write("DELETE /v1/keys/{name}", func(w http.ResponseWriter, r *http.Request) {
 		reply(s.log, w, struct{}{}, s.RemoveSharedKey(r.Context(), r.PathValue("name")))
 	})
-	m.HandleFunc("GET /v1/policy", func(w http.ResponseWriter, r *http.Request) {
+	m.Read("GET /v1/policy", func(w http.ResponseWriter, r *http.Request) {
 		reply(s.log, w, s.Policy(), nil)
 	})
-	m.HandleFunc("PUT /v1/policy", func(w http.ResponseWriter, r *http.Request) {
+	m.Write("PUT /v1/policy", func(w http.ResponseWriter, r *http.Request) {
 		var p byok.Policy
 		if decode(w, r, &p) {
 			p, err := s.SetPolicy(r.Context(), p)
 			reply(s.log, w, p, err)
 		}
 	})
-	m.HandleFunc("GET /v1/usage", func(w http.ResponseWriter, r *http.Request) {
+	m.Read("GET /v1/usage", func(w http.ResponseWriter, r *http.Request) {
 		f, err := usageRange(r.URL.Query(), s.cfg.Now())
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, "invalid", err.Error())
@@ -96,7 +99,7 @@ func (s *Server) adminRoutes() *http.ServeMux {
 		evs, err := s.cfg.Store.Usage(r.Context(), f)
 		reply(s.log, w, evs, err)
 	})
-	m.HandleFunc("GET /v1/inventory", func(w http.ResponseWriter, r *http.Request) {
+	m.Read("GET /v1/inventory", func(w http.ResponseWriter, r *http.Request) {
 		inv, err := s.cfg.Store.Inventories(r.Context())
 		reply(s.log, w, inv, err)
 	})
@@ -121,6 +124,7 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 	for _, n := range s.sessions.connected() {
 		st.Connected += n
 	}
+	st.Refused = Refused{Public: s.gate.Refused(), Admin: s.api.Refused()}
 	return st, nil
 }
 

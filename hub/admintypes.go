@@ -16,6 +16,15 @@ type Status struct {
 	Connected     int    `json:"connected"`
 	PolicyVersion int64  `json:"policy_version"`
 	SharedKeys    int    `json:"shared_keys"`
+	// Refused counts requests turned away since start, by surface: a
+	// climbing count is someone probing.
+	Refused Refused `json:"refused"`
+}
+
+// Refused counts a hub's refused requests.
+type Refused struct {
+	Public int64 `json:"public"` // loopback Host, foreign origin
+	Admin  int64 `json:"admin"`  // Host, browser, admin token, access
 }
 
 // NewInvite asks for an invite code.

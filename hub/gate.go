@@ -7,8 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"byokd.dev/byok"
-	"byokd.dev/byok/internal/jsonapi"
+	"byokd.dev/byok/internal/loopback"
 	"byokd.dev/byok/teamsync"
 )
 
@@ -36,24 +35,33 @@ func (s *Server) publicHandler(port string) http.Handler {
 	if u, err := url.Parse(s.publicURL); err == nil {
 		own = u.Scheme + "://" + u.Host
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		if s.loopback && !jsonapi.LoopbackHost(r.Host, port) {
-			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused: this hub answers only on 127.0.0.1 or localhost")
-			return
-		}
-		api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/relay/")
-		if o := r.Header.Get("Origin"); api && (o != "" && o != own || r.Header.Get("Sec-Fetch-Site") == "cross-site") {
-			writeErr(w, http.StatusForbidden, "forbidden", "byokd hub: refused a request from another web site")
-			return
-		}
-		m.ServeHTTP(w, r)
-	})
+	g := &loopback.Gate{Who: "byokd hub", Surface: "this hub", Logger: s.log,
+		Headers: http.Header{
+			"X-Content-Type-Options":  {"nosniff"},
+			"Cache-Control":           {"no-store"},
+			"X-Frame-Options":         {"DENY"},
+			"Referrer-Policy":         {"no-referrer"},
+			"Content-Security-Policy": {"default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
+		},
+		// Pages guard themselves (sessions, CSRF, cross-origin checks);
+		// the API and the relay serve programs and the web view's own
+		// origin only.
+		Browser: func(r *http.Request) string {
+			api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/relay/")
+			if o := r.Header.Get("Origin"); api && (o != "" && o != own || r.Header.Get("Sec-Fetch-Site") == "cross-site") {
+				return "refused a request from another web site"
+			}
+			return ""
+		},
+		Deny: func(w http.ResponseWriter, _ *http.Request, status int, code, msg string) {
+			writeErr(w, status, code, msg)
+		},
+	}
+	if s.loopback {
+		g.Port = port
+	}
+	s.gate = g
+	return g.Wrap(m)
 }
 
 // device authenticates a device credential (Authorization: Bearer …) by
@@ -115,12 +123,4 @@ func (s *Server) activeMember(ctx context.Context, member string) bool {
 func (s *Server) admin(r *http.Request) (string, bool) {
 	v, ok := s.Viewer(r)
 	return v.Email, ok && v.Admin
-}
-
-// adminHandler gates the admin API (jsonapi.Gate): a loopback Host with
-// our port, no browser Origin or Referer, the bearer token.
-func (s *Server) adminHandler(token byok.Secret, port string) http.Handler {
-	return jsonapi.Gate{Token: token, Port: port, Who: "byokd hub", API: "admin API",
-		WrongToken: "byokd hub: missing or wrong admin token (run `byokd hub …` on the hub machine, as the user running it)",
-		MaxBody:    1 << 20}.Handler(s.adminRoutes())
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/google/uuid"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/jsonapi"
+	"byokd.dev/byok/internal/loopback"
 	"byokd.dev/byok/internal/privfile"
 	"byokd.dev/byok/metering"
 	"byokd.dev/byok/upstream"
@@ -102,6 +104,8 @@ type Server struct {
 	publicLn, adminLn net.Listener
 	publicSrv         *http.Server
 	adminSrv          *http.Server
+	gate              *loopback.Gate  // in front of the public routes
+	api               *jsonapi.Server // the admin API
 
 	policy   atomic.Pointer[byok.Policy]
 	policyMu sync.Mutex // serialises SetPolicy and its push
@@ -188,7 +192,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	_, aport, _ := net.SplitHostPort(s.adminLn.Addr().String())
 	s.publicSrv = newHTTPServer(s.publicHandler(port), s.log)
-	s.adminSrv = newHTTPServer(s.adminHandler(byok.NewSecret(token), aport), s.log)
+	s.api = s.adminAPI(byok.NewSecret(token), aport)
+	s.adminSrv = newHTTPServer(s.api, s.log)
 	return s, nil
 }
 

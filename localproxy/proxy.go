@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/loopback"
 	"byokd.dev/byok/metering"
 	"byokd.dev/byok/upstream"
 )
@@ -56,7 +56,8 @@ type Config struct {
 type Proxy struct {
 	cfg     Config
 	fwd     *upstream.Forwarder
-	refused atomic.Int64
+	gate    *loopback.Gate
+	handler http.Handler
 }
 
 // New returns a Proxy for cfg.
@@ -86,12 +87,15 @@ func New(cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Proxy{cfg: cfg, fwd: fwd}, nil
+	p := &Proxy{cfg: cfg, fwd: fwd}
+	p.gate = &loopback.Gate{Who: "byokd", Surface: "the proxy", Port: cfg.Port, Deny: deny, Logger: cfg.Logger}
+	p.handler = p.gate.Wrap(http.HandlerFunc(p.serve))
+	return p, nil
 }
 
 // Refused counts requests refused before any key was read (Host, Origin,
 // route, token).
-func (p *Proxy) Refused() int64 { return p.refused.Load() }
+func (p *Proxy) Refused() int64 { return p.gate.Refused() }
 
 // ServeHTTP gates, then forwards. The order matters and is fixed:
 //  1. Host must name this proxy on loopback (DNS rebinding);
@@ -100,32 +104,24 @@ func (p *Proxy) Refused() int64 { return p.refused.Load() }
 //  4. a valid app token (401) — all before any key is read;
 //  5. the body within MaxBody (413), read as the provider would;
 //  6. the Planner's credentials, tried in order.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	svc, rest := splitService(r.URL.EscapedPath())
-	if !hostAllowed(r.Host, p.cfg.Port) {
-		p.refuse(w, svc, http.StatusForbidden, "forbidden_host",
-			fmt.Sprintf("byokd: refused request for host %q: connect to 127.0.0.1:%s or localhost:%s", r.Host, p.cfg.Port, p.cfg.Port))
-		return
-	}
-	if fromBrowser(r) {
-		p.refuse(w, svc, http.StatusForbidden, "browser_origin",
-			"byokd: refused a request from a web page: the proxy serves local apps only")
-		return
-	}
 	if svc == "" {
-		p.refuse(w, byok.OpenAI, http.StatusNotFound, "unknown_route",
+		p.gate.Refuse(w, r, http.StatusNotFound, "unknown_route",
 			"byokd: unknown route: use /openai/, /anthropic/ or /clickup/ as the base URL path")
 		return
 	}
 	tok, ok := appToken(svc, r.Header)
 	if !ok {
-		p.refuse(w, svc, http.StatusUnauthorized, "missing_token",
+		p.gate.Refuse(w, r, http.StatusUnauthorized, "missing_token",
 			"byokd: missing app token: create one with `byokd token create NAME` and use it as this app's API key")
 		return
 	}
 	app, err := p.cfg.Tokens.Verify(r.Context(), byok.NewSecret(tok))
 	if err != nil {
-		p.refuse(w, svc, http.StatusUnauthorized, "invalid_token",
+		p.gate.Refuse(w, r, http.StatusUnauthorized, "invalid_token",
 			"byokd: invalid or revoked app token: create one with `byokd token create NAME` and use it as this app's API key")
 		return
 	}
@@ -153,13 +149,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.fwd.Forward(w, r, call)
 }
 
-// refuse answers a request the gate turned away. Its body is not read,
-// and the connection closes after the answer: otherwise net/http would
-// wait to read that body first, so a client trickling it could hold the
-// answer and the connection for as long as it liked.
-func (p *Proxy) refuse(w http.ResponseWriter, svc byok.Service, status int, code, msg string) {
-	p.refused.Add(1)
+// deny answers a request the gate turned away, in the error shape of the
+// service its path names (OpenAI's if none). Its body is not read, and the
+// connection closes after the answer: otherwise net/http would wait to
+// read that body first, so a client trickling it could hold the answer and
+// the connection for as long as it liked.
+func deny(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	w.Header().Set("Connection", "close")
+	svc, _ := splitService(r.URL.EscapedPath())
 	if svc == "" {
 		svc = byok.OpenAI
 	}

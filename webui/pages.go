@@ -95,7 +95,7 @@ func landing(next string) string {
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	id := u.sessions.login(r.PostFormValue("code"))
 	if id == "" {
-		u.refused.Add(1)
+		u.gate.Count(r, "stale_login")
 		w.WriteHeader(http.StatusForbidden)
 		u.render(w, "signin", view{Title: "Sign in", Message: "This sign-in link was already used or has expired."})
 		return

@@ -8,13 +8,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/internal/htmlpages"
-	"byokd.dev/byok/internal/jsonapi"
+	"byokd.dev/byok/internal/loopback"
 )
 
 // Backend is what the page needs of the daemon; the daemon's control
@@ -67,8 +66,8 @@ type UI struct {
 	static   http.Handler
 	cop      *http.CrossOriginProtection
 	routes   *http.ServeMux
-	// Refused counts requests the gate turned away.
-	refused atomic.Int64
+	gate     *loopback.Gate
+	handler  http.Handler
 }
 
 // New returns the page for cfg.
@@ -87,6 +86,33 @@ func New(cfg Config) *UI {
 		cop:    http.NewCrossOriginProtection(),
 		routes: http.NewServeMux(),
 	}
+	u.gate = &loopback.Gate{Who: "byokd", Surface: "the Credential Manager", Port: cfg.Port, Logger: u.log,
+		Headers: http.Header{
+			"Content-Security-Policy":      {csp},
+			"X-Frame-Options":              {"DENY"},
+			"X-Content-Type-Options":       {"nosniff"},
+			"Referrer-Policy":              {"no-referrer"},
+			"Cache-Control":                {"no-store"},
+			"Cross-Origin-Opener-Policy":   {"same-origin"},
+			"Cross-Origin-Resource-Policy": {"same-origin"},
+		},
+		// A page may be opened from anywhere, but a request that changes
+		// state must come from this page (http.CrossOriginProtection:
+		// Sec-Fetch-Site, then Origin).
+		Browser: func(r *http.Request) string {
+			if u.cop.Check(r) != nil {
+				return "refused a request from another web site"
+			}
+			return ""
+		},
+		Deny: func(w http.ResponseWriter, _ *http.Request, status int, _, msg string) {
+			http.Error(w, msg, status)
+		},
+	}
+	u.handler = u.gate.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		u.routes.ServeHTTP(w, r)
+	}))
 	m := u.routes
 	m.Handle("GET /ui/static/", u.static)
 	m.HandleFunc("GET /ui/login", u.loginPage)
@@ -116,44 +142,14 @@ func (u *UI) NewLogin() (string, time.Time) {
 	return "/ui/login?code=" + code, exp
 }
 
-// Refused is how many requests the gate has turned away.
-func (u *UI) Refused() int64 { return u.refused.Load() }
+// Refused is how many requests the gate and the pages have turned away.
+func (u *UI) Refused() int64 { return u.gate.Refused() }
 
-// ServeHTTP is the one gate in front of every route, in this order:
-//  1. security headers on every answer (CSP, no framing, no sniffing, no
-//     referrer, no caching);
-//  2. Host must be a loopback name with our port (DNS rebinding);
-//  3. cross-origin requests that change state are refused
-//     (http.CrossOriginProtection: Sec-Fetch-Site, then Origin);
-//  4. a bounded body;
-//  5. then the routes, where authed checks the session cookie and, on
-//     POST, the form's CSRF token.
-func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", csp)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	if !jsonapi.LoopbackHost(r.Host, u.port) {
-		u.refuse(w, r, "the Credential Manager answers only on 127.0.0.1 or localhost")
-		return
-	}
-	if err := u.cop.Check(r); err != nil {
-		u.refuse(w, r, "refused a request from another web site")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	u.routes.ServeHTTP(w, r)
-}
-
-func (u *UI) refuse(w http.ResponseWriter, r *http.Request, why string) {
-	u.refused.Add(1)
-	u.log.Warn("page request refused", "method", r.Method, "path", r.URL.Path, "why", why)
-	http.Error(w, "byokd: "+why, http.StatusForbidden)
-}
+// ServeHTTP serves the pages behind the loopback gate (security headers,
+// a loopback Host with our port, no cross-origin change), with a bounded
+// body; authed then checks the session cookie and, on POST, the form's
+// CSRF token.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.handler.ServeHTTP(w, r) }
 
 // authed runs h with the request's session; without one it shows how to
 // sign in. A POST must carry the session's CSRF token.
@@ -173,7 +169,7 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, *session)) http.H
 		if r.Method == http.MethodPost {
 			tok := r.PostFormValue("csrf")
 			if subtle.ConstantTimeCompare([]byte(tok), []byte(ss.csrf)) != 1 {
-				u.refuse(w, r, "the form's security token is missing or stale: reload the page and try again")
+				u.gate.Refuse(w, r, http.StatusForbidden, "csrf", "byokd: the form's security token is missing or stale: reload the page and try again")
 				return
 			}
 		}

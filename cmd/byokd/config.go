@@ -155,6 +155,15 @@ func client(e env) (*control.Client, error) {
 	return control.Dial(dir)
 }
 
+// readClient connects to the running daemon with the read-only token.
+func readClient(e env) (*control.Client, error) {
+	dir, err := home(e)
+	if err != nil {
+		return nil, err
+	}
+	return control.DialReadOnly(dir)
+}
+
 // homeRun is runWith for commands that only need the state folder.
 func homeRun(f func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error) runFunc {
 	return runWith(home, anyArgs, "", nil, f)

@@ -31,7 +31,7 @@ var statusCmd = command{
 
 Example:
   byokd status`,
-	run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+	run: runWith(readClient, anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 		s, err := c.Status(ctx)
 		if err != nil {
 			return err
@@ -52,6 +52,9 @@ Example:
 		}
 		fmt.Fprintf(e.stdout, "unsynced:   %d rows\n", s.Unsynced)
 		fmt.Fprintf(e.stdout, "ledger:     %s\n", ledgerLine(s.Ledger))
+		if r := s.Refused; r != (control.Refused{}) {
+			fmt.Fprintf(e.stdout, "refused:    %d proxy, %d control API, %d page requests since start (see the log)\n", r.Proxy, r.Control, r.Page)
+		}
 		return nil
 	}),
 }
