@@ -11,8 +11,8 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
-	"byokd.dev/byok/upstream"
 	"byokd.dev/byok/teamsync"
+	"byokd.dev/byok/upstream"
 )
 
 // Where the hub link lives: the hub's URL and the cached team policy in the
