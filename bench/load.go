@@ -291,12 +291,6 @@ func stampAt(b []byte) int64 {
 	return ns
 }
 
-// memory is a target's resident memory in bytes: idle, with n idle
-// keep-alive connections, and with n streams open.
-type memory struct {
-	base, conns, streams int64
-}
-
 // holdConnections opens n keep-alive connections (one call each, all at
 // once), measures RSS while they idle, and closes them.
 func holdConnections(ctx context.Context, t *target, n int) (int64, error) {

@@ -103,14 +103,3 @@ func (k *keyring) personal(svc byok.Service) []personalKey {
 	defer k.mu.RUnlock()
 	return append([]personalKey(nil), k.keys[svc]...)
 }
-
-// count is the number of usable personal keys.
-func (k *keyring) count() int {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	n := 0
-	for _, ks := range k.keys {
-		n += len(ks)
-	}
-	return n
-}

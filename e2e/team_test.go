@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,6 +255,26 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), teamOpenAIKey) {
 		t.Error("the team key is in the hub's log")
+	}
+
+	// A web page elsewhere probing the hub's API is refused, and the
+	// admin sees it counted next to who is connected.
+	req, _ := http.NewRequest("GET", h.url+"/v1/health", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a foreign origin's request to the hub: %s, want 403", resp.Status)
+	}
+	st := h.cli("", "status")
+	// Sarah, Mike and Ann (whose daemon has stopped).
+	for _, want := range []string{"devices:     3 (", "shared keys: 1", "refused:     1 public, 0 admin API"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("byokd hub status:\n%s\nwant %q", st, want)
+		}
 	}
 }
 

@@ -11,8 +11,6 @@ import (
 	"byokd.dev/byok/upstream"
 )
 
-const otherKey = "sk-personal-second-key-7777"
-
 func twoCreds(approve func(context.Context) bool) []upstream.Credential {
 	return []upstream.Credential{
 		{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(personalKey)},

@@ -76,7 +76,7 @@ func (s *scrubber) Read(p []byte) (int, error) {
 		}
 		n, err := s.inner.Read(p)
 		if n > 0 {
-			if len(s.held) == 0 && bytes.Index(p[:n], s.key) < 0 && partialTail(p[:n], s.key) == 0 {
+			if len(s.held) == 0 && !bytes.Contains(p[:n], s.key) && partialTail(p[:n], s.key) == 0 {
 				return n, err // the common case: nothing to scrub, nothing copied
 			}
 			s.scrub(p[:n])

@@ -64,6 +64,7 @@ var hubCmd = group("hub", "run and administer the team hub (on the hub machine)"
 	"key":     hubKeyCmd,
 	"invite":  hubInviteCmd,
 	"devices": hubDevicesCmd,
+	"status":  hubStatusCmd,
 	"revoke":  hubRevokeCmd,
 	"policy":  hubPolicyCmd,
 	"usage":   hubUsageCmd,
@@ -255,6 +256,23 @@ Example:
 			return nil
 		})(ctx, e, fs, args)
 	},
+}
+
+var hubStatusCmd = command{
+	summary: "show the running hub: address, devices, shared keys, policy, refused requests",
+	usage: `Usage: byokd hub status [--data DIR]
+
+Example:
+  byokd hub status`,
+	run: hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+		s, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "byokd hub %s at %s\ndevices:     %d (%d connected now)\nshared keys: %d\npolicy:      version %d\nrefused:     %d public, %d admin API requests since start\n",
+			s.Version, s.PublicURL, s.Devices, s.Connected, s.SharedKeys, s.PolicyVersion, s.Refused.Public, s.Refused.Admin)
+		return nil
+	}),
 }
 
 var hubDevicesCmd = command{

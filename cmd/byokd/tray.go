@@ -15,8 +15,8 @@ import (
 
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/internal/icon"
 	"byokd.dev/byok/notify"
-	"byokd.dev/byok/packaging"
 	"byokd.dev/byok/tray"
 	"byokd.dev/byok/webui"
 )
@@ -116,11 +116,11 @@ func (f notifierFront) Run(ctx context.Context, b control.Backend) error { retur
 
 // trayConfig reaches the daemon of dir through its control API.
 func trayConfig(dir string, logger *slog.Logger, quit func()) tray.Config {
-	var icon bytes.Buffer
-	_ = png.Encode(&icon, packaging.DrawIcon(64))
+	var png64 bytes.Buffer
+	_ = png.Encode(&png64, icon.Draw(64))
 	return tray.Config{
 		Dial:   func() (tray.Client, error) { return control.Dial(dir) },
-		Icon:   icon.Bytes(),
+		Icon:   png64.Bytes(),
 		Quit:   quit,
 		Logger: logger,
 	}

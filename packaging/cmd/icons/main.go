@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"os"
 
+	"byokd.dev/byok/internal/icon"
 	"byokd.dev/byok/packaging"
 )
 
@@ -28,7 +29,7 @@ func main() {
 func run(draw bool, out string) error {
 	if draw {
 		var b bytes.Buffer
-		if err := png.Encode(&b, packaging.DrawIcon(1024)); err != nil {
+		if err := png.Encode(&b, icon.Draw(1024)); err != nil {
 			return err
 		}
 		if err := os.WriteFile(packaging.SourceIcon, b.Bytes(), 0o644); err != nil {
