@@ -26,8 +26,9 @@ import (
 type Options struct {
 	// Logger receives the writer's errors. Default: discard.
 	Logger *slog.Logger
-	// Now is the clock for the Created times AddKey and CreateToken fill in
-	// when the caller leaves them zero. Default: time.Now.
+	// Now is the ledger's clock: the Created times AddKey and CreateToken
+	// fill in when the caller leaves them zero, and when it last logged
+	// rows kept only in memory. Default: time.Now.
 	Now func() time.Time
 	// BusyTimeout is how long a statement waits for another program's lock
 	// before failing with ErrUnavailable. Default: 5s.
@@ -64,8 +65,13 @@ func (o *Options) fill() {
 }
 
 // DB is an open ledger. Its methods are safe for concurrent use. Usage rows
-// are journaled by their callers, SQLite is written by a single writer
-// goroutine, and reads use a read-only pool.
+// are journaled by their callers (journaler.go), SQLite is written by a
+// single writer goroutine (writer.go), budgets are counted in memory as
+// rows are journaled (budget.go), and reads use a read-only pool.
+//
+// Lock order: mu (read) → rowsMu; mu (read) → appendMu → budgets.mu,
+// healthMu. rowsMu and appendMu are never held together; budgets.mu and
+// healthMu are leaves, and nothing blocks on a channel holding them.
 type DB struct {
 	path string
 	opts Options
