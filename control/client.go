@@ -20,20 +20,15 @@ type Client struct{ api *jsonapi.Client }
 
 // Dial reads the daemon's address and token from home and returns a Client.
 // It returns ErrNotRunning when no daemon has written its state there.
-func Dial(home string) (*Client, error) {
-	var st State
-	tok, err := jsonapi.ReadState(home, StateFile, TokenFile, &st, ErrNotRunning)
-	if err != nil {
-		return nil, err
-	}
-	return NewClient(st.Control, tok), nil
-}
+func Dial(home string) (*Client, error) { return dial(home, TokenFile) }
 
 // DialReadOnly is Dial with the read-only token: the Client can read
 // everything and change nothing.
-func DialReadOnly(home string) (*Client, error) {
+func DialReadOnly(home string) (*Client, error) { return dial(home, ReadTokenFile) }
+
+func dial(home, tokenFile string) (*Client, error) {
 	var st State
-	tok, err := jsonapi.ReadState(home, StateFile, ReadTokenFile, &st, ErrNotRunning)
+	tok, err := jsonapi.ReadState(home, StateFile, tokenFile, &st, ErrNotRunning)
 	if err != nil {
 		return nil, err
 	}
