@@ -60,11 +60,11 @@ func formatOf(svc byok.Service, path string) format {
 	return formatNone
 }
 
-// isChatCompletions reports whether path is OpenAI's chat completions
-// endpoint, the one whose streams Inspect asks for usage.
-func isChatCompletions(path string) bool {
+// injectsUsage reports whether path is one of OpenAI's completions
+// endpoints, chat or legacy, whose streams report usage only when asked.
+func injectsUsage(path string) bool {
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
 	}
-	return strings.HasSuffix(strings.TrimRight(path, "/"), "/chat/completions")
+	return strings.HasSuffix(strings.TrimRight(path, "/"), "/completions")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"byokd.dev/byok"
 	"github.com/google/go-cmp/cmp"
@@ -139,16 +140,34 @@ func FuzzInspect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := bytes.Clone(body)
 		for _, svc := range []byok.Service{byok.Anthropic, byok.ClickUp} {
-			if out, _ := Inspect(svc, "/v1/messages", body); !bytes.Equal(out, orig) {
+			if out, _, _ := Inspect(svc, "/v1/messages", body); !bytes.Equal(out, orig) {
 				t.Fatalf("%s body changed", svc)
 			}
 		}
-		if out, _ := Inspect(byok.OpenAI, "/v1/responses", body); !bytes.Equal(out, orig) {
+		if out, _, _ := Inspect(byok.OpenAI, "/v1/responses", body); !bytes.Equal(out, orig) {
 			t.Fatalf("responses body changed")
 		}
-		out, c := Inspect(byok.OpenAI, "/v1/chat/completions", body)
+		out, c, err := Inspect(byok.OpenAI, "/v1/chat/completions", body)
 		if !bytes.Equal(body, orig) {
 			t.Fatalf("Inspect changed its input")
+		}
+		if err != nil {
+			if !bytes.Equal(out, orig) {
+				t.Fatalf("a refused body was changed: %q", out)
+			}
+			return
+		}
+		// What byokd read is what a parser that keeps the last of each
+		// key, case-sensitive, reads (the providers' JSON into a map).
+		var asParsed map[string]any
+		if json.Unmarshal(orig, &asParsed) != nil {
+			t.Fatalf("accepted a body a parser refuses: %q", orig)
+		}
+		if m, _ := asParsed["model"].(string); len(m) <= maxModel && utf8.ValidString(m) && m != c.Model {
+			t.Fatalf("model read as %q, a parser reads %q: %q", c.Model, m, orig)
+		}
+		if (asParsed["stream"] == true) != c.Stream {
+			t.Fatalf("stream read as %v, a parser reads %v: %q", c.Stream, asParsed["stream"], orig)
 		}
 		if !c.InjectedUsage {
 			if !bytes.Equal(out, orig) {

@@ -3,6 +3,7 @@ package metering
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -12,68 +13,132 @@ import (
 // maxModel is the longest model name kept; longer names are cut.
 const maxModel = 200
 
-// Inspect reads a request body and returns the body to send upstream and
-// the Call. The body is the same slice unless changed: for an OpenAI chat
+// BodyError says why Inspect cannot read a request body unambiguously;
+// the call is then refused, never sent unmetered.
+type BodyError struct{ Reason string }
+
+func (e *BodyError) Error() string { return "the request body " + e.Reason }
+
+func bodyErr(format string, args ...any) *BodyError {
+	return &BodyError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// read names the top-level members Inspect reads: a name twice (after
+// unescaping) is refused, because parsers disagree on which one counts
+// (the providers' keep the last; others keep the first).
+var read = map[string]bool{
+	"model": true, "stream": true, "stream_options": true,
+	"max_tokens": true, "max_completion_tokens": true, "max_output_tokens": true,
+}
+
+// Inspect reads a request body the way the provider's own parser does —
+// key names unescaped, a name's last member counts — and returns the body
+// to send upstream and the Call, which also feeds the approval prompt and
+// the budget estimate. Only the endpoints byokd meters are read; their
+// bodies must be one JSON object in which each member byokd reads appears
+// once with a value of its type, or Inspect returns a *BodyError: what
+// byokd cannot read for sure it does not send.
+//
+// The body is the same slice unless changed: for an OpenAI chat or legacy
 // completions stream whose client did not ask for usage (no
-// stream_options.include_usage, or false or null), it returns a new body that
-// asks for it, with every other byte as it was (key order, spacing and
-// numbers survive), and sets Call.InjectedUsage. Invalid JSON is never
-// changed; the Call then holds whatever could be read. Inspect never keeps
+// stream_options.include_usage, or false or null), it returns a new body
+// that asks for it, with every other byte as it was (key order, spacing
+// and numbers survive), and sets Call.InjectedUsage. Inspect never keeps
 // body.
-func Inspect(svc byok.Service, path string, body []byte) ([]byte, Call) {
+func Inspect(svc byok.Service, path string, body []byte) ([]byte, Call, error) {
 	c := Call{Service: svc, Path: path, InputBytes: len(body)}
+	switch formatOf(svc, path) {
+	case formatNone, formatClickUp:
+		return body, c, nil
+	}
+	if !json.Valid(body) {
+		if len(bytes.TrimSpace(body)) == 0 {
+			return body, c, bodyErr("is empty; this endpoint takes a JSON object")
+		}
+		return body, c, bodyErr("is not valid JSON")
+	}
 	it, ok := newObjIter(body, 0)
 	if !ok {
-		return body, c
+		return body, c, bodyErr("is not a JSON object")
 	}
-	var so member // the last stream_options member
+	var so member // stream_options
 	var last member
 	hasSO, some := false, false
+	seen := map[string]bool{}
 	for {
 		m, ok := it.next()
 		if !ok {
 			break
 		}
 		some, last = true, m
+		name := keyName(m.key(body))
+		if !read[name] {
+			continue
+		}
+		if seen[name] {
+			return body, c, bodyErr("has %q more than once: parsers disagree on which one counts, so byokd cannot meter it; send each field once", name)
+		}
+		seen[name] = true
 		v := m.value(body)
-		switch string(m.key(body)) {
+		switch name {
 		case "model":
+			if !isNull(v) && (len(v) == 0 || v[0] != '"') {
+				return body, c, bodyErr("has a %q that is not a string", name)
+			}
 			c.Model = decodeString(v)
 		case "stream":
-			c.Stream = string(v) == "true"
+			switch string(v) {
+			case "true":
+				c.Stream = true
+			case "false", "null":
+			default:
+				return body, c, bodyErr("has a %q that is not true or false", name)
+			}
 		case "stream_options":
 			so, hasSO = m, true
-		case "max_tokens", "max_completion_tokens", "max_output_tokens":
+		default: // the output limits
 			if n, ok := parseCount(v); ok && n > c.MaxTokens {
 				c.MaxTokens = n
 			}
 		}
 	}
-	if svc != byok.OpenAI || !c.Stream || !some || it.end < 0 || !isChatCompletions(path) {
-		return body, c
+	if svc != byok.OpenAI || !c.Stream || !some || !injectsUsage(path) {
+		return body, c, nil
 	}
-	out, changed := askUsage(body, last, so, hasSO)
-	if !changed || !json.Valid(body) {
-		return body, c
+	out, changed, err := askUsage(body, last, so, hasSO)
+	if err != nil || !changed {
+		return body, c, err
 	}
 	c.InjectedUsage = true
-	return out, c
+	return out, c, nil
+}
+
+// keyName is a member's key unescaped, as a parser sees it.
+func keyName(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil {
+		return string(raw)
+	}
+	return s
 }
 
 // askUsage returns body with stream_options.include_usage set to true, and
 // whether that needed a change. last is the object's last member, so the
 // last stream_options member if present.
-func askUsage(body []byte, last, so member, hasSO bool) ([]byte, bool) {
+func askUsage(body []byte, last, so member, hasSO bool) ([]byte, bool, error) {
 	if !hasSO {
-		return splice(body, last.valEnd, last.valEnd, `,"stream_options":{"include_usage":true}`), true
+		return splice(body, last.valEnd, last.valEnd, `,"stream_options":{"include_usage":true}`), true, nil
 	}
 	v := so.value(body)
 	if isNull(v) {
-		return splice(body, so.valStart, so.valEnd, `{"include_usage":true}`), true
+		return splice(body, so.valStart, so.valEnd, `{"include_usage":true}`), true, nil
 	}
 	it, ok := newObjIter(body, so.valStart)
 	if !ok {
-		return body, false // not an object: the upstream will refuse it
+		return body, false, bodyErr("has a \"stream_options\" that is not an object")
 	}
 	var iu, lastOpt member
 	hasIU, anyOpt := false, false
@@ -83,24 +148,26 @@ func askUsage(body []byte, last, so member, hasSO bool) ([]byte, bool) {
 			break
 		}
 		anyOpt, lastOpt = true, m
-		if string(m.key(body)) == "include_usage" {
+		if keyName(m.key(body)) == "include_usage" {
+			if hasIU {
+				return body, false, bodyErr("has \"stream_options.include_usage\" more than once: parsers disagree on which one counts, so byokd cannot meter it; send each field once")
+			}
 			iu, hasIU = m, true
 		}
 	}
-	if it.end < 0 {
-		return body, false
-	}
 	switch {
 	case !hasIU && anyOpt:
-		return splice(body, lastOpt.valEnd, lastOpt.valEnd, `,"include_usage":true`), true
+		return splice(body, lastOpt.valEnd, lastOpt.valEnd, `,"include_usage":true`), true, nil
 	case !hasIU:
-		return splice(body, so.valStart+1, so.valStart+1, `"include_usage":true`), true
+		return splice(body, so.valStart+1, so.valStart+1, `"include_usage":true`), true, nil
 	}
 	switch string(iu.value(body)) {
 	case "false", "null":
-		return splice(body, iu.valStart, iu.valEnd, `true`), true
+		return splice(body, iu.valStart, iu.valEnd, `true`), true, nil
+	case "true":
+		return body, false, nil
 	}
-	return body, false // true already, or a value the upstream will refuse
+	return body, false, bodyErr("has a \"stream_options.include_usage\" that is not true or false")
 }
 
 // splice returns a new slice: b with b[from:to] replaced by s.

@@ -1,6 +1,8 @@
 package metering
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"byokd.dev/byok"
@@ -79,24 +81,6 @@ func TestInspect_AsksForUsage(t *testing.T) {
 			want: `{"model":"gpt-4o","stream":false}`,
 		},
 		{
-			name: "invalid JSON is never changed",
-			svc:  byok.OpenAI, path: chat,
-			body: `{"model":"gpt-4o","stream":true,"messages":[}`,
-			want: `{"model":"gpt-4o","stream":true,"messages":[}`,
-		},
-		{
-			name: "invalid JSON after a complete-looking object",
-			svc:  byok.OpenAI, path: chat,
-			body: `{"model":"gpt-4o","stream":true} {`,
-			want: `{"model":"gpt-4o","stream":true} {`,
-		},
-		{
-			name: "stream_options of the wrong type",
-			svc:  byok.OpenAI, path: chat,
-			body: `{"model":"gpt-4o","stream":true,"stream_options":"yes"}`,
-			want: `{"model":"gpt-4o","stream":true,"stream_options":"yes"}`,
-		},
-		{
 			name: "Responses API reports usage anyway",
 			svc:  byok.OpenAI, path: "/v1/responses",
 			body: `{"model":"gpt-5","input":"hi","stream":true}`,
@@ -110,7 +94,10 @@ func TestInspect_AsksForUsage(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		got, c := Inspect(tt.svc, tt.path, []byte(tt.body))
+		got, c, err := Inspect(tt.svc, tt.path, []byte(tt.body))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
 		if string(got) != tt.want {
 			t.Errorf("%s: body got\n%s\nwant\n%s", tt.name, got, tt.want)
 		}
@@ -122,7 +109,7 @@ func TestInspect_AsksForUsage(t *testing.T) {
 
 func TestInspect_UnchangedBodyIsSameSlice(t *testing.T) {
 	body := []byte(`{"model":"gpt-4o","stream":false}`)
-	got, _ := Inspect(byok.OpenAI, "/v1/chat/completions", body)
+	got, _, _ := Inspect(byok.OpenAI, "/v1/chat/completions", body)
 	if &got[0] != &body[0] {
 		t.Errorf("Inspect copied a body it did not change")
 	}
@@ -143,17 +130,72 @@ func TestInspect_Call(t *testing.T) {
 			Call{Model: "claude-sonnet-4-5-20250929", Stream: true, MaxTokens: 64000}},
 		{byok.Anthropic, "/v1/messages", `{"model":"claude-\u00e9\"x","max_tokens":-5}`,
 			Call{Model: "claude-é\"x"}},
-		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","max_tokens":1e99,"stream":"true"}`,
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","max_tokens":1e99}`,
 			Call{Model: "gpt-4o", MaxTokens: tokenCap}},
-		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","stream":tru`, Call{Model: "gpt-4o"}},
+		{byok.OpenAI, "/v1/chat/completions", `{"mod\u0065l":"gpt-4o","str\u0065am":false}`, Call{Model: "gpt-4o"}},
 		{byok.OpenAI, "/v1/models", ``, Call{}},
 		{byok.ClickUp, "/api/v2/task/abc", `not json`, Call{}},
 	}
 	for _, tt := range tests {
-		_, got := Inspect(tt.svc, tt.path, []byte(tt.body))
+		_, got, err := Inspect(tt.svc, tt.path, []byte(tt.body))
+		if err != nil {
+			t.Errorf("Inspect(%s): %v", tt.body, err)
+		}
 		tt.want.Service, tt.want.Path, tt.want.InputBytes = tt.svc, tt.path, len(tt.body)
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("Inspect(%s): Call (-want +got):\n%s", tt.body, diff)
 		}
+	}
+}
+
+// TestInspect_ReadsLikeTheProvider: a key spelled with escapes is the key
+// the provider's parser sees, so a stream asked for that way is still
+// asked for its usage, and legacy completions streams are too.
+func TestInspect_ReadsLikeTheProvider(t *testing.T) {
+	for _, tt := range []struct{ path, body, want string }{
+		{"/v1/chat/completions", `{"model":"gpt-4o","str\u0065am":true}`,
+			`{"model":"gpt-4o","str\u0065am":true,"stream_options":{"include_usage":true}}`},
+		{"/v1/chat/completions", `{"model":"gpt-4o","stream":true,"stream_options":{"include_\u0075sage":false}}`,
+			`{"model":"gpt-4o","stream":true,"stream_options":{"include_\u0075sage":true}}`},
+		{"/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":"x","stream":true}`,
+			`{"model":"gpt-3.5-turbo-instruct","prompt":"x","stream":true,"stream_options":{"include_usage":true}}`},
+	} {
+		got, c, err := Inspect(byok.OpenAI, tt.path, []byte(tt.body))
+		if err != nil || string(got) != tt.want || !c.InjectedUsage || !c.Stream {
+			t.Errorf("Inspect(%s):\n%s %+v %v\nwant\n%s", tt.body, got, c, err, tt.want)
+		}
+	}
+}
+
+// TestInspect_RefusesAmbiguousBodies: what byokd cannot read for sure is
+// not sent, and the error says what to change.
+func TestInspect_RefusesAmbiguousBodies(t *testing.T) {
+	for _, tt := range []struct {
+		svc        byok.Service
+		path, body string
+		want       string
+	}{
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":false,"stream":true}`, `has "stream" more than once`},
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o-mini","str\u0065am":false,"stream":true}`, `has "stream" more than once`},
+		{byok.Anthropic, "/v1/messages", `{"model":"claude-haiku-4-5","model":"claude-opus-4-1","max_tokens":5}`, `has "model" more than once`},
+		{byok.OpenAI, "/v1/responses", `{"max_output_tokens":5,"max_output_tokens":50000,"model":"o3"}`, `has "max_output_tokens" more than once`},
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":false,"include_usage":false}}`, `"stream_options.include_usage" more than once`},
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","stream":"true"}`, `"stream" that is not true or false`},
+		{byok.OpenAI, "/v1/chat/completions", `{"model":["gpt-4o"]}`, `"model" that is not a string`},
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"stream_options":"yes"}`, `"stream_options" that is not an object`},
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[}`, "is not valid JSON"},
+		{byok.OpenAI, "/v1/chat/completions", `{"model":"gpt-4o","stream":true} {"stream":false}`, "is not valid JSON"},
+		{byok.OpenAI, "/v1/embeddings", `["not","an","object"]`, "is not a JSON object"},
+		{byok.Anthropic, "/v1/messages", ``, "is empty"},
+	} {
+		out, _, err := Inspect(tt.svc, tt.path, []byte(tt.body))
+		var be *BodyError
+		if !errors.As(err, &be) || !strings.Contains(err.Error(), tt.want) || string(out) != tt.body {
+			t.Errorf("Inspect(%s) = %q, %v; want the body untouched and an error containing %q", tt.body, out, err, tt.want)
+		}
+	}
+	// Endpoints byokd does not meter are not read.
+	if _, _, err := Inspect(byok.ClickUp, "/api/v2/task/abc", []byte("not json")); err != nil {
+		t.Errorf("ClickUp body refused: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,5 +181,37 @@ func TestWriteError_AnthropicTypes(t *testing.T) {
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Type != "error" || body.Error.Type != want || body.Error.Message != "byokd: m" || w.Code != status {
 			t.Errorf("status %d: got %d %s, want type %s", status, w.Code, w.Body, want)
 		}
+	}
+}
+
+// A body byokd would read one way and the provider another, or a method
+// no provider takes, is refused in the provider's error shape before
+// anything is sent: nothing reaches the provider, no row is written.
+func TestReadCall_RefusesWhatItCannotMeter(t *testing.T) {
+	var seen atomic.Int64
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen.Add(1) }))
+	defer provider.Close()
+	base, rec := forwarder(t, provider.URL, Config{Who: "byokd"}, Credential{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(testKey)})
+	for _, c := range []struct{ method, path, body, want string }{
+		{"POST", "/openai/v1/chat/completions", `{"model":"gpt-4o","stream":false,"stream":true}`,
+			`byokd: not sent: the request body has \"stream\" more than once`},
+		{"POST", "/anthropic/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":5,"mod\u0065l":"claude-opus-4-1"}`,
+			`the request body has \"model\" more than once`},
+		{"POST", "/openai/v1/chat/completions", `{"model":"gpt-4o",`, `the request body is not valid JSON`},
+		{"PROPFIND", "/openai/v1/models", ``, `byokd: the OpenAI API takes no \"PROPFIND\" requests`},
+	} {
+		req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 4 || !strings.Contains(string(b), c.want) || !strings.Contains(string(b), `"type":`) {
+			t.Errorf("%s %s %s: %d %s, want a provider-shaped 4xx saying %s", c.method, c.path, c.body, resp.StatusCode, b, c.want)
+		}
+	}
+	if seen.Load() != 0 || len(rec.Rows()) != 0 {
+		t.Errorf("the provider saw %d requests and %d rows were written, want none", seen.Load(), len(rec.Rows()))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/metering"
@@ -18,6 +19,12 @@ const DefaultMaxBody = 32 << 20
 // learns from it, for svc's escaped path below the service prefix: the
 // Call to forward, without credentials, or why it cannot be.
 func (f *Forwarder) ReadCall(w http.ResponseWriter, in *http.Request, svc byok.Service, path string, maxBody int64) (*Call, *byok.Refusal) {
+	switch in.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return nil, &byok.Refusal{Status: http.StatusMethodNotAllowed, Code: "bad_method",
+			Message: fmt.Sprintf("%s: the %s API takes no %s requests", f.cfg.Who, svc.Title(), clipMethod(in.Method))}
+	}
 	body, err := readBody(w, in, maxBody)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -33,8 +40,20 @@ func (f *Forwarder) ReadCall(w http.ResponseWriter, in *http.Request, svc byok.S
 		return nil, &byok.Refusal{Status: http.StatusBadRequest, Code: "bad_path",
 			Message: f.cfg.Who + ": the request path is not validly escaped"}
 	}
-	out, mc := metering.Inspect(svc, plain, body)
+	out, mc, err := metering.Inspect(svc, plain, body)
+	if err != nil {
+		return nil, &byok.Refusal{Status: http.StatusBadRequest, Code: "unreadable_body",
+			Message: f.cfg.Who + ": not sent: " + err.Error()}
+	}
 	return &Call{Service: svc, Path: path, Body: out, Meter: mc}, nil
+}
+
+// clipMethod bounds a client's method name for a message.
+func clipMethod(m string) string {
+	if len(m) > 20 {
+		m = m[:20] + "…"
+	}
+	return strconv.Quote(m)
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
