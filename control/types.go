@@ -39,9 +39,19 @@ type Status struct {
 	Hub HubStatus `json:"hub"`
 	// Ledger is whether usage rows can be written.
 	Ledger LedgerStatus `json:"ledger"`
+	// Rejected are usage rows the team hub refused to store; they stay in
+	// the member's ledger.
+	Rejected RejectedStatus `json:"rejected"`
 	// Refused counts requests the local surfaces turned away since start:
 	// a climbing count is a web page or another program probing.
 	Refused Refused `json:"refused"`
+}
+
+// RejectedStatus counts the rows the hub refused and says why the newest was.
+type RejectedStatus struct {
+	Count  int    `json:"count"`
+	LastID string `json:"last_id,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Refused counts refused requests by surface.

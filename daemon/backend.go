@@ -62,8 +62,13 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	if err != nil {
 		return control.Status{}, err
 	}
+	rej, err := d.db.Rejected(ctx)
+	if err != nil {
+		return control.Status{}, err
+	}
 	return control.Status{
-		Version: d.cfg.Version, Proxy: d.proxyAddr, Keystore: d.storeKind,
+		Rejected: control.RejectedStatus{Count: rej.Count, LastID: rej.Last.ID, Reason: rej.Reason},
+		Version:  d.cfg.Version, Proxy: d.proxyAddr, Keystore: d.storeKind,
 		Keys: len(keys), Tokens: active, Unsynced: unsynced,
 		PersonalSpend: personal, TeamSpend: team, Paused: d.paused.Load(), Hub: d.hubStatus(),
 		Ledger: d.ledgerStatus(), Refused: d.refused(),

@@ -125,6 +125,7 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 		st.Connected += n
 	}
 	st.Refused = Refused{Public: s.gate.Refused(), Admin: s.api.Refused()}
+	st.Rejected = s.rejected.Load()
 	return st, nil
 }
 

@@ -19,6 +19,8 @@ type Status struct {
 	// Refused counts requests turned away since start, by surface: a
 	// climbing count is someone probing.
 	Refused Refused `json:"refused"`
+	// Rejected counts synced usage rows refused since start (see the log).
+	Rejected int64 `json:"rejected_rows"`
 }
 
 // Refused counts a hub's refused requests.

@@ -117,7 +117,15 @@ func syncBatch(t *testing.T, conn *websocket.Conn, b teamsync.UsageBatch) teamsy
 
 func event(h *testHub, id string) byok.UsageEvent {
 	return byok.UsageEvent{ID: id, Time: h.clock.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini",
-		Payer: byok.PayerPersonal, Status: 200, Cost: 7, CostKnown: true}
+		Payer: byok.PayerPersonal, Credential: byok.PersonalKey("work"), Status: 200, Cost: 7, CostKnown: true}
+}
+
+func rejectedIDs(a teamsync.Ack) string {
+	var ids []string
+	for _, r := range a.Rejected {
+		ids = append(ids, r.ID)
+	}
+	return strings.Join(ids, ",")
 }
 
 // stillServes checks that another device can still sync a row.
@@ -203,9 +211,9 @@ func TestSync_ForgedAndReplayedBatches(t *testing.T) {
 	conn := openSync(t, h, mallory)
 	for try := range 2 { // the second is a replay
 		ack := syncBatch(t, conn, batch)
-		if strings.Join(ack.IDs, ",") != "m-1,shared-id" || strings.Join(ack.Rejected, ",") != "m-2,m-\n3" {
+		if strings.Join(ack.IDs, ",") != "m-1,shared-id" || rejectedIDs(ack) != "m-2,m-\n3" {
 			t.Errorf("try %d: ack stored %q, rejected %q; want m-1 and shared-id stored, m-2 and the control-character id rejected (the over-long id is not echoed)",
-				try, ack.IDs, ack.Rejected)
+				try, ack.IDs, rejectedIDs(ack))
 		}
 	}
 
@@ -234,5 +242,74 @@ func TestSync_ForgedAndReplayedBatches(t *testing.T) {
 	// A rejected row is answered in the ack; the session goes on.
 	if ack := syncBatch(t, conn, teamsync.UsageBatch{BatchID: "honest", Events: []byok.UsageEvent{event(h, "m-4")}}); len(ack.IDs) != 1 {
 		t.Errorf("mallory's next batch: ack %+v, want m-4 stored", ack)
+	}
+}
+
+// TestSync_RowsThatWouldFalsifyTheBooks: a hostile daemon syncs rows that
+// would lower or raise the figures the admin bills from. Each is refused
+// in the ack with a reason the member's daemon keeps; team spend comes
+// only from what the hub relayed itself; honest rows in the same batch
+// are stored.
+func TestSync_RowsThatWouldFalsifyTheBooks(t *testing.T) {
+	h := startHub(t, nil)
+	ctx := context.Background()
+	mallory := h.join(t, "mallory@example.com")
+	now := h.clock.Now()
+	bad := map[string]func(e *byok.UsageEvent){
+		"negative-tokens":  func(e *byok.UsageEvent) { e.Usage.InputTokens = -1_000_000 },
+		"negative-cost":    func(e *byok.UsageEvent) { e.Cost = -5_000_000 },
+		"absurd-tokens":    func(e *byok.UsageEvent) { e.Usage.OutputTokens = 1 << 62 },
+		"future":           func(e *byok.UsageEvent) { e.Time = now.Add(72 * time.Hour) },
+		"ancient":          func(e *byok.UsageEvent) { e.Time = now.AddDate(-2, 0, 0) },
+		"payer-boss":       func(e *byok.UsageEvent) { e.Payer, e.Credential.Payer = "boss", "boss" },
+		"cred-mismatch":    func(e *byok.UsageEvent) { e.Credential = byok.TeamKey("team-openai") },
+		"escape-model":     func(e *byok.UsageEvent) { e.Model = "gpt-4o\x1b]0;owned\x07" },
+		"long-app":         func(e *byok.UsageEvent) { e.App = strings.Repeat("a", 600) },
+		"unknown-nonzero":  func(e *byok.UsageEvent) { e.CostKnown = false },
+		"team-not-relayed": func(e *byok.UsageEvent) { e.Payer, e.Credential = byok.PayerTeam, byok.TeamKey("team-openai") },
+		"team-zero-claim":  func(e *byok.UsageEvent) { e.Payer, e.Credential, e.Cost = byok.PayerTeam, byok.TeamKey("team-openai"), 0 },
+	}
+	var evs []byok.UsageEvent
+	for id, mod := range bad {
+		e := event(h, id)
+		mod(&e)
+		evs = append(evs, e)
+	}
+	refusedTry := event(h, "team-refused-try") // the hub refused it: a 403 that cost nothing
+	refusedTry.Payer, refusedTry.Credential, refusedTry.Status, refusedTry.Cost = byok.PayerTeam, byok.TeamKey("openai"), 403, 0
+	evs = append(evs, event(h, "honest"), refusedTry)
+	ack := syncBatch(t, openSync(t, h, mallory), teamsync.UsageBatch{BatchID: "b", Events: evs})
+
+	if got := strings.Join(ack.IDs, ","); got != "honest,team-refused-try" {
+		t.Errorf("stored %q, want only the honest row and the refused try", got)
+	}
+	reasons := map[string]string{}
+	for _, r := range ack.Rejected {
+		reasons[r.ID] = r.Reason
+	}
+	for id := range bad {
+		if reasons[id] == "" {
+			t.Errorf("%s: not rejected with a reason (ack %+v)", id, ack)
+		}
+	}
+	if !strings.Contains(reasons["team-not-relayed"], "the hub relayed no call under this id") {
+		t.Errorf("team row the hub never relayed: reason %q", reasons["team-not-relayed"])
+	}
+	rows, err := h.store.Usage(ctx, hub.UsageFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var team byok.Micros
+	for _, r := range rows {
+		if r.Payer == byok.PayerTeam {
+			team += r.Cost
+		}
+	}
+	if len(rows) != 2 || team != 0 {
+		t.Errorf("hub holds %d rows with %s of team spend, want the 2 stored rows and no team spend", len(rows), team)
+	}
+	st, err := h.admin.Status(ctx)
+	if err != nil || st.Rejected != int64(len(bad)) {
+		t.Errorf("hub status counts %d rejected rows (%v), want %d", st.Rejected, err, len(bad))
 	}
 }

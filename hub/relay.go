@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/metering"
 	"byokd.dev/byok/upstream"
 )
 
@@ -62,8 +64,16 @@ func (rl *relayer) serve(w http.ResponseWriter, r *http.Request) {
 	if rest == "" {
 		rest = "/"
 	}
+	if ref := rl.endpointAllowed(svc, r.Method, rest); ref != nil {
+		upstream.WriteError(w, svc, ref)
+		return
+	}
 	call, ref := rl.fwd.ReadCall(w, r, svc, rest, s.cfg.MaxBody)
 	if ref != nil {
+		upstream.WriteError(w, svc, ref)
+		return
+	}
+	if ref := rl.costKnowable(call, r.Method); ref != nil {
 		upstream.WriteError(w, svc, ref)
 		return
 	}
@@ -71,8 +81,8 @@ func (rl *relayer) serve(w http.ResponseWriter, r *http.Request) {
 	if !validID(id) {
 		id = s.cfg.NewID()
 	}
-	call.Row = byok.UsageEvent{ID: id, App: clip(r.Header.Get(upstream.HeaderApp)),
-		Project: clip(r.Header.Get(upstream.HeaderProject)), Member: dev.Member, Relayed: true}
+	call.Row = byok.UsageEvent{ID: id, App: byok.CleanText(r.Header.Get(upstream.HeaderApp), maxText),
+		Project: byok.CleanText(r.Header.Get(upstream.HeaderProject), maxText), Member: dev.Member, Relayed: true}
 	call.Credentials = []upstream.Credential{cred}
 	rl.fwd.Forward(w, r.WithContext(context.WithValue(r.Context(), deviceKey{}, dev.ID)), call)
 }
@@ -121,6 +131,43 @@ func (rl *relayer) admit(ctx context.Context, svc byok.Service, dev Device) (ups
 	}
 	return upstream.Credential{}, &byok.Refusal{Status: http.StatusServiceUnavailable, Code: "no_shared_key", Message: fmt.Sprintf(
 		"byokd hub: the team has no usable shared %s key: ask your admin to add one (`byokd hub key add %s --name NAME`)", title, svc)}
+}
+
+// endpointAllowed passes only the endpoints byokd meters and prices, and
+// those the team policy adds: the team's money goes only where it is
+// counted.
+func (rl *relayer) endpointAllowed(svc byok.Service, method, escaped string) *byok.Refusal {
+	path, err := url.PathUnescape(escaped)
+	if err == nil && (metering.Metered(svc, method, path) || metering.MatchEndpoint(rl.s.Policy().Unmetered(svc), method, path)) {
+		return nil
+	}
+	shown := byok.CleanText(path, 200)
+	return &byok.Refusal{Status: http.StatusForbidden, Code: "endpoint_not_metered", Message: fmt.Sprintf(
+		"byokd hub: the team's shared %s key serves only the endpoints byokd meters and prices, and %s %s is not one of them: "+
+			"use a personal key for it (`byokd key add %s`), or ask your admin to allow it "+
+			"(`byokd hub policy set --allow-endpoint '%s %s %s'`)",
+		svc.Title(), method, shown, svc, svc, method, shown)}
+}
+
+// costKnowable refuses, while a member cap is set, a metered call whose
+// model has no price: its cost could not be counted against the cap.
+func (rl *relayer) costKnowable(c *upstream.Call, method string) *byok.Refusal {
+	p := rl.s.Policy()
+	if p.MemberMonthlyCap <= 0 {
+		return nil
+	}
+	metered := metering.Metered(c.Service, method, c.Meter.Path)
+	if metered && rl.s.cfg.Prices.Priced(c.Meter) {
+		return nil
+	}
+	what := "byokd does not meter this endpoint"
+	if metered {
+		what = fmt.Sprintf("the model %q has no price in the hub's price table", c.Meter.Model)
+	}
+	return &byok.Refusal{Status: http.StatusForbidden, Code: "cost_unknown", Message: fmt.Sprintf(
+		"byokd hub: not sent: the team caps each member's shared spend, and this call's cost could not be counted (%s): "+
+			"use a personal key for it, or ask your admin to add the price",
+		what)}
 }
 
 func monthStart(t time.Time) time.Time {

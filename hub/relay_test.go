@@ -181,3 +181,80 @@ func TestRelay_ScrubsSharedKeyFromErrors(t *testing.T) {
 		t.Errorf("error body carries the shared key: %s", body)
 	}
 }
+
+// The team's key goes only where byokd counts what it costs: an endpoint
+// byokd does not meter is refused by name unless the policy allows it,
+// and while a member cap is set a call whose cost cannot be known is
+// refused rather than counted as $0.
+func TestRelay_OnlyMeteredEndpoints(t *testing.T) {
+	h, fake := relayHub(t)
+	en := h.join(t, "ann@example.com")
+	ctx := context.Background()
+	relay := func(method, path, body string) (int, string) {
+		t.Helper()
+		status, _, out := call(t, method, h.URL()+"/relay/openai"+path, relayHeaders(en, ""), nil, body)
+		return status, out
+	}
+	image := `{"model":"gpt-image-1","prompt":"a key"}`
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/images/generations", image},
+		{"POST", "/v1/batches", `{"input_file_id":"file-1","endpoint":"/v1/chat/completions"}`},
+		{"GET", "/v1/chat/completions", ""}, // stored completions list
+	} {
+		status, out := relay(c.method, c.path, c.body)
+		if status != 403 || !strings.Contains(out, `"code":"endpoint_not_metered"`) || !strings.Contains(out, "is not one of them") {
+			t.Errorf("%s %s: %d %s, want 403 endpoint_not_metered", c.method, c.path, status, out)
+		}
+	}
+	if status, out := relay("POST", "/v1/images/generations", image); !strings.Contains(out, "POST /v1/images/generations is not one of them") ||
+		!strings.Contains(out, "--allow-endpoint 'openai POST /v1/images/generations'") {
+		t.Errorf("the refusal does not name the endpoint and the fix: %d %s", status, out)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Fatalf("upstream saw %d requests, want none", n)
+	}
+
+	// The admin allows images explicitly: the call goes out, its cost unknown.
+	p := byok.Policy{SharedServices: []byok.Service{byok.OpenAI}, UnmeteredEndpoints: []string{"openai POST /v1/images/generations"}}
+	if _, err := h.admin.SetPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if status, out := relay("POST", "/v1/images/generations", image); status == 403 {
+		t.Fatalf("an endpoint the policy allows: %d %s", status, out)
+	}
+	if n := len(fake.Requests()); n != 1 {
+		t.Fatalf("upstream saw %d requests, want the allowed one", n)
+	}
+	rows, _ := h.admin.Usage(ctx, h.clock.Now().AddDate(0, 0, -1), h.clock.Now().AddDate(0, 0, 1))
+	if len(rows) != 1 || rows[0].CostKnown {
+		t.Errorf("rows %+v, want one row with its cost unknown", rows)
+	}
+
+	// With a member cap, neither an unmetered endpoint nor an unpriced
+	// model may spend the team's money.
+	p.MemberMonthlyCap = 10_000_000
+	if _, err := h.admin.SetPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, body, want string }{
+		{"/v1/images/generations", image, "byokd does not meter this endpoint"},
+		{"/v1/chat/completions", `{"model":"gpt-9-experimental","messages":[]}`, `the model \"gpt-9-experimental\" has no price`},
+	} {
+		status, out := relay("POST", c.path, c.body)
+		if status != 403 || !strings.Contains(out, `"code":"cost_unknown"`) || !strings.Contains(out, c.want) {
+			t.Errorf("%s under a cap: %d %s, want 403 cost_unknown saying %s", c.path, status, out, c.want)
+		}
+	}
+	if status, out := relay("POST", "/v1/chat/completions", chatBody); status != 200 {
+		t.Errorf("a priced model under the cap: %d %s", status, out)
+	}
+	if n := len(fake.Requests()); n != 2 {
+		t.Errorf("upstream saw %d requests, want 2 (the allowed image, the priced chat)", n)
+	}
+
+	// A policy entry that is not an endpoint is refused.
+	p.UnmeteredEndpoints = []string{"openai FETCH /v1/x"}
+	if _, err := h.admin.SetPolicy(ctx, p); err == nil || !strings.Contains(err.Error(), "the method must be") {
+		t.Errorf("SetPolicy with a bad endpoint: %v", err)
+	}
+}

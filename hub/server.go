@@ -106,6 +106,7 @@ type Server struct {
 	adminSrv          *http.Server
 	gate              *loopback.Gate  // in front of the public routes
 	api               *jsonapi.Server // the admin API
+	rejected          atomic.Int64    // synced rows refused since start
 
 	policy   atomic.Pointer[byok.Policy]
 	policyMu sync.Mutex // serialises SetPolicy and its push

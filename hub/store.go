@@ -61,6 +61,9 @@ type Store interface {
 	// or just newer if at.Newer. It seeks by cursor, never skips rows by
 	// count.
 	Audit(ctx context.Context, f UsageFilter, at Cursor, limit int) ([]byok.UsageEvent, error)
+	// HubMetered reports which of ids the hub metered itself (relayed
+	// calls) for member.
+	HubMetered(ctx context.Context, member string, ids []string) (map[string]bool, error)
 	// SharedSpend sums the hub-metered cost of member's relayed calls in
 	// [from, to).
 	SharedSpend(ctx context.Context, member string, from, to time.Time) (byok.Micros, error)

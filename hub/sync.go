@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -201,47 +203,120 @@ func validID(id string) bool {
 	return id != "" && len(id) <= maxID && !strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r == 0x7f })
 }
 
-func clip(s string) string {
-	if len(s) > maxText {
-		return s[:maxText]
-	}
-	return s
-}
-
 // ingest stores a batch for the device's member and returns its ack.
+// Every row is checked first (checkRow); a row claiming the team paid is
+// stored only where the hub relayed that call itself, or where it cost
+// nothing. Refused rows are named in the ack with the reason.
 func (s *Server) ingest(ctx context.Context, dev Device, b *teamsync.UsageBatch) (*teamsync.Ack, error) {
 	ack := &teamsync.Ack{BatchID: b.BatchID, IDs: []string{}}
+	reject := func(id, why string) {
+		if id != "" && len(id) <= maxID {
+			ack.Rejected = append(ack.Rejected, teamsync.Rejection{ID: id, Reason: why})
+		}
+	}
+	for _, u := range b.Unreadable {
+		reject(u.ID, u.Reason)
+	}
+	if len(b.Events)+len(b.Unreadable) > teamsync.MaxBatch {
+		for _, e := range b.Events {
+			reject(e.ID, fmt.Sprintf("the batch holds more than %d rows", teamsync.MaxBatch))
+		}
+		return ack, nil
+	}
+	now := s.cfg.Now()
 	keep := make([]byok.UsageEvent, 0, len(b.Events))
+	var teamIDs []string
 	claimed := 0 // rows naming another member; a daemon's own rows name none
 	for _, e := range b.Events {
-		if _, err := byok.ParseService(string(e.Service)); err != nil || !validID(e.ID) || len(b.Events) > teamsync.MaxBatch {
-			if e.ID != "" && len(e.ID) <= maxID {
-				ack.Rejected = append(ack.Rejected, e.ID)
-			}
+		if why := checkRow(&e, now); why != "" {
+			reject(e.ID, why)
 			continue
 		}
 		if e.Member != "" && e.Member != dev.Member {
 			claimed++
 		}
 		e.Member = dev.Member // never trust a member from the client
-		e.Model, e.App, e.Project, e.Credential.Name = clip(e.Model), clip(e.App), clip(e.Project), clip(e.Credential.Name)
-		e.FallbackReason = clip(e.FallbackReason)
+		if e.Payer == byok.PayerTeam {
+			teamIDs = append(teamIDs, e.ID)
+		}
 		keep = append(keep, e)
+	}
+	relayed, err := s.cfg.Store.HubMetered(ctx, dev.Member, teamIDs)
+	if err != nil {
+		return nil, err
+	}
+	stored := keep[:0]
+	for _, e := range keep {
+		if e.Payer == byok.PayerTeam && !relayed[e.ID] {
+			// The team's spend comes from the hub's own metering: a
+			// team row the hub never relayed is at most a refused try.
+			if e.Status < 400 || e.Cost != 0 || e.Usage.InputTokens|e.Usage.OutputTokens != 0 {
+				reject(e.ID, "the row says the team paid, but the hub relayed no call under this id; team spend is counted only from the hub's own metering")
+				continue
+			}
+		}
+		stored = append(stored, e)
 		ack.IDs = append(ack.IDs, e.ID)
 	}
 	if claimed > 0 {
 		s.log.Warn("usage events claim another member; stored as the device's member's", "member", dev.Member, "device", dev.ID, "count", claimed)
 	}
 	if len(ack.Rejected) > 0 {
-		s.log.Warn("usage events rejected", "member", dev.Member, "device", dev.ID, "count", len(ack.Rejected))
+		s.rejected.Add(int64(len(ack.Rejected)))
+		s.log.Warn("usage events rejected", "member", dev.Member, "device", dev.ID, "count", len(ack.Rejected), "first_reason", ack.Rejected[0].Reason)
 	}
-	if len(keep) == 0 {
+	if len(stored) == 0 {
 		return ack, nil
 	}
-	if err := s.cfg.Store.IngestUsage(ctx, dev.Member, dev.ID, keep); err != nil {
+	if err := s.cfg.Store.IngestUsage(ctx, dev.Member, dev.ID, stored); err != nil {
 		return nil, err
 	}
 	return ack, nil
+}
+
+// Bounds on a synced row, against the hub's clock: a daemon may have been
+// offline for most of a year, and its clock may run a little ahead.
+const (
+	maxRowAge   = 400 * 24 * time.Hour
+	maxRowAhead = 24 * time.Hour
+	maxTokens   = 1_000_000_000_000
+)
+
+// checkRow says why a synced row cannot be stored, or "" if it can.
+func checkRow(e *byok.UsageEvent, now time.Time) string {
+	if !validID(e.ID) {
+		return "the id is missing, too long or holds control characters"
+	}
+	if _, err := byok.ParseService(string(e.Service)); err != nil {
+		return "unknown service"
+	}
+	if e.Payer != byok.PayerPersonal && e.Payer != byok.PayerTeam {
+		return "the payer is neither personal nor team"
+	}
+	if e.Credential.Payer != e.Payer {
+		return "the credential and the payer disagree"
+	}
+	if e.Time.Before(now.Add(-maxRowAge)) || e.Time.After(now.Add(maxRowAhead)) {
+		return fmt.Sprintf("the time %s is not within %d days before the hub's clock or a day after it", e.Time.UTC().Format(time.RFC3339), int(maxRowAge.Hours()/24))
+	}
+	u := e.Usage
+	for _, n := range []int64{u.InputTokens, u.OutputTokens, u.CacheReadTokens, u.CacheWrite5mTokens, u.CacheWrite1hTokens, u.Requests} {
+		if n < 0 || n > maxTokens {
+			return "a token or request count is negative or beyond belief"
+		}
+	}
+	if e.Cost < 0 || e.Latency < 0 || e.Status < 0 || e.Status > 999 {
+		return "a cost, latency or status is negative or out of range"
+	}
+	if !e.CostKnown && e.Cost != 0 {
+		return "the cost is both unknown and non-zero"
+	}
+	for _, t := range []string{e.Model, e.App, e.Project, e.Credential.Name, e.FallbackReason} {
+		if len(t) > maxText || !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
+			return fmt.Sprintf("a name or reason is longer than %d bytes, not UTF-8 or holds control characters", maxText)
+		}
+	}
+	return ""
 }
 
 // SetPolicy stores p as the next policy version and pushes it to every
@@ -257,6 +332,13 @@ func (s *Server) SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, err
 	}
 	if p.MemberMonthlyCap < 0 {
 		return p, fmt.Errorf("%w: the member cap cannot be negative", ErrInvalid)
+	}
+	for i, e := range p.UnmeteredEndpoints {
+		clean, err := byok.ParseEndpoint(e)
+		if err != nil {
+			return p, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		p.UnmeteredEndpoints[i] = clean
 	}
 	s.policyMu.Lock()
 	defer s.policyMu.Unlock()

@@ -74,3 +74,65 @@ func (d *DB) Unsynced(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// MarkRejected takes the events the hub refused out of the outbox and
+// keeps them with the hub's reason (by id). Unknown IDs are ignored.
+func (d *DB) MarkRejected(ctx context.Context, reasons map[string]string) error {
+	d.settle(ctx)
+	if len(reasons) == 0 {
+		return nil
+	}
+	now := d.opts.Now().UnixMicro()
+	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for id, why := range reasons {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rejected (seq, reason, rejected_us)
+SELECT seq, ?, ? FROM usage WHERE id = ? ON CONFLICT (seq) DO UPDATE SET reason = excluded.reason`, why, now, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM usage WHERE id = ?)`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d events rejected: %w", len(reasons), err)
+	}
+	return nil
+}
+
+// Rejections are the rows the hub refused: how many, and the newest with
+// its reason.
+type Rejections struct {
+	Count  int
+	Last   byok.UsageEvent
+	Reason string
+}
+
+// Rejected summarises the rows the hub refused to store.
+func (d *DB) Rejected(ctx context.Context) (Rejections, error) {
+	d.settle(ctx)
+	var r Rejections
+	if err := d.rdb.QueryRowContext(ctx, `SELECT count(*) FROM rejected`).Scan(&r.Count); err != nil {
+		return r, fmt.Errorf("count rejected rows: %w", classify(d.path, err))
+	}
+	if r.Count == 0 {
+		return r, nil
+	}
+	row := d.rdb.QueryRowContext(ctx, `SELECT `+usageColumns+`, r.reason FROM rejected r
+JOIN usage u ON u.seq = r.seq ORDER BY r.rejected_us DESC, r.seq DESC LIMIT 1`)
+	ev, err := scanEvent(withReason{row, &r.Reason})
+	if err != nil {
+		return r, fmt.Errorf("read rejected rows: %w", classify(d.path, err))
+	}
+	r.Last = ev
+	return r, nil
+}
+
+// withReason scans a row of usageColumns followed by a reason.
+type withReason struct {
+	s      scanner
+	reason *string
+}
+
+func (w withReason) Scan(dest ...any) error { return w.s.Scan(append(dest, w.reason)...) }

@@ -93,3 +93,47 @@ func TestOutbox_MarkSyncedManyIDs(t *testing.T) {
 		t.Errorf("Outbox (-want +got):\n%s", diff)
 	}
 }
+
+// TestOutbox_MarkRejected: a row the hub refused leaves the outbox (it
+// would block it), stays in the ledger and is counted with the hub's
+// reason; the newest rejection is the one shown.
+func TestOutbox_MarkRejected(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTemp(t)
+	for i := 1; i <= 3; i++ {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.MarkRejected(ctx, map[string]string{"ev-0001": "the time is not within 400 days", "no-such-id": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MarkRejected(ctx, map[string]string{"ev-0002": "a token count is negative"}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"ev-0003"}, ids(t, d, 10)); diff != "" {
+		t.Errorf("outbox after rejections (-want +got):\n%s", diff)
+	}
+	check := func(d *DB) {
+		t.Helper()
+		r, err := d.Rejected(ctx)
+		if err != nil || r.Count != 2 || r.Last.ID != "ev-0002" || r.Reason != "a token count is negative" {
+			t.Errorf("Rejected = %+v, %v; want 2 rows, the newest ev-0002 with its reason", r, err)
+		}
+		evs, _ := d.Events(ctx, base, base.AddDate(0, 0, 1))
+		if len(evs) != 3 {
+			t.Errorf("ledger holds %d rows, want all 3: a rejected row is kept", len(evs))
+		}
+	}
+	check(d)
+	// It survives a restart.
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	check(d2)
+}

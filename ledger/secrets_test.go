@@ -91,6 +91,7 @@ WHERE m.type = 'table' ORDER BY m.name, p.cid`)
 			"cache_write_1h_tokens", "requests", "cost_micros", "cost_known", "latency_us", "fallback_reason",
 			"relayed", "incomplete"},
 		"outbox":        {"seq"},
+		"rejected":      {"seq", "reason", "rejected_us"},
 		"keys":          {"service", "name", "fingerprint", "budget_micros", "is_primary", "created_us"},
 		"app_tokens":    {"name", "project", "hash", "created_us", "revoked_us"},
 		"prefs":         {"service", "preference", "fallback", "rate_limit_fallback", "over_budget"},

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"byokd.dev/byok"
 )
@@ -178,8 +176,9 @@ func splice(b []byte, from, to int, s string) []byte {
 	return append(out, b[to:]...)
 }
 
-// decodeString returns the JSON string v as valid UTF-8 of at most maxModel
-// bytes, or "" if v is not a string.
+// decodeString returns the JSON string v cleaned (byok.CleanText: valid
+// UTF-8, no control characters, at most maxModel bytes), or "" if v is not
+// a string.
 func decodeString(v []byte) string {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return ""
@@ -190,11 +189,5 @@ func decodeString(v []byte) string {
 	} else if json.Unmarshal(v, &s) != nil {
 		return ""
 	}
-	if len(s) > maxModel {
-		s = s[:maxModel]
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return s
+	return byok.CleanText(s, maxModel)
 }

@@ -123,6 +123,17 @@ func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	return a.micros(1e6 / 2), true
 }
 
+// Priced reports whether c's cost can be known before it is sent: its
+// endpoint costs nothing, or its model has a price.
+func (p *Prices) Priced(c Call) bool {
+	switch formatOf(c.Service, c.Path) {
+	case formatNone, formatClickUp:
+		return true
+	}
+	_, _, ok := p.lookup(c.Service, c.Model)
+	return ok
+}
+
 // Estimate is an upper bound on what c will cost, for reserving budget
 // before sending it: InputBytes/EstimateBytesPerToken input tokens at the
 // input price, plus the request's output limit (EstimateOutputTokens if it

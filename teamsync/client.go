@@ -23,6 +23,9 @@ type Outbox interface {
 	Outbox(ctx context.Context, limit int) ([]byok.UsageEvent, error)
 	// MarkSynced forgets events the hub acknowledged.
 	MarkSynced(ctx context.Context, ids []string) error
+	// MarkRejected takes events the hub refused out of the outbox and
+	// keeps them marked with the hub's reason, by id.
+	MarkRejected(ctx context.Context, reasons map[string]string) error
 }
 
 // ErrRevoked: the hub refused the device credential (revoked, or from
@@ -310,15 +313,18 @@ func (c *Client) sendBatch(ctx context.Context, conn *websocket.Conn, evs []byok
 			// Only rows of this batch leave the outbox, whatever else
 			// the hub names: a hub cannot make the daemon forget a row
 			// it never received.
-			ids, foreign := batchIDs(evs, a)
+			ids, rejected, foreign := batchIDs(evs, a)
 			if foreign > 0 {
 				c.Logger.Warn("hub acknowledged events that were not in the batch; ignored", "count", foreign)
 			}
+			if len(rejected) > 0 {
+				if err := c.Outbox.MarkRejected(ctx, rejected); err != nil {
+					return fmt.Errorf("mark %d events rejected: %w", len(rejected), err)
+				}
+				c.Logger.Warn("the hub rejected usage events; they are kept, marked (byokd status)", "count", len(rejected))
+			}
 			if err := c.Outbox.MarkSynced(ctx, ids); err != nil {
 				return fmt.Errorf("mark %d events synced: %w", len(ids), err)
-			}
-			if len(a.Rejected) > 0 {
-				c.Logger.Warn("hub rejected usage events", "count", len(a.Rejected))
 			}
 			now := c.Now()
 			c.update(func(s *Status) { s.LastSync = now })
@@ -327,24 +333,31 @@ func (c *Client) sendBatch(ctx context.Context, conn *websocket.Conn, evs []byok
 	}
 }
 
-// batchIDs returns the ids a acknowledges (stored or rejected) that were
-// in evs, and how many it named that were not.
-func batchIDs(evs []byok.UsageEvent, a Ack) (ids []string, foreign int) {
+// batchIDs returns the ids a stores that were in evs, the rejected ones
+// with their reasons, and how many it named that were not in evs.
+func batchIDs(evs []byok.UsageEvent, a Ack) (ids []string, rejected map[string]string, foreign int) {
 	sent := make(map[string]bool, len(evs))
 	for _, ev := range evs {
 		sent[ev.ID] = true
 	}
-	for _, list := range [][]string{a.IDs, a.Rejected} {
-		for _, id := range list {
-			if sent[id] {
-				ids = append(ids, id)
-				sent[id] = false // named twice counts once
-			} else {
-				foreign++
-			}
+	rejected = map[string]string{}
+	for _, r := range a.Rejected {
+		if sent[r.ID] {
+			rejected[r.ID] = r.Reason
+			sent[r.ID] = false // named twice counts once
+		} else {
+			foreign++
 		}
 	}
-	return ids, foreign
+	for _, id := range a.IDs {
+		if sent[id] {
+			ids = append(ids, id)
+			sent[id] = false
+		} else {
+			foreign++
+		}
+	}
+	return ids, rejected, foreign
 }
 
 func (c *Client) sendInventory(ctx context.Context, conn *websocket.Conn) error {

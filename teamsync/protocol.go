@@ -1,6 +1,7 @@
 package teamsync
 
 import (
+	"encoding/json"
 	"time"
 
 	"byokd.dev/byok"
@@ -75,16 +76,52 @@ type Welcome struct {
 type UsageBatch struct {
 	BatchID string            `json:"batch_id"`
 	Events  []byok.UsageEvent `json:"events"`
+	// Unreadable are the events that decoded as no usage row (a field of
+	// the wrong type, a credential of neither payer), by id where one could
+	// be read: the hub rejects them, not the whole batch.
+	Unreadable []Rejection `json:"-"`
+}
+
+// UnmarshalJSON reads each event on its own, so that one bad row costs
+// only itself.
+func (b *UsageBatch) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		BatchID string            `json:"batch_id"`
+		Events  []json.RawMessage `json:"events"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*b = UsageBatch{BatchID: raw.BatchID, Events: make([]byok.UsageEvent, 0, len(raw.Events))}
+	for _, r := range raw.Events {
+		var e byok.UsageEvent
+		if err := json.Unmarshal(r, &e); err != nil {
+			var id struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(r, &id)
+			b.Unreadable = append(b.Unreadable, Rejection{ID: id.ID, Reason: byok.CleanText("not a usage row: "+err.Error(), 300)})
+			continue
+		}
+		b.Events = append(b.Events, e)
+	}
+	return nil
 }
 
 // Ack says the events with IDs are stored (or were already): the daemon
-// may forget them. Rejected lists events the hub will never store (they
-// are acked too, so they do not block the outbox), with the reason logged
-// on the hub.
+// may forget them. Rejected lists events the hub will never store, each
+// with why: they leave the outbox too, so that they do not block it, and
+// the daemon keeps them, marked, for the member to see.
 type Ack struct {
-	BatchID  string   `json:"batch_id"`
-	IDs      []string `json:"ids"`
-	Rejected []string `json:"rejected,omitempty"`
+	BatchID  string      `json:"batch_id"`
+	IDs      []string    `json:"ids"`
+	Rejected []Rejection `json:"rejected,omitempty"`
+}
+
+// Rejection is one event the hub refused to store.
+type Rejection struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
 }
 
 // Inventory is the member's keys per service, without key material.

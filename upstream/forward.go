@@ -18,6 +18,7 @@ import (
 // the credentials it may use, in order.
 type Call struct {
 	Service byok.Service
+	Method  string
 	// Path is the escaped path below the service prefix, as the client
 	// sent it ("/v1/chat/completions"); the query travels separately.
 	Path  string
@@ -233,9 +234,17 @@ func (f *Forwarder) record(ctx context.Context, st *callState, status int, u byo
 	ev.Payer = st.used.Ref.Payer
 	ev.Status = status
 	ev.Usage = u
-	ev.Cost, ev.CostKnown = f.cfg.Prices.Cost(st.Service, u)
-	if status >= 400 && status != StatusClientGone {
+	switch {
+	case status >= 400 && status != StatusClientGone:
 		ev.Cost, ev.CostKnown = 0, true
+	case metering.Metered(st.Service, st.Method, st.Meter.Path):
+		ev.Cost, ev.CostKnown = f.cfg.Prices.Cost(st.Service, u)
+	case metering.Free(st.Service, st.Method, st.Meter.Path):
+		ev.Cost, ev.CostKnown = 0, true
+	default:
+		// Served, billed, and not metered by byokd (images, audio,
+		// batches): say so, never "$0.00".
+		ev.Cost, ev.CostKnown = 0, false
 	}
 	ev.Latency = f.cfg.Now().Sub(st.start)
 	ev.FallbackReason = st.fallback

@@ -45,7 +45,7 @@ func (f *Forwarder) ReadCall(w http.ResponseWriter, in *http.Request, svc byok.S
 		return nil, &byok.Refusal{Status: http.StatusBadRequest, Code: "unreadable_body",
 			Message: f.cfg.Who + ": not sent: " + err.Error()}
 	}
-	return &Call{Service: svc, Path: path, Body: out, Meter: mc}, nil
+	return &Call{Service: svc, Method: in.Method, Path: path, Body: out, Meter: mc}, nil
 }
 
 // clipMethod bounds a client's method name for a message.

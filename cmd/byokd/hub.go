@@ -349,19 +349,37 @@ Example:
 	"set": {
 		summary: "change the team policy; daemons get it within a second",
 		usage: `Usage: byokd hub policy set [--shared-services openai,anthropic] [--member-cap USD]
-       [--approval on|off] [--fallback on|off] [--default-pref personal|shared|ask] [--data DIR]
+       [--approval on|off] [--fallback on|off] [--default-pref personal|shared|ask]
+       [--allow-endpoint 'SERVICE METHOD /path']... [--data DIR]
 
 Changes only the settings given. --shared-services none shares nothing;
 --member-cap 0 removes the cap on each member's monthly shared spend.
 
+The shared keys serve only the endpoints byokd meters and prices. Each
+--allow-endpoint adds one more, unmetered: its calls are recorded with
+their cost unknown, and refused while a member cap is set. "*" stands for
+one path segment, a last "**" for any rest; --allow-endpoint none removes
+them all.
+
 Example:
-  byokd hub policy set --shared-services openai,anthropic --member-cap 50 --fallback on`,
+  byokd hub policy set --shared-services openai,anthropic --member-cap 50 --fallback on
+  byokd hub policy set --allow-endpoint 'openai POST /v1/images/generations'`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 			shared := fs.String("shared-services", "", "services that may use shared keys, comma-separated, or none")
 			capUSD := fs.String("member-cap", "", "monthly shared-key spend per member in USD (0: no cap)")
 			approval := fs.String("approval", "", "shared-key calls ask the member first: on or off")
 			fallback := fs.String("fallback", "", "fall back from a failing personal key to a shared one: on or off")
 			pref := fs.String("default-pref", "", "preference for members who have not chosen: personal, shared or ask")
+			var endpoints []string
+			fs.Func("allow-endpoint", "let the shared keys serve one more endpoint, unmetered: 'SERVICE METHOD /path' (repeatable; none removes all)", func(v string) error {
+				if v == "none" {
+					endpoints = []string{}
+					return nil
+				}
+				e, err := byok.ParseEndpoint(v)
+				endpoints = append(endpoints, e)
+				return err
+			})
 			return hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 				p, err := c.Policy(ctx)
 				if err != nil {
@@ -393,6 +411,9 @@ Example:
 					if p.DefaultPreference, err = byok.ParsePreference(*pref); err != nil {
 						return err
 					}
+				}
+				if endpoints != nil {
+					p.UnmeteredEndpoints = endpoints
 				}
 				if changed == 0 || (changed == 1 && fs.Lookup("data").Value.String() != "") {
 					fs.Usage()
@@ -428,6 +449,9 @@ func printPolicy(e env, p byok.Policy) {
 	}
 	fmt.Fprintf(e.stdout, "version          %d\nshared services  %s\nmember cap       %s\napproval         %s\nfallback         %s\ndefault pref     %s\n",
 		p.Version, shared, capText, onOff(p.SharedNeedsApproval), onOff(p.AllowFallback), pref)
+	for _, ep := range p.UnmeteredEndpoints {
+		fmt.Fprintf(e.stdout, "unmetered        %s\n", ep)
+	}
 }
 
 // hubUsageCmd prints the hub's rows; --json gives the fields of

@@ -51,6 +51,9 @@ Example:
 			fmt.Fprintf(e.stdout, "team hub:   %s as %s, NOT connected: %s\n", h.URL, h.Member, firstOf(h.LastError, "connecting"))
 		}
 		fmt.Fprintf(e.stdout, "unsynced:   %d rows\n", s.Unsynced)
+		if r := s.Rejected; r.Count > 0 {
+			fmt.Fprintf(e.stdout, "rejected:   %d rows the team hub refused to store; the newest (%s): %s\n", r.Count, byok.CleanText(r.LastID, 128), byok.CleanText(r.Reason, 300))
+		}
 		fmt.Fprintf(e.stdout, "ledger:     %s\n", ledgerLine(s.Ledger))
 		if r := s.Refused; r != (control.Refused{}) {
 			fmt.Fprintf(e.stdout, "refused:    %d proxy, %d control API, %d page requests since start (see the log)\n", r.Proxy, r.Control, r.Page)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"byokd.dev/byok"
 )
 
 // group runs one of a command's subcommands ("key add", "token list").
@@ -50,7 +52,13 @@ func table(e env, header string, rows [][]string) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		// Cells hold names from providers and members; a control
+		// character would reach the terminal (and a tab, the table).
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = byok.CleanText(c, 1<<10)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -115,6 +116,26 @@ cost_known, latency_us, fallback_reason, relayed, incomplete FROM usage ` + tail
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// HubMetered implements hub.Store.
+func (d *DB) HubMetered(ctx context.Context, member string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	st, err := d.r.PrepareContext(ctx, `SELECT 1 FROM usage WHERE member = ? AND id = ? AND source = 'hub'`)
+	if err != nil {
+		return nil, fmt.Errorf("look up relayed calls: %w", err)
+	}
+	defer st.Close()
+	for _, id := range ids {
+		var one int
+		switch err := st.QueryRowContext(ctx, member, id).Scan(&one); {
+		case err == nil:
+			out[id] = true
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("look up relayed calls: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // SharedSpend implements hub.Store: only rows the hub metered count.

@@ -301,3 +301,27 @@ func (s *Server) openaiModels(w http.ResponseWriter, r *http.Request, _ []byte) 
 	w.Header().Set("Openai-Processing-Ms", strconv.Itoa(3))
 	writeJSON(w, http.StatusOK, list)
 }
+
+// openaiImages answers POST /v1/images/generations as gpt-image-1 does: a
+// base64 image and the usage object of image models (text and image input
+// tokens, image output tokens).
+func (s *Server) openaiImages(w http.ResponseWriter, r *http.Request, body []byte) {
+	var req struct {
+		Model  string `json:"model"`
+		Prompt string `json:"prompt"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Prompt == "" {
+		openaiError(w, http.StatusBadRequest, "invalid_request_error", "", "Missing required parameter: 'prompt'.")
+		return
+	}
+	u := s.opts.Usage
+	s.openaiHeaders(w)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"created": s.opts.Now().Unix(),
+		"data":    []map[string]string{{"b64_json": base64.StdEncoding.EncodeToString([]byte("\x89PNG fake image"))}},
+		"usage": map[string]any{
+			"input_tokens": u.InputTokens, "output_tokens": u.OutputTokens, "total_tokens": u.InputTokens + u.OutputTokens,
+			"input_tokens_details": map[string]int64{"text_tokens": u.InputTokens, "image_tokens": 0},
+		},
+	})
+}

@@ -1,0 +1,91 @@
+package metering
+
+import (
+	"strings"
+
+	"byokd.dev/byok"
+)
+
+// endpoints are the provider endpoints byokd meters and prices, by
+// service, as "METHOD /path" below the service prefix; a last segment "*"
+// stands for one segment, "**" for any rest. The team's relay passes only
+// these (and what the team policy adds).
+var endpoints = map[byok.Service][]string{
+	byok.OpenAI: {
+		"POST /v1/chat/completions",
+		"POST /v1/completions",
+		"POST /v1/responses",
+		"POST /v1/embeddings",
+		"GET /v1/models",
+		"GET /v1/models/*",
+	},
+	byok.Anthropic: {
+		"POST /v1/messages",
+		"POST /v1/messages/count_tokens",
+		"GET /v1/models",
+		"GET /v1/models/*",
+	},
+	// ClickUp bills by seat, not by call: every API call is metered as
+	// one request that costs nothing.
+	byok.ClickUp: {
+		"GET /api/v2/**", "POST /api/v2/**", "PUT /api/v2/**", "DELETE /api/v2/**",
+	},
+}
+
+// free are the endpoints that cost nothing besides reads and deletes.
+var free = map[byok.Service][]string{
+	byok.Anthropic: {"POST /v1/messages/count_tokens"},
+}
+
+// Free reports whether method path of svc costs nothing: ClickUp bills
+// by seat; reads and deletes are never billed; nor are token counts.
+func Free(svc byok.Service, method, path string) bool {
+	switch method {
+	case "GET", "HEAD", "DELETE":
+		return true
+	}
+	return svc == byok.ClickUp || MatchEndpoint(free[svc], method, path)
+}
+
+// Metered reports whether byokd meters and prices method path of svc
+// (the path below the service prefix, unescaped; a query is ignored).
+func Metered(svc byok.Service, method, path string) bool {
+	return MatchEndpoint(endpoints[svc], method, path)
+}
+
+// MatchEndpoint reports whether method path matches one of patterns
+// ("METHOD /path", with "*" for one segment and a last "**" for any rest).
+func MatchEndpoint(patterns []string, method, path string) bool {
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	if path != "/" {
+		path = strings.TrimRight(path, "/")
+	}
+	if strings.Contains(path, "//") || strings.Contains("/"+path+"/", "/../") || strings.Contains("/"+path+"/", "/./") {
+		return false // one spelling per endpoint: no dot or empty segments
+	}
+	segs := strings.Split(path, "/")
+	for _, p := range patterns {
+		m, pp, ok := strings.Cut(p, " ")
+		if !ok || m != method {
+			continue
+		}
+		if matchSegments(strings.Split(pp, "/"), segs) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchSegments(pat, segs []string) bool {
+	for i, p := range pat {
+		if p == "**" && i == len(pat)-1 {
+			return len(segs) > i
+		}
+		if i >= len(segs) || (p != "*" && p != segs[i]) || (p == "*" && segs[i] == "") {
+			return false
+		}
+	}
+	return len(segs) == len(pat)
+}
