@@ -43,3 +43,46 @@ func ParseUSD(s string) (Micros, error) {
 	}
 	return USD(f), nil
 }
+
+// Spend is a sum of calls' costs that says what it does not know: Known
+// is the sum over the calls whose cost is known, Unknown counts the others
+// (a model without a price, an endpoint byokd does not meter). Shown, an
+// unknown cost is never "$0.00".
+type Spend struct {
+	Known   Micros `json:"known_micros"`
+	Unknown int64  `json:"unknown_calls"`
+}
+
+// IsZero reports whether s counts nothing.
+func (s Spend) IsZero() bool { return s == Spend{} }
+
+// Add counts one call.
+func (s *Spend) Add(cost Micros, known bool) {
+	if known {
+		s.Known += cost
+	} else {
+		s.Unknown++
+	}
+}
+
+// Plus is s and o together.
+func (s Spend) Plus(o Spend) Spend { return Spend{s.Known + o.Known, s.Unknown + o.Unknown} }
+
+// String is "$1.23", "$1.23 + 2 calls of unknown cost", or, when nothing
+// is known, "unknown (2 calls)".
+func (s Spend) String() string {
+	switch {
+	case s.Unknown == 0:
+		return s.Known.String()
+	case s.Known == 0:
+		return fmt.Sprintf("unknown (%d %s)", s.Unknown, plural(s.Unknown, "call"))
+	}
+	return fmt.Sprintf("%s + %d %s of unknown cost", s.Known, s.Unknown, plural(s.Unknown, "call"))
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

@@ -92,3 +92,22 @@ func TestUsageEvent_JSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip (-want +got):\n%s", d)
 	}
 }
+
+func TestSpend_NeverShowsUnknownAsZero(t *testing.T) {
+	var s Spend
+	s.Add(1_230_000, true)
+	for _, c := range []struct {
+		s    Spend
+		want string
+	}{
+		{Spend{}, "$0.00"},
+		{s, "$1.23"},
+		{Spend{Unknown: 1}, "unknown (1 call)"},
+		{Spend{Unknown: 2}, "unknown (2 calls)"},
+		{s.Plus(Spend{Unknown: 2}), "$1.23 + 2 calls of unknown cost"},
+	} {
+		if got := c.s.String(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.s, got, c.want)
+		}
+	}
+}

@@ -47,3 +47,12 @@ type UsageEvent struct {
 	FallbackReason string // why the call left the preferred credential; empty if it did not
 	Relayed        bool   // sent through the team hub's relay
 }
+
+// CostText is the call's cost as shown: "unknown" when it is, never
+// "$0.00" for a call nobody priced.
+func (e UsageEvent) CostText() string {
+	if !e.CostKnown {
+		return "unknown"
+	}
+	return e.Cost.String()
+}

@@ -31,8 +31,8 @@ type Status struct {
 	Tokens   int    `json:"tokens"`
 	Unsynced int    `json:"unsynced"`
 	// Spend this calendar month, by payer.
-	PersonalSpend byok.Micros `json:"personal_spend_micros"`
-	TeamSpend     byok.Micros `json:"team_spend_micros"`
+	PersonalSpend byok.Spend `json:"personal_spend"`
+	TeamSpend     byok.Spend `json:"team_spend"`
 	// Paused: the proxy refuses calls (503) until resumed.
 	Paused bool `json:"paused"`
 	// Hub is the team hub link; empty URL when no hub was joined.

@@ -191,10 +191,16 @@ func TestE2E_UsageTable(t *testing.T) {
 		}
 	}
 	out := m.mustCLI("", "usage")
-	for _, want := range []string{"2 calls", "gpt-unknown-model", "my-editor", "acme", "personal", "unknown"} {
+	for _, want := range []string{"2 calls, unknown (2 calls)", "gpt-unknown-model", "my-editor", "acme", "personal"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "$0.00") {
+		t.Errorf("usage shows $0.00 for calls whose cost is unknown:\n%s", out)
+	}
+	if st := m.mustCLI("", "status"); !strings.Contains(st, "this month: unknown (2 calls) personal, $0.00 team") {
+		t.Errorf("status does not say the month's personal cost is unknown:\n%s", st)
 	}
 	rows := m.usage()
 	if len(rows) != 2 || rows[0].CostKnown || rows[0].Usage.InputTokens == 0 {

@@ -151,15 +151,21 @@ const (
 // Group is the sum of the usage rows that share Keys, one key per
 // dimension asked for, in the order asked.
 type Group struct {
-	Keys             []string
-	Calls            int64
+	Keys  []string
+	Calls int64
+	// Cost sums the calls whose cost is known; UnknownCost counts the
+	// others. Spend shows them together.
 	Cost             byok.Micros
+	UnknownCost      int64
 	InputTokens      int64
 	OutputTokens     int64
 	CacheReadTokens  int64
 	CacheWriteTokens int64
 	Requests         int64
 }
+
+// Spend is the group's cost as shown: never $0.00 for an unknown cost.
+func (g Group) Spend() byok.Spend { return byok.Spend{Known: g.Cost, Unknown: g.UnknownCost} }
 
 // Tokens is every token the group's calls counted.
 func (g Group) Tokens() int64 {

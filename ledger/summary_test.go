@@ -70,11 +70,11 @@ func TestSummary_ExactSums(t *testing.T) {
 
 	for _, tt := range []struct {
 		payer byok.Payer
-		want  byok.Micros
+		want  byok.Spend
 	}{
-		{byok.PayerPersonal, 3_500 + 6_250 + 9_999},
-		{byok.PayerTeam, 1_750},
-		{"nobody", 0},
+		{byok.PayerPersonal, byok.Spend{Known: 3_500 + 6_250 + 9_999, Unknown: 1}},
+		{byok.PayerTeam, byok.Spend{Known: 1_750}},
+		{"nobody", byok.Spend{}},
 	} {
 		got, err := d.Spend(ctx, from, to, tt.payer)
 		if err != nil {
@@ -117,7 +117,7 @@ func TestSummary_LargeSumsStayExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != want {
-		t.Errorf("Spend: got %d, want %d", int64(got), int64(want))
+	if got != (byok.Spend{Known: want}) {
+		t.Errorf("Spend: got %d (%d unknown), want %d", int64(got.Known), got.Unknown, int64(want))
 	}
 }

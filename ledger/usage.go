@@ -208,16 +208,18 @@ ORDER BY service, model, app, project, payer`, from.UnixMicro(), to.UnixMicro())
 	return out, nil
 }
 
-// Spend is the known cost charged to payer with from <= Time < to.
-func (d *DB) Spend(ctx context.Context, from, to time.Time, payer byok.Payer) (byok.Micros, error) {
+// Spend is what was charged to payer with from <= Time < to: the known
+// cost, and how many calls' cost is unknown.
+func (d *DB) Spend(ctx context.Context, from, to time.Time, payer byok.Payer) (byok.Spend, error) {
 	d.settle(ctx)
-	var m int64
-	err := d.rdb.QueryRowContext(ctx, `SELECT coalesce(sum(cost_micros), 0) FROM usage
-WHERE payer = ? AND time_us >= ? AND time_us < ? AND cost_known`, string(payer), from.UnixMicro(), to.UnixMicro()).Scan(&m)
+	var known, unknown int64
+	err := d.rdb.QueryRowContext(ctx, `SELECT coalesce(sum(CASE WHEN cost_known THEN cost_micros ELSE 0 END), 0),
+coalesce(sum(NOT cost_known), 0) FROM usage
+WHERE payer = ? AND time_us >= ? AND time_us < ?`, string(payer), from.UnixMicro(), to.UnixMicro()).Scan(&known, &unknown)
 	if err != nil {
-		return 0, fmt.Errorf("sum %s spend: %w", payer, classify(d.path, err))
+		return byok.Spend{}, fmt.Errorf("sum %s spend: %w", payer, classify(d.path, err))
 	}
-	return byok.Micros(m), nil
+	return byok.Spend{Known: byok.Micros(known), Unknown: unknown}, nil
 }
 
 // placeholders returns "?, ?, …" with n marks.

@@ -11,7 +11,7 @@ import (
 // each with the numbers it draws.
 type usageData struct {
 	Month            string
-	Personal, Team   byok.Micros
+	Personal, Team   byok.Spend
 	Calls            int
 	Days             []dayRow // every day of the month, for the chart
 	ActiveDays       []dayRow // days with calls, for the table
@@ -22,7 +22,7 @@ type usageData struct {
 
 type dayRow struct {
 	Day            int
-	Personal, Team byok.Micros
+	Personal, Team byok.Spend // drawn by their known parts
 	Calls          int
 	// Geometry of the day's bar in the chart's coordinates.
 	X, W, PY, PH, TY, TH int
@@ -30,7 +30,7 @@ type dayRow struct {
 
 type svcRow struct {
 	Service        byok.Service
-	Personal, Team byok.Micros
+	Personal, Team byok.Spend // drawn by their known parts
 	Calls          int
 	// Geometry of the service's bar.
 	Y, PW, TX, TW, LabelX int
@@ -80,26 +80,26 @@ func summarize(ev []byok.UsageEvent, from, to time.Time) usageData {
 		d.Days[i].Calls++
 		s.Calls++
 		if e.Payer == byok.PayerTeam {
-			d.Team += e.Cost
-			d.Days[i].Team += e.Cost
-			s.Team += e.Cost
+			d.Team.Add(e.Cost, e.CostKnown)
+			d.Days[i].Team.Add(e.Cost, e.CostKnown)
+			s.Team.Add(e.Cost, e.CostKnown)
 		} else {
-			d.Personal += e.Cost
-			d.Days[i].Personal += e.Cost
-			s.Personal += e.Cost
+			d.Personal.Add(e.Cost, e.CostKnown)
+			d.Days[i].Personal.Add(e.Cost, e.CostKnown)
+			s.Personal.Add(e.Cost, e.CostKnown)
 		}
 	}
 	var max byok.Micros = 1
 	for _, r := range d.Days {
-		max = maxMicros(max, r.Personal+r.Team)
+		max = maxMicros(max, r.Personal.Known+r.Team.Known)
 	}
 	slot := chartW / days
 	d.DayChart = dayChart{Width: chartLeft + chartW + 10, Height: chartTop + chartH + 30, Left: chartLeft, Top: chartTop, Bottom: chartTop + chartH, Max: max}
 	for i := range d.Days {
 		r := &d.Days[i]
 		r.X, r.W = chartLeft+i*slot+2, slot-4
-		r.PH = scale(r.Personal, max, chartH)
-		r.TH = scale(r.Team, max, chartH)
+		r.PH = scale(r.Personal.Known, max, chartH)
+		r.TH = scale(r.Team.Known, max, chartH)
 		r.PY = chartTop + chartH - r.PH
 		r.TY = r.PY - r.TH
 		if r.Calls > 0 {
@@ -112,7 +112,7 @@ func summarize(ev []byok.UsageEvent, from, to time.Time) usageData {
 	var smax byok.Micros = 1
 	for _, svc := range byok.Services() {
 		if s := bySvc[svc]; s != nil {
-			smax = maxMicros(smax, s.Personal+s.Team)
+			smax = maxMicros(smax, s.Personal.Known+s.Team.Known)
 		}
 	}
 	for i, svc := range byok.Services() {
@@ -121,9 +121,9 @@ func summarize(ev []byok.UsageEvent, from, to time.Time) usageData {
 			s = *p
 		}
 		s.Y = 8 + i*svcRowH
-		s.PW = scale(s.Personal, smax, svcBarMax)
+		s.PW = scale(s.Personal.Known, smax, svcBarMax)
 		s.TX = svcLeft + s.PW
-		s.TW = scale(s.Team, smax, svcBarMax)
+		s.TW = scale(s.Team.Known, smax, svcBarMax)
 		s.LabelX = s.TX + s.TW + 8
 		d.Services = append(d.Services, s)
 	}

@@ -69,14 +69,12 @@ type groupKey struct {
 
 type groupSum struct {
 	calls, in, out, cacheR, cacheW int64
-	cost                           byok.Micros
-	unknown                        int
+	cost                           byok.Spend
 }
 
 func printSummary(e env, from time.Time, events []byok.UsageEvent) {
 	sums := map[groupKey]*groupSum{}
-	var total byok.Micros
-	unknown := 0
+	var total byok.Spend
 	for _, ev := range events {
 		k := groupKey{ev.Service, ev.Model, ev.App, ev.Project, ev.Payer}
 		s := sums[k]
@@ -89,18 +87,10 @@ func printSummary(e env, from time.Time, events []byok.UsageEvent) {
 		s.out += ev.Usage.OutputTokens
 		s.cacheR += ev.Usage.CacheReadTokens
 		s.cacheW += ev.Usage.CacheWriteTokens()
-		s.cost += ev.Cost
-		total += ev.Cost
-		if !ev.CostKnown {
-			s.unknown++
-			unknown++
-		}
+		s.cost.Add(ev.Cost, ev.CostKnown)
+		total.Add(ev.Cost, ev.CostKnown)
 	}
-	fmt.Fprintf(e.stdout, "Usage for %s: %d calls, %s", from.Format("January 2006"), len(events), total)
-	if unknown > 0 {
-		fmt.Fprintf(e.stdout, " + %d calls of unknown cost", unknown)
-	}
-	fmt.Fprintln(e.stdout)
+	fmt.Fprintf(e.stdout, "Usage for %s: %d calls, %s\n", from.Format("January 2006"), len(events), total)
 	if len(events) == 0 {
 		return
 	}
@@ -108,14 +98,11 @@ func printSummary(e env, from time.Time, events []byok.UsageEvent) {
 	for k := range sums {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return sums[keys[i]].cost > sums[keys[j]].cost })
+	sort.Slice(keys, func(i, j int) bool { return sums[keys[i]].cost.Known > sums[keys[j]].cost.Known })
 	var rows [][]string
 	for _, k := range keys {
 		s := sums[k]
 		cost := s.cost.String()
-		if s.unknown > 0 {
-			cost += fmt.Sprintf(" (%d unknown)", s.unknown)
-		}
 		rows = append(rows, []string{
 			string(k.service), firstOf(k.model, "-"), firstOf(k.app, "-"), firstOf(k.project, "-"), string(k.payer),
 			strconv.FormatInt(s.calls, 10), strconv.FormatInt(s.in, 10), strconv.FormatInt(s.out, 10),

@@ -327,7 +327,7 @@ func TestDashboard_CSVFormulaQuoted(t *testing.T) {
 	projects := map[string]bool{}
 	for _, rec := range recs[1:] {
 		projects[rec[4]] = true
-		if cost := rec[len(rec)-1]; cost != "0.001000" {
+		if cost := rec[len(rec)-2]; cost != "0.001000" {
 			t.Errorf("cost cell %q, want the plain number 0.001000", cost)
 		}
 	}

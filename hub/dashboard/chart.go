@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"strings"
+
 	"byokd.dev/byok"
 )
 
@@ -20,8 +22,22 @@ const (
 // barRow is one bar of a horizontal bar chart: personal and team parts.
 type barRow struct {
 	Label          string
-	Personal, Team byok.Micros
+	Personal, Team byok.Spend // drawn by their known parts
 	Calls          int64
+}
+
+// Note is the row's amounts as its bar's label says them.
+func (r barRow) Note() string {
+	var parts []string
+	for _, s := range []byok.Spend{r.Personal, r.Team} {
+		if !s.IsZero() {
+			parts = append(parts, s.String())
+		}
+	}
+	if len(parts) == 0 {
+		return "$0"
+	}
+	return strings.Join(parts, " + ")
 }
 
 // bar is a barRow laid out.
@@ -41,14 +57,14 @@ type barChart struct {
 func newBarChart(rows []barRow) barChart {
 	var max byok.Micros = 1
 	for _, r := range rows {
-		max = maxMicros(max, r.Personal+r.Team)
+		max = maxMicros(max, r.Personal.Known+r.Team.Known)
 	}
 	c := barChart{Width: barLeft + barMax + 260, Height: len(rows)*barRowH + 8, Left: barLeft}
 	for i, r := range rows {
 		b := bar{barRow: r, Y: 4 + i*barRowH}
-		b.PW = scale(r.Personal, max, barMax)
+		b.PW = scale(r.Personal.Known, max, barMax)
 		b.TX = barLeft + b.PW
-		b.TW = scale(r.Team, max, barMax)
+		b.TW = scale(r.Team.Known, max, barMax)
 		b.NoteX = b.TX + b.TW + 8
 		c.Bars = append(c.Bars, b)
 	}
@@ -65,7 +81,7 @@ type dayChart struct {
 
 type dayBar struct {
 	Date                 string
-	Personal, Team       byok.Micros
+	Personal, Team       byok.Spend // drawn by their known parts
 	X, W, PY, PH, TY, TH int
 }
 
@@ -74,20 +90,20 @@ type tick struct {
 	Label string
 }
 
-func newDayChart(p period, personal, team map[string]byok.Micros) dayChart {
+func newDayChart(p period, personal, team map[string]byok.Spend) dayChart {
 	n := p.Days()
 	slot := dayW / n
 	c := dayChart{Width: dayLeft + slot*n + 10, Height: dayTop + dayH + dayBelow, Left: dayLeft, Top: dayTop, Floor: dayTop + dayH, Max: 1}
 	for i := range n {
 		d := p.From.AddDate(0, 0, i).Format("2006-01-02")
-		c.Max = maxMicros(c.Max, personal[d]+team[d])
+		c.Max = maxMicros(c.Max, personal[d].Known+team[d].Known)
 	}
 	for i := range n {
 		day := p.From.AddDate(0, 0, i)
 		d := day.Format("2006-01-02")
 		b := dayBar{Date: d, Personal: personal[d], Team: team[d], X: dayLeft + i*slot + 1, W: max(slot-2, 1)}
-		b.PH = scale(b.Personal, c.Max, dayH)
-		b.TH = scale(b.Team, c.Max, dayH)
+		b.PH = scale(b.Personal.Known, c.Max, dayH)
+		b.TH = scale(b.Team.Known, c.Max, dayH)
 		b.PY = c.Floor - b.PH
 		b.TY = b.PY - b.TH
 		c.Days = append(c.Days, b)

@@ -11,17 +11,17 @@ import (
 
 // split is an amount by payer.
 type split struct {
-	Personal, Team byok.Micros
+	Personal, Team byok.Spend
 	Calls          int64
 }
 
-func (s split) Total() byok.Micros { return s.Personal + s.Team }
+func (s split) Total() byok.Spend { return s.Personal.Plus(s.Team) }
 
 func (s *split) add(g hub.Group, payer string) {
 	if byok.Payer(payer) == byok.PayerTeam {
-		s.Team += g.Cost
+		s.Team = s.Team.Plus(g.Spend())
 	} else {
-		s.Personal += g.Cost
+		s.Personal = s.Personal.Plus(g.Spend())
 	}
 	s.Calls += g.Calls
 }
@@ -39,7 +39,7 @@ func bySplit(gs []hub.Group) ([]string, map[string]*split) {
 		}
 		m[k].add(g, g.Keys[len(g.Keys)-1])
 	}
-	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(m[b].Total(), m[a].Total()) })
+	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(m[b].Total().Known, m[a].Total().Known) })
 	return order, m
 }
 
@@ -73,7 +73,7 @@ type overviewData struct {
 	Days         dayChart
 	ActiveDays   []dayBar
 	Prev         period
-	PrevTeam     byok.Micros
+	PrevTeam     byok.Spend
 	TeamChange   string
 	TeamChangeUp bool
 	Empty        bool
@@ -83,7 +83,7 @@ type modelRow struct {
 	Service, Model string
 	Calls          int64
 	Tokens         int64
-	Cost           byok.Micros
+	Cost           byok.Spend
 }
 
 func (p *Pages) overview(r *request) (string, any, error) {
@@ -105,23 +105,23 @@ func (p *Pages) overview(r *request) (string, any, error) {
 		return "", nil, err
 	}
 	for _, g := range models {
-		d.Models = append(d.Models, modelRow{Service: g.Keys[0], Model: orNone(g.Keys[1]), Calls: g.Calls, Tokens: g.Tokens(), Cost: g.Cost})
+		d.Models = append(d.Models, modelRow{Service: g.Keys[0], Model: orNone(g.Keys[1]), Calls: g.Calls, Tokens: g.Tokens(), Cost: g.Spend()})
 	}
 	days, err := p.store.Aggregate(ctx, f, hub.DimDay, hub.DimPayer)
 	if err != nil {
 		return "", nil, err
 	}
-	personal, team := map[string]byok.Micros{}, map[string]byok.Micros{}
+	personal, team := map[string]byok.Spend{}, map[string]byok.Spend{}
 	for _, g := range days {
 		if byok.Payer(g.Keys[1]) == byok.PayerTeam {
-			team[g.Keys[0]] += g.Cost
+			team[g.Keys[0]] = team[g.Keys[0]].Plus(g.Spend())
 		} else {
-			personal[g.Keys[0]] += g.Cost
+			personal[g.Keys[0]] = personal[g.Keys[0]].Plus(g.Spend())
 		}
 	}
 	d.Days = newDayChart(r.period, personal, team)
 	for _, b := range d.Days.Days {
-		if b.Personal+b.Team > 0 {
+		if b.Personal.Plus(b.Team) != (byok.Spend{}) {
 			d.ActiveDays = append(d.ActiveDays, b)
 		}
 	}
@@ -131,8 +131,8 @@ func (p *Pages) overview(r *request) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	d.PrevTeam = prev[0].Cost
-	d.TeamChange, d.TeamChangeUp = change(d.Total.Team, d.PrevTeam)
+	d.PrevTeam = prev[0].Spend()
+	d.TeamChange, d.TeamChangeUp = change(d.Total.Team.Known, d.PrevTeam.Known)
 	return "Overview", d, nil
 }
 

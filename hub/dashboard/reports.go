@@ -29,6 +29,7 @@ func (p *Pages) report(r *request) (reportData, error) {
 	for _, g := range gs {
 		d.Total.Calls += g.Calls
 		d.Total.Cost += g.Cost
+		d.Total.UnknownCost += g.UnknownCost
 		d.Total.InputTokens += g.InputTokens
 		d.Total.OutputTokens += g.OutputTokens
 		d.Total.CacheReadTokens += g.CacheReadTokens
@@ -57,15 +58,24 @@ func (p *Pages) reportCSV(r *request) {
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="byokd-report-%s.csv"`, r.period.Key))
 	cw := csv.NewWriter(r.w)
 	_ = cw.Write([]string{"period", "member", "service", "payer", "project", "calls", "input_tokens", "output_tokens",
-		"cache_read_tokens", "cache_write_tokens", "requests", "cost_usd"})
+		"cache_read_tokens", "cache_write_tokens", "requests", "cost_usd", "unknown_cost_calls"})
 	for _, g := range d.Rows {
 		_ = cw.Write(append([]string{r.period.Key}, append(csvSafe(g.Keys), count(g.Calls), count(g.InputTokens), count(g.OutputTokens),
-			count(g.CacheReadTokens), count(g.CacheWriteTokens), count(g.Requests), usd(g.Cost))...))
+			count(g.CacheReadTokens), count(g.CacheWriteTokens), count(g.Requests), csvCost(g), count(g.UnknownCost))...))
 	}
 	cw.Flush()
 }
 
 func count(n int64) string { return strconv.FormatInt(n, 10) }
+
+// csvCost is the known cost, or "unknown" where no call's cost is known:
+// a spreadsheet must not sum an unknown as 0.
+func csvCost(g hub.Group) string {
+	if g.Cost == 0 && g.UnknownCost > 0 {
+		return "unknown"
+	}
+	return usd(g.Cost)
+}
 
 // usd is an exact decimal amount in dollars, "12.345678".
 func usd(m byok.Micros) string {

@@ -36,7 +36,7 @@ type memberService struct {
 
 type membersData struct {
 	Members     []memberRow
-	Team        byok.Micros
+	Team        byok.Spend
 	DefaultPref byok.Preference
 }
 
@@ -103,10 +103,10 @@ func (p *Pages) members(r *request) (string, any, error) {
 	for _, g := range spend {
 		row(g.Keys[0]).Spend.add(g, g.Keys[1])
 	}
-	d := membersData{Team: team[0].Cost, DefaultPref: p.hub.Policy().DefaultPreference}
+	d := membersData{Team: team[0].Spend(), DefaultPref: p.hub.Policy().DefaultPreference}
 	for _, m := range rows {
 		m.NoKeys = !slices.ContainsFunc(m.Services, func(s memberService) bool { return s.HasKey })
-		m.TeamShare = pct(m.Spend.Team, d.Team)
+		m.TeamShare = pct(m.Spend.Team.Known, d.Team.Known)
 		d.Members = append(d.Members, *m)
 	}
 	slices.SortFunc(d.Members, func(a, b memberRow) int { return cmp.Compare(a.Email, b.Email) })
@@ -127,19 +127,19 @@ type sharedData struct {
 type sharedKeyRow struct {
 	hub.SharedKey
 	Calls   int64
-	Cost    byok.Micros
+	Cost    byok.Spend
 	Members []hub.Group // Keys: credential, member
 }
 
 type fallbackRow struct {
 	Member, Reason string
 	Calls          int64
-	Cost           byok.Micros
+	Cost           byok.Spend
 }
 
 type capRow struct {
 	Member string
-	Spend  byok.Micros
+	Spend  byok.Spend
 	Share  string
 	Over   bool
 }
@@ -161,7 +161,7 @@ func (p *Pages) shared(r *request) (string, any, error) {
 		for _, g := range byKey {
 			if g.Keys[0] == k.Ref().String() {
 				row.Calls += g.Calls
-				row.Cost += g.Cost
+				row.Cost = row.Cost.Plus(g.Spend())
 				row.Members = append(row.Members, g)
 			}
 		}
@@ -173,8 +173,8 @@ func (p *Pages) shared(r *request) (string, any, error) {
 	}
 	var rows []barRow
 	for _, g := range members {
-		rows = append(rows, barRow{Label: g.Keys[0], Team: g.Cost, Calls: g.Calls})
-		d.Total.Team += g.Cost
+		rows = append(rows, barRow{Label: g.Keys[0], Team: g.Spend(), Calls: g.Calls})
+		d.Total.Team = d.Total.Team.Plus(g.Spend())
 		d.Total.Calls += g.Calls
 	}
 	d.Members = newBarChart(rows)
@@ -184,7 +184,7 @@ func (p *Pages) shared(r *request) (string, any, error) {
 		return "", nil, err
 	}
 	for _, g := range reasons {
-		d.Fallbacks = append(d.Fallbacks, fallbackRow{Member: g.Keys[0], Reason: g.Keys[1], Calls: g.Calls, Cost: g.Cost})
+		d.Fallbacks = append(d.Fallbacks, fallbackRow{Member: g.Keys[0], Reason: g.Keys[1], Calls: g.Calls, Cost: g.Spend()})
 	}
 	// The cap is monthly: each member's team spend this calendar month.
 	cur := month(p.now().UTC())
@@ -194,7 +194,7 @@ func (p *Pages) shared(r *request) (string, any, error) {
 		return "", nil, err
 	}
 	for _, g := range capSpend {
-		d.CapRows = append(d.CapRows, capRow{Member: g.Keys[0], Spend: g.Cost, Share: pct(g.Cost, d.Cap), Over: d.Cap > 0 && g.Cost >= d.Cap})
+		d.CapRows = append(d.CapRows, capRow{Member: g.Keys[0], Spend: g.Spend(), Share: pct(g.Cost, d.Cap), Over: d.Cap > 0 && g.Cost >= d.Cap})
 	}
 	return "Shared keys", d, nil
 }
@@ -242,11 +242,11 @@ func (p *Pages) projects(r *request) (string, any, error) {
 	}
 	var rows []barRow
 	for _, pr := range byProject {
-		slices.SortFunc(pr.Members, func(a, b memberSpend) int { return cmp.Compare(b.Spend.Total(), a.Spend.Total()) })
+		slices.SortFunc(pr.Members, func(a, b memberSpend) int { return cmp.Compare(b.Spend.Total().Known, a.Spend.Total().Known) })
 		d.Projects = append(d.Projects, *pr)
 	}
 	slices.SortFunc(d.Projects, func(a, b projectRow) int {
-		return cmp.Or(cmp.Compare(b.Spend.Total(), a.Spend.Total()), cmp.Compare(a.Project, b.Project))
+		return cmp.Or(cmp.Compare(b.Spend.Total().Known, a.Spend.Total().Known), cmp.Compare(a.Project, b.Project))
 	})
 	for _, pr := range d.Projects {
 		rows = append(rows, barRow{Label: orNone(pr.Project), Personal: pr.Spend.Personal, Team: pr.Spend.Team, Calls: pr.Spend.Calls})

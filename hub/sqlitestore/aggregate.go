@@ -38,19 +38,19 @@ func where(f hub.UsageFilter, timeCol string) (string, []any) {
 // A source is a table Aggregate can sum: usage itself or one of the
 // rollups migration 0002 keeps.
 type source struct {
-	table, timeCol     string
-	calls, cacheWrites string // how to sum them
-	rollup             bool
-	dims               map[hub.Dim]string
+	table, timeCol              string
+	calls, cacheWrites, unknown string // how to sum them
+	rollup                      bool
+	dims                        map[hub.Dim]string
 }
 
 var (
 	rawSource = source{table: "usage", timeCol: "time_us", calls: "count(*)",
-		cacheWrites: "sum(cache_write_5m_tokens + cache_write_1h_tokens)", dims: dims("time_us")}
+		cacheWrites: "sum(cache_write_5m_tokens + cache_write_1h_tokens)", unknown: "sum(NOT cost_known)", dims: dims("time_us")}
 	monthSource = source{table: "usage_month", timeCol: "month_us", calls: "sum(calls)",
-		cacheWrites: "sum(cache_write_tokens)", rollup: true, dims: dims("")}
+		cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: dims("")}
 	daySource = source{table: "usage_day", timeCol: "day_us", calls: "sum(calls)",
-		cacheWrites: "sum(cache_write_tokens)", rollup: true, dims: map[hub.Dim]string{
+		cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: map[hub.Dim]string{
 			hub.DimMember: "member", hub.DimService: "service", hub.DimPayer: "payer",
 			hub.DimDay: "date(day_us / 1000000, 'unixepoch')"}}
 )
@@ -109,8 +109,8 @@ func (d *DB) Aggregate(ctx context.Context, f hub.UsageFilter, by ...hub.Dim) ([
 		q += c + ", "
 	}
 	q += fmt.Sprintf(`coalesce(%s, 0), coalesce(sum(cost_micros), 0), coalesce(sum(input_tokens), 0),
-coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0), coalesce(%s, 0), coalesce(sum(requests), 0)
-FROM %s WHERE %s`, src.calls, src.cacheWrites, src.table, cond)
+coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0), coalesce(%s, 0), coalesce(sum(requests), 0),
+coalesce(%s, 0) FROM %s WHERE %s`, src.calls, src.cacheWrites, src.unknown, src.table, cond)
 	if len(cols) > 0 {
 		q += " GROUP BY " + strings.Join(cols, ", ")
 		if src.rollup {
@@ -129,12 +129,12 @@ FROM %s WHERE %s`, src.calls, src.cacheWrites, src.table, cond)
 	out := []hub.Group{}
 	for rows.Next() {
 		g := hub.Group{Keys: make([]string, len(by))}
-		dst := make([]any, 0, len(by)+7)
+		dst := make([]any, 0, len(by)+8)
 		for i := range g.Keys {
 			dst = append(dst, &g.Keys[i])
 		}
 		var cost int64
-		dst = append(dst, &g.Calls, &cost, &g.InputTokens, &g.OutputTokens, &g.CacheReadTokens, &g.CacheWriteTokens, &g.Requests)
+		dst = append(dst, &g.Calls, &cost, &g.InputTokens, &g.OutputTokens, &g.CacheReadTokens, &g.CacheWriteTokens, &g.Requests, &g.UnknownCost)
 		if err := rows.Scan(dst...); err != nil {
 			return nil, fmt.Errorf("sum usage: %w", err)
 		}

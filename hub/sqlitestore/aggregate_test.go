@@ -37,7 +37,7 @@ func usageFixture(t *testing.T) *sqlitestore.DB {
 			e := byok.UsageEvent{ID: fmt.Sprintf("ev-%d-%03d", mi, i), Time: start.Add(time.Duration(r.Int64N(int64(6 * 24 * time.Hour)))),
 				Service: byok.Services()[r.IntN(3)], Model: []string{"a", "b"}[r.IntN(2)], App: "editor",
 				Project: []string{"acme", "", "globex"}[r.IntN(3)], Credential: byok.PersonalKey("work"), Payer: byok.PayerPersonal,
-				Status: 200, Cost: byok.Micros(r.IntN(5000)), Usage: byok.Usage{InputTokens: int64(r.IntN(900)), OutputTokens: int64(r.IntN(90)),
+				Status: 200, Cost: byok.Micros(r.IntN(5000)), CostKnown: r.IntN(10) > 0, Usage: byok.Usage{InputTokens: int64(r.IntN(900)), OutputTokens: int64(r.IntN(90)),
 					CacheWrite1hTokens: int64(r.IntN(9)), Requests: 1, Complete: true}}
 			if i%4 == 0 {
 				e.Payer, e.Credential, e.Relayed = byok.PayerTeam, byok.TeamKey("shared"), true
@@ -84,6 +84,9 @@ func sumRows(evs []byok.UsageEvent, by []hub.Dim) map[string]hub.Group {
 		g.Keys = keys
 		g.Calls++
 		g.Cost += e.Cost
+		if !e.CostKnown {
+			g.UnknownCost++
+		}
 		g.InputTokens += e.Usage.InputTokens
 		g.OutputTokens += e.Usage.OutputTokens
 		g.CacheReadTokens += e.Usage.CacheReadTokens
