@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
+	"sync/atomic"
 
 	"byokd.dev/byok"
 )
@@ -14,6 +16,12 @@ import (
 // in order, replaying the buffered body, and moves on only when the Fallback
 // allows it. Every failure it moves on from is read (bounded) and closed;
 // nothing of it reaches the client.
+//
+// A failure without an answer moves on only if the request certainly never
+// left: a dial refused, a name that did not resolve, a TLS handshake that
+// failed. Once any of it may have been written (a timeout waiting for the
+// answer, a connection reset mid-request) the provider may have received
+// it and may bill it, so another credential would make it pay twice.
 type attempts struct{ f *Forwarder }
 
 func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
@@ -29,11 +37,11 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 		if i > 0 && cred.Approve != nil && !cred.Approve(out.Context()) {
 			break
 		}
-		resp, err := f.send(out, st, cred)
+		resp, sent, err := f.send(out, st, cred)
 		last := i == len(st.Credentials)-1
 		lastCred, lastResp, lastErr = cred, nil, err
 		if err != nil {
-			if out.Context().Err() != nil || last || f.cfg.Fallback == nil {
+			if out.Context().Err() != nil || last || f.cfg.Fallback == nil || sent {
 				break
 			}
 			next, why := f.cfg.Fallback(st.Call, cred, nil, err)
@@ -76,9 +84,15 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 	return nil, lastErr
 }
 
-// send makes one attempt with cred, replaying the buffered body.
-func (f *Forwarder) send(out *http.Request, st *callState, cred Credential) (*http.Response, error) {
-	req := out.Clone(out.Context())
+// send makes one attempt with cred, replaying the buffered body. sent
+// reports whether any of the request may have been written.
+func (f *Forwarder) send(out *http.Request, st *callState, cred Credential) (_ *http.Response, sent bool, err error) {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteHeaders:     func() { wrote.Store(true) },
+	}
+	req := out.Clone(httptrace.WithClientTrace(out.Context(), trace))
 	f.target(req, st, cred)
 	if cred.Relay != nil {
 		signRelay(req.Header, cred.Secret, st.Call)
@@ -92,7 +106,8 @@ func (f *Forwarder) send(out *http.Request, st *callState, cred Credential) (*ht
 	} else {
 		req.Body, req.GetBody, req.ContentLength = nil, nil, 0
 	}
-	return f.cfg.Transport.RoundTrip(req)
+	resp, err := f.cfg.Transport.RoundTrip(req)
+	return resp, wrote.Load(), err
 }
 
 // readFailure reads an error answer's body (at most MaxErrorBody) and

@@ -215,3 +215,58 @@ func TestReadCall_RefusesWhatItCannotMeter(t *testing.T) {
 		t.Errorf("the provider saw %d requests and %d rows were written, want none", seen.Load(), len(rec.Rows()))
 	}
 }
+
+// A credential that failed before the request left (a refused dial) gives
+// way to the next; one whose request may have been received (no answer in
+// time, a reset mid-answer) does not, since the provider may bill it and
+// the next credential would pay for the same call again.
+func TestForward_MovesOnOnlyWhenNothingWasSent(t *testing.T) {
+	var second atomic.Int64
+	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		second.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"x","model":"gpt-4o","usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	defer next.Close()
+	relayTo, _ := url.Parse(next.URL + "/relay/openai")
+	team := Credential{Ref: byok.TeamKey("openai"), Secret: byok.NewSecret("byokd_device_0123456789"), Relay: relayTo}
+	personal := Credential{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(testKey)}
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) // received in full
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer reset.Close()
+	allow := func(*Call, Credential, *FailedResponse, error) (bool, string) { return true, "connection failed" }
+	for _, c := range []struct {
+		name, provider string
+		moveOn         bool
+	}{
+		{"dial refused", closedPort(t), true},
+		{"no answer in time", hang(t), false},
+		{"reset after the request arrived", reset.URL, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := second.Load()
+			cfg := Config{Transport: NewTransport(Timeouts{FirstByte: 200 * time.Millisecond}), Fallback: allow}
+			base, rec := forwarder(t, c.provider, cfg, personal, team)
+			resp, err := http.Post(base+"/openai/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			movedOn := second.Load() > before
+			if movedOn != c.moveOn {
+				t.Errorf("the next credential was tried: %v, want %v (status %d)", movedOn, c.moveOn, resp.StatusCode)
+			}
+			rows := rec.Rows()
+			if len(rows) != 1 {
+				t.Fatalf("rows %+v, want one", rows)
+			}
+			if want := map[bool]byok.CredentialRef{true: team.Ref, false: personal.Ref}[c.moveOn]; rows[0].Credential != want {
+				t.Errorf("row names %s, want %s", rows[0].Credential, want)
+			}
+		})
+	}
+}
