@@ -77,6 +77,13 @@ func (rl *relayer) serve(w http.ResponseWriter, r *http.Request) {
 		upstream.WriteError(w, svc, ref)
 		return
 	}
+	if err := s.cfg.Store.Writable(r.Context()); err != nil {
+		s.log.Error("relay: call refused, its row could not be recorded", "member", dev.Member, "err", err)
+		upstream.WriteError(w, svc, &byok.Refusal{Status: http.StatusServiceUnavailable, Code: "hub_cannot_record",
+			Message: "byokd hub: not sent: the hub cannot record calls now (its disk is full or its database cannot be written), " +
+				"and the team's key is never used unrecorded; your admin can see why in the hub's log. Try again later, or use a personal key"})
+		return
+	}
 	id := r.Header.Get(upstream.HeaderEventID)
 	if !validID(id) {
 		id = s.cfg.NewID()

@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -256,5 +257,40 @@ func TestRelay_OnlyMeteredEndpoints(t *testing.T) {
 	p.UnmeteredEndpoints = []string{"openai FETCH /v1/x"}
 	if _, err := h.admin.SetPolicy(ctx, p); err == nil || !strings.Contains(err.Error(), "the method must be") {
 		t.Errorf("SetPolicy with a bad endpoint: %v", err)
+	}
+}
+
+// unwritable is a Store whose database has stopped taking writes.
+type unwritable struct{ hub.Store }
+
+func (unwritable) Writable(context.Context) error {
+	return errors.New("hub disk full: free space on the disk holding /srv/hub/hub.db")
+}
+
+// A hub that could not record a call does not send it on the team's key:
+// the member hears why, the upstream sees nothing, and the hub's path is
+// not told to members.
+func TestRelay_RefusesWhatItCannotRecord(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	u, _ := url.Parse(fake.URL)
+	h := startHub(t, func(c *hub.Config) {
+		c.Upstreams = map[byok.Service]*url.URL{byok.OpenAI: u, byok.Anthropic: u, byok.ClickUp: u}
+		c.Store = unwritable{c.Store}
+	})
+	ctx := context.Background()
+	if _, err := h.admin.AddKey(ctx, byok.OpenAI, "team-openai", byok.NewSecret(teamOpenAI)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.admin.SetPolicy(ctx, byok.Policy{SharedServices: []byok.Service{byok.OpenAI}}); err != nil {
+		t.Fatal(err)
+	}
+	en := h.join(t, "ann@example.com")
+	status, _, body := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, "evt-1"), nil, chatBody)
+	if status != 503 || !strings.Contains(body, `"code":"hub_cannot_record"`) || !strings.Contains(body, "the team's key is never used unrecorded") ||
+		strings.Contains(body, "/srv/hub") {
+		t.Errorf("relay with an unwritable store: %d %s", status, body)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
 	}
 }

@@ -46,6 +46,9 @@ type Store interface {
 	// row already stored under the same (member, id). It returns after
 	// commit.
 	IngestUsage(ctx context.Context, member, deviceID string, evs []byok.UsageEvent) error
+	// Writable reports whether a row could be committed now: the relay
+	// asks before it sends a call on the team's key.
+	Writable(ctx context.Context) error
 	// RecordRelayed stores the hub's own row of a relayed call, replacing
 	// a device's copy under the same (member, id); byok.ErrExists if the
 	// hub already metered a call under that id.

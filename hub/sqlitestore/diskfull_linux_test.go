@@ -64,3 +64,39 @@ func TestIngest_DiskFullThenFreed(t *testing.T) {
 		t.Errorf("rows stored: %d (%d distinct), want %d, each once", len(rows), len(seen), len(evs))
 	}
 }
+
+// TestWritable_DiskFull: on a full disk Writable says so (and where), not
+// only the first time; once space is freed it succeeds again.
+func TestWritable_DiskFull(t *testing.T) {
+	dir := smalldisk.Mount(t, 4<<20)
+	ctx := context.Background()
+	path := filepath.Join(dir, hub.DBFile)
+	db, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Writable(ctx); err != nil {
+		t.Fatalf("Writable on an empty disk: %v", err)
+	}
+	free := smalldisk.Fill(t, dir)
+	// A failed write ends the trust a recent commit gives: the probe
+	// writes, and fails.
+	big := make([]byok.UsageEvent, 200)
+	for i := range big {
+		big[i] = byok.UsageEvent{ID: fmt.Sprintf("ev-%04d", i), Time: time.Now(), Service: byok.OpenAI,
+			Model: strings.Repeat("m", 200), Payer: byok.PayerPersonal, Status: 200}
+	}
+	if err := db.IngestUsage(ctx, "ann@example.com", "dev-1", big); err == nil {
+		t.Fatal("ingest on a full disk succeeded")
+	}
+	for range 2 {
+		if err := db.Writable(ctx); err == nil || !strings.Contains(err.Error(), "hub disk full: free space on the disk holding "+path) {
+			t.Fatalf("Writable on a full disk: %v, want the disk-full error", err)
+		}
+	}
+	free()
+	if err := db.Writable(ctx); err != nil {
+		t.Fatalf("Writable after space was freed: %v", err)
+	}
+}
