@@ -43,7 +43,8 @@ func (d *DB) LastCommit() time.Time {
 const readyFresh = 2 * time.Second
 
 // Ready reports whether a usage row recorded now would be kept, cheaply
-// enough to ask before every call. Healthy and written to within
+// enough to ask before every call. The journal must hold its reserved
+// room (see journal), whatever else holds. Healthy and written to within
 // readyFresh, it does no I/O. Healthy but idle, it asks the file system
 // for the free room and the read-only flag of the ledger's disk (one
 // statfs, about 15 µs after a quiet spell here; a SQLite transaction
@@ -59,6 +60,9 @@ func (d *DB) Ready(ctx context.Context) error {
 	now := d.opts.Now()
 	if h.lastErr != nil {
 		return d.Probe(ctx)
+	}
+	if err := d.journalRoom(); err != nil {
+		return err
 	}
 	if now.Sub(h.lastCommit) < readyFresh || now.Sub(h.lastReady) < readyFresh {
 		return nil
@@ -83,6 +87,25 @@ func (d *DB) Ready(ctx context.Context) error {
 	d.health.lastReady = now
 	d.healthMu.Unlock()
 	return nil
+}
+
+// journalRoom fails when the journal could not keep the room its next
+// rows need (journal.reserve): it tries once more, and refuses the call if
+// the disk still has none, before anything is sent.
+func (d *DB) journalRoom() error {
+	if d.journal.roomErr() == nil {
+		return nil
+	}
+	d.appendMu.Lock()
+	d.journal.reserve(d.journal.files[d.journal.active])
+	d.journal.publish()
+	err := d.journal.roomErr()
+	d.appendMu.Unlock()
+	if err != nil {
+		err = classify(d.path, err)
+		d.log.Warn("call refused: no room for its usage row", "err", err)
+	}
+	return err
 }
 
 // readyRoom is the free room Ready asks of the ledger's disk: a journal

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"byokd.dev/byok"
 )
@@ -34,16 +35,71 @@ func JournalPaths(path string) [2]string {
 // them (a row is journaled and joins the waiting rows under one lock) or
 // was committed by an earlier transaction, so emptying it loses nothing.
 // A file whose transaction failed keeps its rows until a later commit.
+//
+// Each file keeps journalReserve bytes allocated past its end (fallocate
+// with KEEP_SIZE, where the file system has it), so that the rows of the
+// calls in flight have room on a disk that fills meanwhile: a call is let
+// out only while the reservation holds (DB.Ready), and its row can then be
+// written whatever else took the disk.
 type journal struct {
 	files  [2]*journalFile
 	active int // the file rows are appended to
 	buf    []byte
+	// room is the active file's roomErr, published for Ready, which
+	// holds no lock: nil while it holds its reservation.
+	room      atomic.Pointer[error]
+	noReserve atomic.Bool // the file system cannot reserve: Ready's statfs check stands alone
 }
 
+// A journalFile is used by one goroutine at a time: the active one by
+// appenders holding DB.appendMu, the other by the writer emptying it.
 type journalFile struct {
-	path string
-	f    *os.File
-	size int64 // bytes written since it was last emptied
+	path     string
+	f        *os.File
+	size     int64 // bytes written since it was last emptied
+	reserved int64 // allocated up to this offset
+	roomErr  error // why the last reservation failed; nil if it held
+}
+
+// journalReserve is the room each journal file keeps past its end: about
+// two thousand rows of calls in flight. It is topped up once half is used.
+const journalReserve = 1 << 20
+
+// reserve tops jf's reservation up to journalReserve past its end, and
+// notes in jf.roomErr whether it could.
+func (j *journal) reserve(jf *journalFile) {
+	if j.noReserve.Load() || (jf.roomErr == nil && jf.reserved-jf.size >= journalReserve/2) {
+		return
+	}
+	err := reserveSpace(jf.f, jf.size, journalReserve)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		j.noReserve.Store(true)
+		jf.roomErr = nil
+	case err != nil:
+		jf.roomErr = fmt.Errorf("reserve room for usage rows in %s: %w", jf.path, err)
+	default:
+		jf.reserved, jf.roomErr = jf.size+journalReserve, nil
+	}
+}
+
+// publish makes the active file's room what Ready sees. Call it holding
+// DB.appendMu (or before the DB is shared).
+func (j *journal) publish() {
+	if err := j.files[j.active].roomErr; err != nil {
+		j.room.Store(&err)
+	} else {
+		j.room.Store(nil)
+	}
+}
+
+// roomErr is why the active file cannot promise room for the next rows,
+// or nil.
+func (j *journal) roomErr() error {
+	if p := j.room.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // openJournal opens (creating, mode 0600) the journal's files for the
@@ -68,6 +124,7 @@ func openJournal(path string) (*journal, []byok.UsageEvent, error) {
 			}
 			evs = append(evs, rows...)
 			j.files[i] = &journalFile{path: p, f: f, size: size}
+			j.reserve(j.files[i])
 		}
 		if err != nil {
 			if i == 1 {
@@ -76,6 +133,7 @@ func openJournal(path string) (*journal, []byok.UsageEvent, error) {
 			return nil, nil, err
 		}
 	}
+	j.publish()
 	return j, evs, nil
 }
 
@@ -135,6 +193,8 @@ func (j *journal) append(evs []*byok.UsageEvent) error {
 		return err
 	}
 	jf.size += int64(n)
+	j.reserve(jf)
+	j.publish()
 	return nil
 }
 
@@ -142,6 +202,7 @@ func (j *journal) append(evs []*byok.UsageEvent) error {
 func (j *journal) rotate() (was int) {
 	was = j.active
 	j.active = 1 - was
+	j.publish()
 	return was
 }
 
@@ -155,7 +216,8 @@ func (j *journal) empty(i int) error {
 	if err := jf.f.Truncate(0); err != nil {
 		return err
 	}
-	jf.size = 0
+	jf.size, jf.reserved = 0, 0 // the truncate freed the reservation too
+	j.reserve(jf)
 	return nil
 }
 

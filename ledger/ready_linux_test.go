@@ -80,3 +80,59 @@ func TestDiskRoom_ReadOnlyMount(t *testing.T) {
 		t.Errorf("what Ready says of it: %v, want ErrUnavailable with the read-only advice", err)
 	}
 }
+
+// TestJournal_RoomForCallsInFlight: calls let out just before the disk
+// filled (the ledger had just committed, so Ready asked nothing) still get
+// their rows written: the journal keeps room reserved past its end. Once
+// that room cannot be kept, Ready refuses the next call before it goes
+// out. When space returns, every row lands once.
+func TestJournal_RoomForCallsInFlight(t *testing.T) {
+	ctx := context.Background()
+	disk := smalldisk.Mount(t, 8<<20)
+	path := filepath.Join(disk, "ledger.db")
+	d := openAt(t, path, Options{BusyTimeout: 50 * time.Millisecond})
+	if err := d.Record(ctx, event(0)); err != nil {
+		t.Fatal(err)
+	}
+	d.settle(ctx)
+	if err := d.Ready(ctx); err != nil {
+		t.Fatalf("Ready before the disk filled: %v", err)
+	}
+	free := smalldisk.Fill(t, disk)
+	// 200 calls were in flight: each one's row must be kept.
+	const inFlight = 200
+	for i := 1; i <= inFlight; i++ {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatalf("Record of call %d in flight when the disk filled: %v", i, err)
+		}
+	}
+	// The disk is full: whether SQLite or the journal's reservation says
+	// so first, the next call is refused before it goes out.
+	refused, recorded := false, inFlight+1
+	for i := inFlight + 1; i < inFlight+3000 && !refused; i++ {
+		if err := d.Ready(ctx); err != nil {
+			refused = strings.Contains(err.Error(), "disk full")
+			if !refused {
+				t.Fatalf("Ready on a full disk: %v, want the disk-full advice", err)
+			}
+			break
+		}
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatalf("Record of call %d, admitted by Ready: %v", i, err)
+		}
+		recorded++
+	}
+	if !refused {
+		t.Fatal("Ready never refused a call on a full disk")
+	}
+	free()
+	if err := d.Probe(ctx); err != nil {
+		t.Fatalf("Probe once space is back: %v", err)
+	}
+	if err := d.Ready(ctx); err != nil {
+		t.Fatalf("Ready once space is back: %v", err)
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != recorded {
+		t.Errorf("ledger holds %d rows, want the %d recorded, each once", got, recorded)
+	}
+}
