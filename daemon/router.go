@@ -27,8 +27,9 @@ type router struct {
 	routerDeps
 	health *routing.Health
 
-	mu    sync.RWMutex
-	prefs map[byok.Service]ledger.Pref
+	mu          sync.RWMutex
+	prefs       map[byok.Service]ledger.Pref
+	warnedClock time.Time // when the clock was last said to be set back
 }
 
 // routerDeps is what the router uses, each part as small as it needs.
@@ -55,6 +56,7 @@ type routerLedger interface {
 	Record(ctx context.Context, ev byok.UsageEvent) error
 	Budget(ctx context.Context, svc byok.Service, cred byok.CredentialRef, from, to time.Time) (ledger.BudgetState, error)
 	MarkAlert(ctx context.Context, svc byok.Service, cred byok.CredentialRef, month string, percent int) (bool, error)
+	Newest() time.Time
 }
 
 // routerKeys is the part of the keyring the router uses.
@@ -204,7 +206,7 @@ func (r *router) reserve(ctx context.Context, c *upstream.Call, keys []personalK
 		if k.info.Name != name || k.info.Budget <= 0 {
 			continue
 		}
-		from, to := monthBounds(r.now())
+		from, to := monthBounds(r.budgetNow())
 		_, err := r.ledger.Reserve(ctx, ledger.Reservation{
 			ID: c.Row.ID, Service: c.Service, Credential: k.info.Ref(),
 			Amount: estimate, Budget: k.info.Budget, From: from, To: to,
@@ -219,6 +221,32 @@ func (r *router) reserve(ctx context.Context, c *upstream.Call, keys []personalK
 	}
 	return false, nil
 }
+
+// budgetNow is the time a budget month is chosen by: the clock, unless it
+// is behind the newest recorded row (set back, by hand or by a bad sync),
+// which would reopen a month whose budget is spent. Then the newest row's
+// time, and a warning.
+func (r *router) budgetNow() time.Time {
+	now, newest := r.now(), r.ledger.Newest()
+	if !now.Before(newest.Add(-clockSlack)) {
+		return now
+	}
+	r.mu.Lock()
+	warn := now.Sub(r.warnedClock) > 10*time.Minute || now.Before(r.warnedClock)
+	if warn {
+		r.warnedClock = now
+	}
+	r.mu.Unlock()
+	if warn {
+		r.log.Warn("the clock is behind the newest usage row: budgets count from that row's month, not the clock's",
+			"clock", now, "newest_row", newest)
+	}
+	return newest
+}
+
+// clockSlack is how far behind the newest row the clock may be without
+// being called set back: rows of calls that started a little earlier.
+const clockSlack = time.Minute
 
 // credentials turns plan steps into the proxy's credentials.
 func (r *router) credentials(c *upstream.Call, plan routing.Plan, keys []personalKey, link *hubLink, estimate byok.Micros) []upstream.Credential {

@@ -74,6 +74,7 @@ type routerCase struct {
 	keys    []byok.KeyInfo
 	locked  []string
 	spent   byok.Micros // already spent this month on the first key
+	back    time.Duration // the clock is then set back by this much
 	hub     bool
 	policy  byok.Policy
 	paused  bool
@@ -113,6 +114,8 @@ func TestRouter_Plan(t *testing.T) {
 			keys: []byok.KeyInfo{budgeted}, spent: budgeted.Budget, refusal: routing.CodeBudgetBlocked, status: 402},
 		{name: "over budget, shared takes over", pref: ledger.Pref{Preference: byok.PreferPersonal, OverBudget: "shared"},
 			keys: []byok.KeyInfo{budgeted}, spent: budgeted.Budget, hub: true, policy: shared, want: []string{"team/openai"}},
+		{name: "over budget, block, and the clock set back into last month", pref: ledger.Pref{Preference: byok.PreferPersonal, OverBudget: "block"},
+			keys: []byok.KeyInfo{budgeted}, spent: budgeted.Budget, back: 20 * 24 * time.Hour, refusal: routing.CodeBudgetBlocked, status: 402},
 		{name: "under budget, block", pref: ledger.Pref{Preference: byok.PreferPersonal, OverBudget: "block"},
 			keys: []byok.KeyInfo{budgeted}, spent: budgeted.Budget / 2, want: []string{"personal/work"}},
 		{name: "ask each time, answered personal", pref: ledger.Pref{Preference: byok.PreferAsk},
@@ -216,6 +219,7 @@ func newTestRouter(t *testing.T, c routerCase) (*router, *askedApprovals, eventL
 			t.Fatal(err)
 		}
 	}
+	clock.Add(-c.back)
 	var link *hubLink
 	if c.hub {
 		u, _ := url.Parse("https://hub.example")

@@ -49,6 +49,7 @@ type budgets struct {
 	mu     sync.Mutex
 	months map[monthKey]*monthEntry
 	holds  map[string]hold // by call id
+	newest int64           // the newest row's time, unix microseconds
 }
 
 type monthKey struct {
@@ -165,12 +166,24 @@ func (b *budgets) recorded(evs []*byok.UsageEvent, journaled bool) {
 		if !journaled {
 			continue
 		}
+		b.newest = max(b.newest, ev.Time.UnixMicro())
 		for _, m := range b.months {
 			if m.counting && m.key.holds(ev) {
 				m.spent += ev.Cost
 			}
 		}
 	}
+}
+
+// Newest is the time of the newest row recorded, zero if none: a clock
+// behind it has been set back, and a budget month must not reopen by it.
+func (d *DB) Newest() time.Time {
+	d.budgets.mu.Lock()
+	defer d.budgets.mu.Unlock()
+	if d.budgets.newest == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(d.budgets.newest)
 }
 
 // Reserve checks the key's spend this month plus the estimates of its

@@ -219,6 +219,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err == nil {
 		err = d.openJournal(stmts)
 	}
+	if err == nil {
+		var newest sql.NullInt64
+		if err = d.wdb.QueryRowContext(ctx, `SELECT max(time_us) FROM usage`).Scan(&newest); err == nil {
+			d.budgets.newest = newest.Int64
+		}
+	}
 	if err != nil {
 		if stmts != nil {
 			stmts.close()
