@@ -73,7 +73,7 @@ type routerCase struct {
 	pref    ledger.Pref
 	keys    []byok.KeyInfo
 	locked  []string
-	spent   byok.Micros // already spent this month on the first key
+	spent   byok.Micros   // already spent this month on the first key
 	back    time.Duration // the clock is then set back by this much
 	hub     bool
 	policy  byok.Policy
