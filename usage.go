@@ -20,6 +20,12 @@ type Usage struct {
 	CacheWrite5mTokens int64 // Anthropic 5-minute cache writes (and writes of unknown TTL)
 	CacheWrite1hTokens int64 // Anthropic 1-hour cache writes
 	Requests           int64 // for per-request services (ClickUp)
+	// ServiceTier, InferenceGeo and Speed are what the provider says it
+	// served where that changes the price: OpenAI's service_tier ("flex",
+	// "priority"), Anthropic's usage.service_tier ("priority", "batch"),
+	// inference_geo ("us") and speed ("fast"). They price the call; the
+	// ledger keeps the cost.
+	ServiceTier, InferenceGeo, Speed string
 	// Complete is false when the response ended before the provider's final
 	// usage report (a dropped client, a reset, a stream without usage).
 	Complete bool
@@ -51,8 +57,13 @@ type UsageEvent struct {
 // CostText is the call's cost as shown: "unknown" when it is, never
 // "$0.00" for a call nobody priced.
 func (e UsageEvent) CostText() string {
-	if !e.CostKnown {
+	switch {
+	case !e.CostKnown:
 		return "unknown"
+	case !e.Usage.Complete:
+		// Cut off: what the provider reported before the end (the
+		// prompt's tokens) is a lower bound of what it bills.
+		return "at least " + e.Cost.String()
 	}
 	return e.Cost.String()
 }

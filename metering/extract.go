@@ -9,7 +9,7 @@ import "bytes"
 // copied, so its memory stays fixed however large the document is.
 
 // maxTargets is the most paths one extractor captures.
-const maxTargets = 4
+const maxTargets = 5
 
 // maxKey is the longest key the extractor compares; longer keys never match.
 const maxKey = 32

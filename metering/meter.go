@@ -12,6 +12,7 @@ const (
 	slotUsage = 1 // usage or response.usage
 	slotType  = 2 // the event's type
 	slotExtra = 3 // chat: choices (when filtering); Anthropic: message.usage
+	slotTier  = 4 // OpenAI: service_tier or response.service_tier
 )
 
 // Value caps per slot: usage objects are a few hundred bytes, and a choices
@@ -21,6 +22,7 @@ const (
 	maxUsageJSON = 64 << 10
 	maxTypeJSON  = 64
 	maxChoices   = 64
+	maxTierJSON  = 64
 )
 
 // maxHeld bounds the partial event a filtering Meter holds back. A longer
@@ -71,17 +73,19 @@ func NewMeter(c Call, status int, contentType string) *Meter {
 	}
 	m.sp.x = &m.x
 	usage := target{k1: "usage", max: maxUsageJSON}
+	tier := target{k1: "service_tier", max: maxTierJSON}
 	switch {
 	case !m.sse:
-		m.x.init(target{k1: "model", max: maxModelJSON}, usage)
+		m.x.init(target{k1: "model", max: maxModelJSON}, usage, target{}, target{}, tier)
 	case m.format == formatChat:
 		m.filter = c.InjectedUsage
 		m.x.init(target{k1: "model", max: maxModelJSON}, usage, target{},
-			target{k1: "choices", max: maxChoices})
+			target{k1: "choices", max: maxChoices}, tier)
 	case m.format == formatResponses:
 		m.x.init(target{k1: "response", k2: "model", max: maxModelJSON},
 			target{k1: "response", k2: "usage", max: maxUsageJSON},
-			target{k1: "type", max: maxTypeJSON})
+			target{k1: "type", max: maxTypeJSON}, target{},
+			target{k1: "response", k2: "service_tier", max: maxTierJSON})
 	case m.format == formatAnthropic:
 		m.x.init(target{k1: "message", k2: "model", max: maxModelJSON}, usage,
 			target{k1: "type", max: maxTypeJSON},
@@ -170,6 +174,14 @@ func (m *Meter) readJSON() {
 		return
 	}
 	m.setOpenAIUsage(v)
+	m.setTier()
+}
+
+// setTier takes OpenAI's service_tier, if the slot holds one.
+func (m *Meter) setTier() {
+	if v, ok := m.x.value(slotTier); ok {
+		setString(&m.u.ServiceTier, v)
+	}
 }
 
 // setOpenAIUsage stores an OpenAI usage object, if v is one.
@@ -221,6 +233,7 @@ func (m *Meter) event() (terminal, drop bool) {
 			return true, false
 		}
 		m.setModel(slotModel)
+		m.setTier()
 		if v, ok := m.x.value(slotUsage); ok && m.setOpenAIUsage(v) && m.filter {
 			c, ok := m.x.value(slotExtra)
 			drop = ok && isEmptyArray(c)
@@ -232,6 +245,7 @@ func (m *Meter) event() (terminal, drop bool) {
 			if v, ok := m.x.value(slotUsage); ok {
 				m.setOpenAIUsage(v)
 			}
+			m.setTier()
 			m.u.Complete = true
 			terminal = true
 		}

@@ -52,12 +52,23 @@ func LoadPrices(path string) (*Prices, error) {
 
 // priceEntry is one model in a price file; nil means absent.
 type priceEntry struct {
-	Input        *float64 `json:"input"`
-	CachedInput  *float64 `json:"cached_input"`
-	CacheWrite5m *float64 `json:"cache_write_5m"`
-	CacheWrite1h *float64 `json:"cache_write_1h"`
-	Output       *float64 `json:"output"`
+	Input        *float64                      `json:"input"`
+	CachedInput  *float64                      `json:"cached_input"`
+	CacheWrite5m *float64                      `json:"cache_write_5m"`
+	CacheWrite1h *float64                      `json:"cache_write_1h"`
+	Output       *float64                      `json:"output"`
+	LongContext  *longEntry                    `json:"long_context"`
+	Multipliers  map[string]map[string]float64 `json:"multipliers"`
 }
+
+// longEntry is a model's long-context price in a price file.
+type longEntry struct {
+	Above int64 `json:"above_prompt_tokens"`
+	priceEntry
+}
+
+// multiplierDims are the dimensions a multiplier may scale by.
+var multiplierDims = map[string]bool{"service_tier": true, "inference_geo": true, "speed": true}
 
 // parsePrices reads a price file over a copy of base.
 func parsePrices(name string, data []byte, base *Prices) (*Prices, error) {
@@ -128,6 +139,30 @@ func (e priceEntry) price() (Price, error) {
 	if p.CacheWrite1h, err = check("cache_write_1h", e.CacheWrite1h, p.Input*2); err != nil {
 		return Price{}, err
 	}
+	if l := e.LongContext; l != nil {
+		if l.LongContext != nil || l.Multipliers != nil {
+			return Price{}, errors.New("long_context: holds prices only")
+		}
+		if l.Above <= 0 {
+			return Price{}, errors.New("long_context: above_prompt_tokens must be a positive token count")
+		}
+		lp, err := l.priceEntry.price()
+		if err != nil {
+			return Price{}, fmt.Errorf("long_context: %w", err)
+		}
+		p.LongContext = &LongContext{l.Above, lp.Input, lp.CachedInput, lp.CacheWrite5m, lp.CacheWrite1h, lp.Output}
+	}
+	for dim, vals := range e.Multipliers {
+		if !multiplierDims[dim] {
+			return Price{}, fmt.Errorf("multipliers: unknown dimension %q: use service_tier, inference_geo or speed", dim)
+		}
+		for v, m := range vals {
+			if math.IsNaN(m) || m <= 0 || m > 100 {
+				return Price{}, fmt.Errorf("multipliers: %s %q: %v is not a multiplier (above 0, at most 100)", dim, v, m)
+			}
+		}
+	}
+	p.Multipliers = e.Multipliers
 	return p, nil
 }
 

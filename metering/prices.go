@@ -12,8 +12,27 @@ import (
 type Price struct {
 	Input        float64 `json:"input"`
 	CachedInput  float64 `json:"cached_input"`   // cache reads (OpenAI cached input, Anthropic cache hits)
-	CacheWrite5m float64 `json:"cache_write_5m"` // Anthropic 5-minute cache writes
+	CacheWrite5m float64 `json:"cache_write_5m"` // 5-minute cache writes (Anthropic; OpenAI's cache writes)
 	CacheWrite1h float64 `json:"cache_write_1h"` // Anthropic 1-hour cache writes
+	Output       float64 `json:"output"`
+	// LongContext, if set, prices every token of a call whose prompt
+	// (input, cache reads and writes) is over Above tokens.
+	LongContext *LongContext `json:"long_context,omitempty"`
+	// Multipliers scale the whole call by what the provider reports it
+	// served: by dimension ("service_tier", "inference_geo", "speed"),
+	// then value ("priority": 2, "flex": 0.5, "us": 1.1, "fast": 2). A
+	// reported value the table does not list (other than the default:
+	// "default", "standard", "auto", "global") makes the cost unknown.
+	Multipliers map[string]map[string]float64 `json:"multipliers,omitempty"`
+}
+
+// LongContext is a model's price above a prompt length.
+type LongContext struct {
+	Above        int64   `json:"above_prompt_tokens"`
+	Input        float64 `json:"input"`
+	CachedInput  float64 `json:"cached_input"`
+	CacheWrite5m float64 `json:"cache_write_5m"`
+	CacheWrite1h float64 `json:"cache_write_1h"`
 	Output       float64 `json:"output"`
 }
 
@@ -23,16 +42,59 @@ const maxPrice = 1_000_000
 
 // rate is a Price in micro-USD per million tokens, so that cost arithmetic
 // is exact in integers.
-type rate struct{ input, cached, write5m, write1h, output int64 }
+type rate struct {
+	input, cached, write5m, write1h, output int64
+	long                                    *longRate
+	mult                                    map[string]map[string]float64
+}
+
+type longRate struct {
+	above                                   int64
+	input, cached, write5m, write1h, output int64
+}
+
+func micro(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
 
 func rateOf(p Price) rate {
-	f := func(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
-	return rate{f(p.Input), f(p.CachedInput), f(p.CacheWrite5m), f(p.CacheWrite1h), f(p.Output)}
+	r := rate{input: micro(p.Input), cached: micro(p.CachedInput), write5m: micro(p.CacheWrite5m),
+		write1h: micro(p.CacheWrite1h), output: micro(p.Output), mult: p.Multipliers}
+	if l := p.LongContext; l != nil {
+		r.long = &longRate{l.Above, micro(l.Input), micro(l.CachedInput), micro(l.CacheWrite5m), micro(l.CacheWrite1h), micro(l.Output)}
+	}
+	return r
 }
 
 func (r rate) price() Price {
 	f := func(m int64) float64 { return float64(m) / 1e6 }
-	return Price{f(r.input), f(r.cached), f(r.write5m), f(r.write1h), f(r.output)}
+	p := Price{Input: f(r.input), CachedInput: f(r.cached), CacheWrite5m: f(r.write5m), CacheWrite1h: f(r.write1h),
+		Output: f(r.output), Multipliers: r.mult}
+	if l := r.long; l != nil {
+		p.LongContext = &LongContext{l.above, f(l.input), f(l.cached), f(l.write5m), f(l.write1h), f(l.output)}
+	}
+	return p
+}
+
+// served is the rate of a call as the provider served it: the long-context
+// rate past its prompt length, scaled by each multiplier the usage reports.
+// ok is false for a reported tier, region or speed the table does not price.
+func (r rate) served(u byok.Usage, prompt int64) (rate, bool) {
+	out := r
+	if l := r.long; l != nil && prompt > l.above {
+		out.input, out.cached, out.write5m, out.write1h, out.output = l.input, l.cached, l.write5m, l.write1h, l.output
+	}
+	for dim, v := range map[string]string{"service_tier": u.ServiceTier, "inference_geo": u.InferenceGeo, "speed": u.Speed} {
+		if v == "" {
+			continue // the default: list prices
+		}
+		m, ok := r.mult[dim][v]
+		if !ok {
+			return rate{}, false
+		}
+		scale := func(x int64) int64 { return int64(math.Round(float64(x) * m)) }
+		out.input, out.cached, out.write5m, out.write1h, out.output =
+			scale(out.input), scale(out.cached), scale(out.write5m), scale(out.write1h), scale(out.output)
+	}
+	return out, true
 }
 
 // Estimates.
@@ -53,12 +115,14 @@ const (
 )
 
 // Prices is a price table: per service, per model. Look-up is exact, else
-// the longest table key that the model name extends with "-" and a dated or
-// named variant ("gpt-4o-2024-08-06" is priced as "gpt-4o",
-// "claude-sonnet-4-5-20250929" as "claude-sonnet-4-5"); a short version
-// number never matches ("claude-opus-4-6" is not "claude-opus-4"), so a new
-// model is "cost unknown" rather than wrongly priced. A Prices is read-only
-// once made and safe for concurrent use.
+// the longest table key that the model name extends with "-" and a date or
+// "latest" ("gpt-4o-2024-08-06" is priced as "gpt-4o",
+// "claude-sonnet-4-5-20250929" as "claude-sonnet-4-5"). A named variant
+// ("gpt-4o-audio-preview", "gpt-5-codex") or a new version
+// ("claude-opus-4-6" after "claude-opus-4") never takes its base model's
+// price: the provider prices them apart, so they are "cost unknown" until
+// the table lists them. A Prices is read-only once made and safe for
+// concurrent use.
 type Prices struct {
 	models map[byok.Service]map[string]rate
 }
@@ -78,7 +142,7 @@ func (p *Prices) lookup(svc byok.Service, model string) (rate, string, bool) {
 		return r, model, true
 	}
 	for i := len(model) - 1; i > 0; i-- {
-		if model[i] != '-' || isShortVersion(model[i+1:]) {
+		if model[i] != '-' || !isDateSuffix(model[i+1:]) {
 			continue
 		}
 		if r, ok := t[model[:i]]; ok {
@@ -88,15 +152,27 @@ func (p *Prices) lookup(svc byok.Service, model string) (rate, string, bool) {
 	return rate{}, "", false
 }
 
-// isShortVersion reports whether s starts with one or two digits that are
-// not followed by another digit: a version such as "6" or "6-20260101",
-// not a date such as "20250929" or "2024-08-06".
-func isShortVersion(s string) bool {
-	n := 0
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		n++
+// isDateSuffix reports whether s names a snapshot of its base model, not
+// another model: a date ("20250929", "2024-08-06", "0613"), "latest", or
+// nothing.
+func isDateSuffix(s string) bool {
+	digits := func(s string) bool {
+		for _, c := range []byte(s) {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
 	}
-	return n == 1 || n == 2
+	switch {
+	case s == "" || s == "latest":
+		return true
+	case len(s) == 8 || len(s) == 4:
+		return digits(s)
+	case len(s) == 10:
+		return digits(s[:4]) && s[4] == '-' && digits(s[5:7]) && s[7] == '-' && digits(s[8:])
+	}
+	return false
 }
 
 // Cost prices u. It returns false ("cost unknown") when the model is not in
@@ -112,6 +188,9 @@ func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	}
 	r, _, ok := p.lookup(svc, u.Model)
 	if !ok {
+		return 0, false
+	}
+	if r, ok = r.served(u, in+cr+w5+w1); !ok {
 		return 0, false
 	}
 	var a acc

@@ -44,6 +44,7 @@ type anthropicUsage struct {
 	input, output, cacheRead, cacheCreate int64
 	write5m, write1h                      int64
 	split                                 bool // cache_creation said how writes split by duration
+	tier, geo, speed                      string
 }
 
 // merge reads one usage object over the current counts; fields absent or
@@ -68,6 +69,12 @@ func (a *anthropicUsage) merge(obj []byte) bool {
 			setCount(&a.cacheRead, v)
 		case "cache_creation_input_tokens":
 			setCount(&a.cacheCreate, v)
+		case "service_tier":
+			setString(&a.tier, v)
+		case "inference_geo":
+			setString(&a.geo, v)
+		case "speed":
+			setString(&a.speed, v)
 		case "cache_creation":
 			d, ok := newObjIter(v, 0)
 			for ok {
@@ -87,6 +94,18 @@ func (a *anthropicUsage) merge(obj []byte) bool {
 	return true
 }
 
+// setString stores the string in v, if v is one: a tier, region or speed,
+// kept only where it is not the default that list prices are for.
+func setString(dst *string, v []byte) {
+	switch s := decodeString(v); s {
+	case "":
+	case "default", "standard", "auto", "global", "not_available":
+		*dst = ""
+	default:
+		*dst = s
+	}
+}
+
 // setCount stores the count in v, if v is a number, and reports whether it was.
 func setCount(dst *int64, v []byte) bool {
 	n, ok := parseCount(v)
@@ -101,6 +120,7 @@ func setCount(dst *int64, v []byte) bool {
 // count as 5-minute ones too.
 func (a *anthropicUsage) apply(u *byok.Usage) {
 	u.InputTokens, u.OutputTokens, u.CacheReadTokens = a.input, a.output, a.cacheRead
+	u.ServiceTier, u.InferenceGeo, u.Speed = a.tier, a.geo, a.speed
 	if !a.split {
 		u.CacheWrite5mTokens, u.CacheWrite1hTokens = a.cacheCreate, 0
 		return

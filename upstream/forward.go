@@ -239,6 +239,12 @@ func (f *Forwarder) record(ctx context.Context, st *callState, status int, u byo
 		ev.Cost, ev.CostKnown = 0, true
 	case metering.Metered(st.Service, st.Method, st.Meter.Path):
 		ev.Cost, ev.CostKnown = f.cfg.Prices.Cost(st.Service, u)
+		if !u.Complete && u.InputTokens|u.OutputTokens|u.CacheReadTokens|u.CacheWriteTokens() == 0 && !metering.Free(st.Service, st.Method, st.Meter.Path) {
+			// Cut off before the provider said anything of its usage
+			// (an OpenAI stream reports it only at the end): what it
+			// will bill is not known, and is not $0.
+			ev.Cost, ev.CostKnown = 0, false
+		}
 	case metering.Free(st.Service, st.Method, st.Meter.Path):
 		ev.Cost, ev.CostKnown = 0, true
 	default:

@@ -270,3 +270,48 @@ func TestForward_MovesOnOnlyWhenNothingWasSent(t *testing.T) {
 		})
 	}
 }
+
+// A stream cut before its end records what the provider had said: an
+// OpenAI chat stream (usage only at the end) is "cost unknown", never a
+// known $0; an Anthropic stream cut after message_start is priced on its
+// prompt and shown as a lower bound.
+func TestForward_CutStreamIsNotKnownZero(t *testing.T) {
+	for _, c := range []struct {
+		name, path, body string
+		known            bool
+		text             string
+	}{
+		{"OpenAI chat", "/openai/v1/chat/completions",
+			"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hel\"}}],\"usage\":null}\n\n",
+			false, "unknown"},
+		{"Anthropic messages", "/anthropic/v1/messages",
+			"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"usage\":{\"input_tokens\":100000,\"output_tokens\":1}}}\n\n",
+			true, "at least $0.300015"}, // 100,000 × $3 + 1 × $15 per million
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, c.body)
+				w.(http.Flusher).Flush()
+				conn, _, _ := w.(http.Hijacker).Hijack()
+				conn.Close()
+			}))
+			defer cut.Close()
+			base, rec := forwarder(t, cut.URL, Config{}, Credential{Ref: byok.PersonalKey("work"), Secret: byok.NewSecret(testKey)})
+			resp, err := http.Post(base+c.path, "application/json", strings.NewReader(`{"model":"x","stream":true,"max_tokens":5}`))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			rows := rec.Rows()
+			if len(rows) != 1 {
+				t.Fatalf("rows %+v, want one", rows)
+			}
+			r := rows[0]
+			if r.CostKnown != c.known || r.Usage.Complete || r.CostText() != c.text {
+				t.Errorf("row cost %v known %v complete %v shown %q, want known %v, incomplete, shown %q",
+					r.Cost, r.CostKnown, r.Usage.Complete, r.CostText(), c.known, c.text)
+			}
+		})
+	}
+}

@@ -1,0 +1,93 @@
+package metering
+
+import (
+	"math"
+	"testing"
+
+	"byokd.dev/byok"
+)
+
+// meterBody meters one whole response body of c with content type ct.
+func meterBody(c Call, ct, body string) byok.Usage {
+	m := NewMeter(c, 200, ct)
+	m.Filter([]byte(body))
+	m.Flush()
+	return m.Usage()
+}
+
+// listCost is the published rule, worked out independently of Cost: tokens
+// times USD per million at the applicable rates, times each multiplier,
+// rounded to the micro-dollar.
+func listCost(in, cached, write5m, output int64, rates [4]float64, mult float64) byok.Micros {
+	usd := (float64(in)*rates[0] + float64(cached)*rates[1] + float64(write5m)*rates[2] + float64(output)*rates[3]) / 1e6 * mult
+	return byok.Micros(math.Round(usd * 1e6))
+}
+
+// TestCost_BillingDimensions: for each way a provider's bill departs from
+// the base rates — service tiers (flex, priority, batch), long-context
+// tiers, Anthropic's US-only inference and fast mode — a response in the
+// provider's exact format, JSON and streamed, costs what the provider's
+// published rule says. A tier the table does not price is "cost unknown",
+// never the base rate.
+func TestCost_BillingDimensions(t *testing.T) {
+	p := DefaultPrices()
+	chat := Call{Service: byok.OpenAI, Path: "/v1/chat/completions"}
+	responses := Call{Service: byok.OpenAI, Path: "/v1/responses"}
+	messages := Call{Service: byok.Anthropic, Path: "/v1/messages"}
+	sol := [4]float64{2, 0.10, 2.50, 10}  // gpt-6.1-sol up to 272K
+	solLong := [4]float64{4, 0.20, 5, 15} // above 272K input tokens
+	for _, c := range []struct {
+		name   string
+		call   Call
+		ct     string
+		body   string
+		want   byok.Micros
+		known  bool
+		stream bool
+	}{
+		{name: "OpenAI flex, JSON", call: chat, ct: "application/json",
+			body: `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-6.1-sol-2026-09-30","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500,"prompt_tokens_details":{"cached_tokens":200,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":100}},"service_tier":"flex","system_fingerprint":null}`,
+			want: listCost(800, 200, 0, 500, sol, 0.5), known: true},
+		{name: "OpenAI priority, chat stream", call: chat, ct: "text/event-stream",
+			body: "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-6.1-sol\",\"service_tier\":\"priority\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":null}],\"usage\":null}\n\n" +
+				"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-6.1-sol\",\"service_tier\":\"priority\",\"choices\":[],\"usage\":{\"prompt_tokens\":2000,\"completion_tokens\":300,\"total_tokens\":2300,\"prompt_tokens_details\":{\"cached_tokens\":0}}}\n\n" +
+				"data: [DONE]\n\n",
+			want: listCost(2000, 0, 0, 300, sol, 2), known: true},
+		{name: "OpenAI long context with flex, Responses stream", call: responses, ct: "text/event-stream",
+			body: "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"model\":\"gpt-6.1-sol\",\"service_tier\":\"auto\",\"usage\":null}}\n\n" +
+				"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"model\":\"gpt-6.1-sol\",\"service_tier\":\"flex\",\"usage\":{\"input_tokens\":300000,\"input_tokens_details\":{\"cached_tokens\":100000},\"output_tokens\":2000,\"output_tokens_details\":{\"reasoning_tokens\":1500},\"total_tokens\":302000}}}\n\n",
+			want: listCost(200000, 100000, 0, 2000, solLong, 0.5), known: true},
+		{name: "OpenAI exactly at the long-context line, JSON", call: responses, ct: "application/json",
+			body: `{"id":"r","object":"response","model":"gpt-6.1-sol","service_tier":"default","usage":{"input_tokens":272000,"input_tokens_details":{"cached_tokens":0},"output_tokens":10,"total_tokens":272010}}`,
+			want: listCost(272000, 0, 0, 10, sol, 1), known: true},
+		{name: "Anthropic fast mode and US-only inference, JSON", call: messages, ct: "application/json",
+			body: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-opus-5-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1000,"cache_creation_input_tokens":0,"cache_read_input_tokens":4000,"output_tokens":200,"service_tier":"standard","inference_geo":"us","speed":"fast"}}`,
+			want: listCost(1000, 4000, 0, 200, [4]float64{4, 0.20, 5, 20}, 2*1.1), known: true},
+		{name: "Anthropic long prompt, stream", call: messages, ct: "text/event-stream",
+			body: "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-5-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":90000,\"cache_creation_input_tokens\":20000,\"cache_read_input_tokens\":0,\"output_tokens\":1,\"service_tier\":\"standard\"}}}\n\n" +
+				"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":800}}\n\n" +
+				"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+			// 110,000 prompt tokens are over 100,000: every token at the long rates.
+			want: listCost(90000, 0, 20000, 800, [4]float64{0.50, 0.05, 0.625, 2.50}, 1), known: true},
+		{name: "Anthropic batch", call: messages, ct: "application/json",
+			body: `{"id":"msg_3","type":"message","role":"assistant","model":"claude-sonnet-5-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":10000,"output_tokens":1000,"service_tier":"batch"}}`,
+			want: listCost(10000, 0, 0, 1000, [4]float64{2, 0.10, 2.50, 10}, 0.5), known: true},
+		{name: "a tier the table does not price", call: messages, ct: "application/json",
+			body: `{"id":"msg_4","type":"message","role":"assistant","model":"claude-sonnet-5-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":10,"service_tier":"priority"}}`,
+			known: false},
+		{name: "a named variant is not its base model", call: chat, ct: "application/json",
+			body: `{"id":"c","object":"chat.completion","model":"gpt-4o-audio-preview","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":10,"total_tokens":20}}`,
+			known: false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			u := meterBody(c.call, c.ct, c.body)
+			if !u.Complete {
+				t.Fatalf("usage %+v not complete", u)
+			}
+			got, known := p.Cost(c.call.Service, u)
+			if known != c.known || got != c.want {
+				t.Errorf("cost %v (known %v), want %v (known %v); usage %+v", got, known, c.want, c.known, u)
+			}
+		})
+	}
+}
