@@ -10,6 +10,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/jsonapi"
+	"byokd.dev/byok/metering"
 )
 
 // ErrNotRunning: no daemon answers for this $BYOKD_HOME.
@@ -108,6 +109,11 @@ func (c *Client) TestKey(ctx context.Context, svc byok.Service, name string) (re
 // LoginURL makes a one-time link to the Credential Manager page.
 func (c *Client) LoginURL(ctx context.Context) (l Login, err error) {
 	return l, c.do(ctx, http.MethodPost, "/v1/login", struct{}{}, &l)
+}
+
+// Prices lists the prices in force and where each came from.
+func (c *Client) Prices(ctx context.Context) (p []metering.Listed, err error) {
+	return p, c.do(ctx, http.MethodGet, "/v1/prices", nil, &p)
 }
 
 // HubLoginURL asks the team hub for a one-time link to its web view.

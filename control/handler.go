@@ -12,6 +12,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/jsonapi"
+	"byokd.dev/byok/metering"
 )
 
 // Backend is what the handler serves; the daemon implements it.
@@ -44,6 +45,8 @@ type Backend interface {
 	// HubLoginURL asks the joined team hub for a one-time link to its web
 	// view, signed in as this member.
 	HubLoginURL(ctx context.Context) (Login, error)
+	// Prices lists the prices in force, each with where it came from.
+	Prices(ctx context.Context) ([]metering.Listed, error)
 }
 
 // ErrInvalid marks a request the backend refused as malformed; its message
@@ -79,6 +82,7 @@ func NewHandler(b Backend, token, readToken byok.Secret, port string, log *slog.
 	write("DELETE /v1/tokens/{name}", h.revokeToken)
 	read("GET /v1/usage", h.usage)
 	read("GET /v1/prefs", query(h, h.b.Prefs))
+	read("GET /v1/prices", query(h, h.b.Prices))
 	write("PUT /v1/prefs/{service}", h.setPref)
 	read("GET /v1/approvals", h.approvals)
 	write("POST /v1/approvals/{id}", h.answer)

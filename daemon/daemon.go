@@ -76,10 +76,13 @@ type Daemon struct {
 	keys      *keyring
 	tokens    *tokens
 	proxy     *localproxy.Proxy
-	proxyAddr string
-	router    *router
-	events    *events
-	approvals *approvals
+	prices    *metering.Book
+	// pricesVersion is the team price table's version in force.
+	pricesVersion int64
+	proxyAddr     string
+	router        *router
+	events        *events
+	approvals     *approvals
 
 	hubMu  sync.RWMutex
 	link   *hubLink
@@ -160,10 +163,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.tokens = newTokens(d.db)
-	prices, err := metering.LoadPrices(filepath.Join(cfg.Home, PricesFile))
+	prices, version, err := d.loadPrices(ctx)
 	if err != nil {
 		return nil, err
 	}
+	d.prices, d.pricesVersion = metering.NewBook(prices), version
 	if err := d.loadHubLink(ctx); err != nil {
 		return nil, err
 	}
@@ -178,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	d.router = newRouter(routerDeps{
 		ledger: d.db, keys: d.keys, approvals: d.approvals, events: d.events,
 		hub: d.hubLink, paused: d.paused.Load, wake: func() { nudge(d.wake) },
-		prices: prices, now: cfg.Now, log: d.log,
+		prices: d.prices, now: cfg.Now, log: d.log,
 	})
 	if err := d.router.loadPrefs(ctx); err != nil {
 		return nil, err
@@ -196,7 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		Planner:   d.router,
 		Recorder:  d.router,
 		Fallback:  d.router.Fallback,
-		Prices:    prices,
+		Prices:    d.prices,
 		MaxBody:   cfg.MaxBody,
 		Logger:    cfg.Logger,
 		Now:       cfg.Now,

@@ -116,6 +116,12 @@ func (d *Daemon) startSync() {
 			}
 		},
 		PolicyVersion: d.policy.Version,
+		OnPrices: func(t teamsync.PriceTable) {
+			if err := d.setPrices(context.Background(), t); err != nil {
+				d.log.Error("apply the team's prices", "err", err)
+			}
+		},
+		PricesVersion: d.pricesVersion,
 		OnStatus: func(st teamsync.Status) {
 			d.events.publish(control.Event{Kind: control.EventHub, Title: hubTitle(st), Body: st.LastError})
 		},

@@ -42,7 +42,7 @@ type routerDeps struct {
 	hub    func() (*hubLink, byok.Policy)
 	paused func() bool
 	wake   func() // a row was recorded: the hub sync may send it
-	prices *metering.Prices
+	prices *metering.Book
 	now    func() time.Time
 	log    *slog.Logger
 }
@@ -133,7 +133,7 @@ func (r *router) Plan(ctx context.Context, c *upstream.Call) ([]upstream.Credent
 		in.Keys = append(in.Keys, routing.KeyState{Name: k.info.Name, Primary: k.info.Primary})
 	}
 	r.health.Annotate(svc, in.Keys)
-	estimate := r.prices.Estimate(c.Meter)
+	estimate := r.prices.Prices().Estimate(c.Meter)
 	asked := false
 	for range len(keys) + 3 {
 		plan := routing.Decide(in)

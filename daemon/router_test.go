@@ -231,7 +231,7 @@ func newTestRouter(t *testing.T, c routerCase) (*router, *askedApprovals, eventL
 		ledger: db, keys: keys, approvals: appr, events: events,
 		hub:    func() (*hubLink, byok.Policy) { return link, c.policy },
 		paused: func() bool { return c.paused }, wake: func() {},
-		prices: metering.DefaultPrices(), now: clock.Now, log: slog.New(slog.DiscardHandler),
+		prices: metering.NewBook(metering.DefaultPrices()), now: clock.Now, log: slog.New(slog.DiscardHandler),
 	})
 	if err := r.loadPrefs(ctx); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,6 +27,8 @@ import (
 //	PUT    /v1/policy        byok.Policy (version ignored) → byok.Policy
 //	GET    /v1/usage         ?month= or ?from=&to= → []byok.UsageEvent (with member)
 //	GET    /v1/inventory     → []DeviceInventory
+//	GET    /v1/prices        → teamsync.PriceTable
+//	PUT    /v1/prices        a price file → teamsync.PriceTable (the next version)
 func (s *Server) adminAPI(token byok.Secret, port string) *jsonapi.Server {
 	m := jsonapi.NewServer(jsonapi.ServerConfig{Who: "byokd hub", Name: "the admin API", Port: port, Token: token,
 		WrongToken: "byokd hub: missing or wrong admin token (run `byokd hub …` on the hub machine, as the user running it)",
@@ -98,6 +101,16 @@ func (s *Server) adminAPI(token byok.Secret, port string) *jsonapi.Server {
 		}
 		evs, err := s.cfg.Store.Usage(r.Context(), f)
 		reply(s.log, w, evs, err)
+	})
+	m.Read("GET /v1/prices", func(w http.ResponseWriter, r *http.Request) {
+		reply(s.log, w, s.Prices(), nil)
+	})
+	m.Write("PUT /v1/prices", func(w http.ResponseWriter, r *http.Request) {
+		var table json.RawMessage
+		if decode(w, r, &table) {
+			t, err := s.SetPrices(r.Context(), table)
+			reply(s.log, w, t, err)
+		}
 	})
 	m.Read("GET /v1/inventory", func(w http.ResponseWriter, r *http.Request) {
 		inv, err := s.cfg.Store.Inventories(r.Context())

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/jsonapi"
+	"byokd.dev/byok/teamsync"
 )
 
 // ErrNotRunning: no hub answers for this state folder.
@@ -42,6 +44,16 @@ func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) 
 // Status returns the hub's status.
 func (c *AdminClient) Status(ctx context.Context) (s Status, err error) {
 	return s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
+}
+
+// Prices returns the team's price table.
+func (c *AdminClient) Prices(ctx context.Context) (t teamsync.PriceTable, err error) {
+	return t, c.do(ctx, http.MethodGet, "/v1/prices", nil, &t)
+}
+
+// SetPrices makes table (a price file) the team's next price table.
+func (c *AdminClient) SetPrices(ctx context.Context, table json.RawMessage) (t teamsync.PriceTable, err error) {
+	return t, c.do(ctx, http.MethodPut, "/v1/prices", table, &t)
 }
 
 // CreateAdmin makes email an admin and returns a one-time login link.

@@ -267,7 +267,9 @@ func TestSync_RowsThatWouldFalsifyTheBooks(t *testing.T) {
 		"long-app":         func(e *byok.UsageEvent) { e.App = strings.Repeat("a", 600) },
 		"unknown-nonzero":  func(e *byok.UsageEvent) { e.CostKnown = false },
 		"team-not-relayed": func(e *byok.UsageEvent) { e.Payer, e.Credential = byok.PayerTeam, byok.TeamKey("team-openai") },
-		"team-zero-claim":  func(e *byok.UsageEvent) { e.Payer, e.Credential, e.Cost = byok.PayerTeam, byok.TeamKey("team-openai"), 0 },
+		"team-zero-claim": func(e *byok.UsageEvent) {
+			e.Payer, e.Credential, e.Cost = byok.PayerTeam, byok.TeamKey("team-openai"), 0
+		},
 	}
 	var evs []byok.UsageEvent
 	for id, mod := range bad {

@@ -26,7 +26,7 @@ type relayer struct {
 func newRelayer(s *Server) (*relayer, error) {
 	rl := &relayer{s: s}
 	fwd, err := upstream.New(upstream.Config{
-		Upstreams: s.cfg.Upstreams, Transport: s.cfg.Transport, Prices: s.cfg.Prices,
+		Upstreams: s.cfg.Upstreams, Transport: s.cfg.Transport, Prices: s.book,
 		Recorder: relayRecorder{rl}, Who: "byokd hub",
 		Advice: " from the hub; try again later or ask your admin",
 		Logger: s.log.With("component", "relay"), Now: s.cfg.Now,
@@ -164,7 +164,7 @@ func (rl *relayer) costKnowable(c *upstream.Call, method string) *byok.Refusal {
 		return nil
 	}
 	metered := metering.Metered(c.Service, method, c.Meter.Path)
-	if metered && rl.s.cfg.Prices.Priced(c.Meter) {
+	if metered && rl.s.book.Prices().Priced(c.Meter) {
 		return nil
 	}
 	what := "byokd does not meter this endpoint"

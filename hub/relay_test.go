@@ -2,8 +2,8 @@ package hub_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -292,5 +292,42 @@ func TestRelay_RefusesWhatItCannotRecord(t *testing.T) {
 	}
 	if n := len(fake.Requests()); n != 0 {
 		t.Errorf("upstream saw %d requests, want none", n)
+	}
+}
+
+// The team's price table prices relayed calls from the moment it is set;
+// a table that does not read is refused and changes nothing.
+func TestRelay_PricesByTheTeamTable(t *testing.T) {
+	h, _ := relayHub(t)
+	en := h.join(t, "ann@example.com")
+	ctx := context.Background()
+	body := `{"model":"gpt-9-preview","messages":[{"role":"user","content":"hi"}]}`
+	costOf := func(id string) (byok.Micros, bool) {
+		t.Helper()
+		if status, _, out := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, id), nil, body); status != 200 {
+			t.Fatalf("relay: %d %s", status, out)
+		}
+		rows, _ := h.admin.Usage(ctx, h.clock.Now().AddDate(0, 0, -1), h.clock.Now().AddDate(0, 0, 1))
+		for _, r := range rows {
+			if r.ID == id {
+				return r.Cost, r.CostKnown
+			}
+		}
+		t.Fatalf("no row %s", id)
+		return 0, false
+	}
+	if _, known := costOf("before"); known {
+		t.Fatal("an unpriced model was costed")
+	}
+	if _, err := h.admin.SetPrices(ctx, []byte(`{"openai": {"gpt-9-preview": {"input": -1, "output": 1}}}`)); err == nil ||
+		!strings.Contains(err.Error(), "is not a price") {
+		t.Errorf("a bad table: %v", err)
+	}
+	tbl, err := h.admin.SetPrices(ctx, []byte(`{"openai": {"gpt-9-preview": {"input": 1, "output": 1}}}`))
+	if err != nil || tbl.Version != 1 {
+		t.Fatalf("SetPrices: %+v %v", tbl, err)
+	}
+	if cost, known := costOf("after"); !known || cost <= 0 {
+		t.Errorf("after the table: cost %v known %v", cost, known)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"byokd.dev/byok/internal/loopback"
 	"byokd.dev/byok/internal/privfile"
 	"byokd.dev/byok/metering"
+	"byokd.dev/byok/teamsync"
 	"byokd.dev/byok/upstream"
 )
 
@@ -69,7 +70,9 @@ type Config struct {
 	Store     Store
 	Keys      SecretStore
 	Upstreams map[byok.Service]*url.URL // default the providers' public APIs
-	Prices    *metering.Prices          // default metering.DefaultPrices()
+	// Prices are the prices under the team's price table (Store.Prices);
+	// default metering.DefaultPrices().
+	Prices *metering.Prices
 	// Transport sends relayed calls; default one that never follows
 	// redirects, with pooled connections.
 	Transport  http.RoundTripper
@@ -109,7 +112,9 @@ type Server struct {
 	rejected          atomic.Int64    // synced rows refused since start
 
 	policy   atomic.Pointer[byok.Policy]
-	policyMu sync.Mutex // serialises SetPolicy and its push
+	policyMu sync.Mutex // serialises SetPolicy, SetPrices and their pushes
+	prices   atomic.Pointer[teamsync.PriceTable]
+	book     *metering.Book // what the relay prices by: Config.Prices under the team's table
 	sessions *sessions
 	relayer  *relayer
 }
@@ -138,6 +143,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.policy.Store(&p)
+	if err := s.loadPrices(ctx); err != nil {
+		return nil, err
+	}
 	tlsOn := cfg.TLSCert != "" || cfg.TLSKey != ""
 	if tlsOn && (cfg.TLSCert == "" || cfg.TLSKey == "") {
 		return nil, errors.New("give both --tls-cert and --tls-key, or neither")

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"byokd.dev/byok"
@@ -73,6 +74,12 @@ type Store interface {
 
 	SetInventory(ctx context.Context, deviceID string, inv teamsync.Inventory, at time.Time) error
 	Inventories(ctx context.Context) ([]DeviceInventory, error)
+
+	// Prices returns the team's price table (version 0, no table, if none
+	// was set).
+	Prices(ctx context.Context) (teamsync.PriceTable, error)
+	// SetPrices stores table as the next version and returns it.
+	SetPrices(ctx context.Context, table json.RawMessage) (teamsync.PriceTable, error)
 
 	// Policy returns the current policy (the zero Policy, version 0, if
 	// none was set).

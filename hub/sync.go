@@ -134,6 +134,9 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	welcome := teamsync.Message{Type: teamsync.TypeWelcome, Welcome: &teamsync.Welcome{
 		Protocol: teamsync.Protocol, Member: dev.Member, DeviceID: dev.ID, Policy: *s.policy.Load(),
 	}}
+	if t := s.Prices(); t.Version > 0 {
+		welcome.Welcome.Prices = &t
+	}
 	err = teamsync.WriteMessage(ctx, conn, welcome)
 	ses.welcomed = err == nil
 	ses.mu.Unlock()
@@ -348,25 +351,7 @@ func (s *Server) SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, err
 	}
 	s.policy.Store(&p)
 	s.log.Info("policy changed", "version", p.Version)
-	msg := teamsync.Message{Type: teamsync.TypePolicy, Policy: &p}
-	var wg sync.WaitGroup
-	for _, ses := range s.sessions.list() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ses.mu.Lock()
-			defer ses.mu.Unlock()
-			if !ses.welcomed {
-				return // its welcome is being written with this policy
-			}
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := teamsync.WriteMessage(wctx, ses.conn, msg); err != nil {
-				s.log.Info("policy not pushed; the daemon gets it when it reconnects", "device", ses.dev.ID, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
+	s.push(ctx, teamsync.Message{Type: teamsync.TypePolicy, Policy: &p}, "policy")
 	return p, nil
 }
 

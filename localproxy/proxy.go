@@ -42,7 +42,7 @@ type Config struct {
 	Planner  Planner
 	Recorder upstream.Recorder
 	Fallback upstream.Fallback
-	Prices   *metering.Prices
+	Prices   *metering.Book
 	// MaxBody limits request bodies; default upstream.DefaultMaxBody.
 	MaxBody int64
 	// Transport sends upstream requests; default upstream.NewTransport.

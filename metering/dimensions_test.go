@@ -73,10 +73,10 @@ func TestCost_BillingDimensions(t *testing.T) {
 			body: `{"id":"msg_3","type":"message","role":"assistant","model":"claude-sonnet-5-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":10000,"output_tokens":1000,"service_tier":"batch"}}`,
 			want: listCost(10000, 0, 0, 1000, [4]float64{2, 0.10, 2.50, 10}, 0.5), known: true},
 		{name: "a tier the table does not price", call: messages, ct: "application/json",
-			body: `{"id":"msg_4","type":"message","role":"assistant","model":"claude-sonnet-5-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":10,"service_tier":"priority"}}`,
+			body:  `{"id":"msg_4","type":"message","role":"assistant","model":"claude-sonnet-5-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":10,"service_tier":"priority"}}`,
 			known: false},
 		{name: "a named variant is not its base model", call: chat, ct: "application/json",
-			body: `{"id":"c","object":"chat.completion","model":"gpt-4o-audio-preview","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":10,"total_tokens":20}}`,
+			body:  `{"id":"c","object":"chat.completion","model":"gpt-4o-audio-preview","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":10,"total_tokens":20}}`,
 			known: false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

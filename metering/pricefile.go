@@ -20,7 +20,7 @@ var defaultPricesJSON []byte
 
 // DefaultPrices returns the built-in list prices (prices.json, embedded).
 func DefaultPrices() *Prices {
-	p, err := parsePrices("built-in prices.json", defaultPricesJSON, &Prices{})
+	p, err := parsePrices("built-in prices.json", SourceBuiltIn, defaultPricesJSON, &Prices{})
 	if err != nil {
 		panic(err) // prices.json is checked by the tests
 	}
@@ -47,7 +47,16 @@ func LoadPrices(path string) (*Prices, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read prices: %w", err)
 	}
-	return parsePrices(path, data, def)
+	return parsePrices(path, path, data, def)
+}
+
+// SourceBuiltIn is the source of the prices byokd ships with.
+const SourceBuiltIn = "built-in"
+
+// With returns p with the models of the price file data (named name in
+// errors) added or replaced, each noted as coming from source.
+func (p *Prices) With(name, source string, data []byte) (*Prices, error) {
+	return parsePrices(name, source, data, p)
 }
 
 // priceEntry is one model in a price file; nil means absent.
@@ -71,7 +80,7 @@ type longEntry struct {
 var multiplierDims = map[string]bool{"service_tier": true, "inference_geo": true, "speed": true}
 
 // parsePrices reads a price file over a copy of base.
-func parsePrices(name string, data []byte, base *Prices) (*Prices, error) {
+func parsePrices(name, source string, data []byte, base *Prices) (*Prices, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var file map[string]map[string]priceEntry
@@ -82,9 +91,10 @@ func parsePrices(name string, data []byte, base *Prices) (*Prices, error) {
 		line, _ := position(data, int(dec.InputOffset()))
 		return nil, fmt.Errorf("read prices %s: line %d: extra data after the JSON object; fix the file or remove it to use the built-in prices", name, line)
 	}
-	p := &Prices{models: map[byok.Service]map[string]rate{}}
+	p := &Prices{models: map[byok.Service]map[string]rate{}, source: map[byok.Service]map[string]string{}}
 	for svc, t := range base.models {
 		p.models[svc] = maps.Clone(t)
+		p.source[svc] = maps.Clone(base.source[svc])
 	}
 	for _, s := range slices.Sorted(maps.Keys(file)) {
 		svc, err := byok.ParseService(s)
@@ -93,6 +103,7 @@ func parsePrices(name string, data []byte, base *Prices) (*Prices, error) {
 		}
 		if p.models[svc] == nil {
 			p.models[svc] = map[string]rate{}
+			p.source[svc] = map[string]string{}
 		}
 		for _, model := range slices.Sorted(maps.Keys(file[s])) {
 			if model == "" {
@@ -103,6 +114,7 @@ func parsePrices(name string, data []byte, base *Prices) (*Prices, error) {
 				return nil, fmt.Errorf("read prices %s: %s model %q: %w", name, s, model, err)
 			}
 			p.models[svc][model] = rateOf(pr)
+			p.source[svc][model] = source
 		}
 	}
 	return p, nil

@@ -1,8 +1,11 @@
 package metering
 
 import (
+	"maps"
 	"math"
 	"math/bits"
+	"slices"
+	"sync/atomic"
 
 	"byokd.dev/byok"
 )
@@ -125,7 +128,44 @@ const (
 // concurrent use.
 type Prices struct {
 	models map[byok.Service]map[string]rate
+	source map[byok.Service]map[string]string // where each model's price came from
 }
+
+// Listed is one model's price and where it came from.
+type Listed struct {
+	Service byok.Service `json:"service"`
+	Model   string       `json:"model"`
+	Price   Price        `json:"price"`
+	Source  string       `json:"source"` // "built-in", "team hub (version 3)", a file's path
+}
+
+// List is every model's price, by service and model.
+func (p *Prices) List() []Listed {
+	var out []Listed
+	for _, svc := range byok.Services() {
+		for _, m := range slices.Sorted(maps.Keys(p.models[svc])) {
+			out = append(out, Listed{Service: svc, Model: m, Price: p.models[svc][m].price(), Source: p.source[svc][m]})
+		}
+	}
+	return out
+}
+
+// Book holds the prices in force, which a price update replaces while
+// calls read them. Safe for concurrent use.
+type Book struct{ p atomic.Pointer[Prices] }
+
+// NewBook returns a Book holding p.
+func NewBook(p *Prices) *Book {
+	b := &Book{}
+	b.p.Store(p)
+	return b
+}
+
+// Prices is the table in force.
+func (b *Book) Prices() *Prices { return b.p.Load() }
+
+// Set puts p in force.
+func (b *Book) Set(p *Prices) { b.p.Store(p) }
 
 // Lookup returns the price of model and the table key that matched.
 func (p *Prices) Lookup(svc byok.Service, model string) (Price, string, bool) {

@@ -60,4 +60,3 @@ func TestWriteIcons(t *testing.T) {
 		t.Errorf("ICNS holds %v (%v), want icons", desc, err)
 	}
 }
-

@@ -53,6 +53,11 @@ type Client struct {
 	OnPolicy func(byok.Policy)
 	// PolicyVersion is the version of the policy the daemon holds at start.
 	PolicyVersion int64
+	// OnPrices receives the team's price table on connect when its
+	// version differs from the one held, and every table the hub pushes.
+	OnPrices func(PriceTable)
+	// PricesVersion is the version of the price table held at start.
+	PricesVersion int64
 	// OnStatus, if set, is called whenever Status changes.
 	OnStatus func(Status)
 	// Wake signals that new rows are in the outbox. The client also polls
@@ -213,6 +218,9 @@ func (c *Client) session(ctx context.Context, wsURL *url.URL) (progressed bool, 
 	c.update(func(s *Status) { s.Connected, s.Member, s.DeviceID, s.LastError = true, w.Member, w.DeviceID, "" })
 	c.Logger.Info("hub link up", "member", w.Member, "device", w.DeviceID)
 	c.applyPolicy(w.Policy, true)
+	if w.Prices != nil {
+		c.applyPrices(*w.Prices, true)
+	}
 
 	acks := make(chan Ack, 8)
 	readErr := make(chan error, 1)
@@ -235,6 +243,10 @@ func (c *Client) session(ctx context.Context, wsURL *url.URL) (progressed bool, 
 			case TypePolicy:
 				if m.Policy != nil {
 					c.applyPolicy(*m.Policy, false)
+				}
+			case TypePrices:
+				if m.Prices != nil {
+					c.applyPrices(*m.Prices, false)
 				}
 			case TypeError:
 				if m.Error != nil {
@@ -384,6 +396,19 @@ func (c *Client) applyPolicy(p byok.Policy, onConnect bool) {
 		return
 	}
 	c.OnPolicy(p)
+}
+
+// applyPrices hands t to OnPrices: on connect only if it is not the one
+// held, on a push always.
+func (c *Client) applyPrices(t PriceTable, onConnect bool) {
+	c.mu.Lock()
+	same := t.Version == c.PricesVersion
+	c.PricesVersion = t.Version
+	c.mu.Unlock()
+	if (same && onConnect) || c.OnPrices == nil {
+		return
+	}
+	c.OnPrices(t)
 }
 
 func newBatchID() string {

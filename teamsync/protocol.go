@@ -39,6 +39,7 @@ const (
 	TypeAck       = "ack"       // hub → daemon, after the batch is committed
 	TypeInventory = "inventory" // daemon → hub
 	TypePolicy    = "policy"    // hub → daemon, on every change
+	TypePrices    = "prices"    // hub → daemon, on every change of the team's price table
 	TypeError     = "error"     // hub → daemon, a message it could not use
 )
 
@@ -52,7 +53,17 @@ type Message struct {
 	Ack       *Ack         `json:"ack,omitempty"`
 	Inventory *Inventory   `json:"inventory,omitempty"`
 	Policy    *byok.Policy `json:"policy,omitempty"`
+	Prices    *PriceTable  `json:"prices,omitempty"`
 	Error     *Error       `json:"error,omitempty"`
+}
+
+// PriceTable is the team's prices as the admin keeps them on the hub: a
+// price file (the form of the built-in prices.json) over the built-in
+// prices, with a version that grows with every change. Daemons price by
+// it, under their members' own prices.json.
+type PriceTable struct {
+	Version int64           `json:"version"`
+	Table   json.RawMessage `json:"table"`
 }
 
 // Hello opens a session.
@@ -66,9 +77,10 @@ type Hello struct {
 // Welcome accepts a session.
 type Welcome struct {
 	Protocol int         `json:"protocol"`
-	Member   string      `json:"member"`    // the member's email
-	DeviceID string      `json:"device_id"` // this device on the hub
-	Policy   byok.Policy `json:"policy"`    // the current team policy
+	Member   string      `json:"member"`           // the member's email
+	DeviceID string      `json:"device_id"`        // this device on the hub
+	Policy   byok.Policy `json:"policy"`           // the current team policy
+	Prices   *PriceTable `json:"prices,omitempty"` // the team's price table, if the admin set one
 }
 
 // UsageBatch carries usage events in their public JSON form. The hub

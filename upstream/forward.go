@@ -60,7 +60,7 @@ type Config struct {
 	Upstreams map[byok.Service]*url.URL
 	// Transport sends upstream requests; default NewTransport().
 	Transport http.RoundTripper
-	Prices    *metering.Prices // default metering.DefaultPrices()
+	Prices    *metering.Book // default the built-in prices
 	Recorder  Recorder
 	// Fallback decides whether a failed attempt moves on; nil never does.
 	Fallback Fallback
@@ -88,7 +88,7 @@ func New(cfg Config) (*Forwarder, error) {
 		cfg.Transport = NewTransport(Timeouts{})
 	}
 	if cfg.Prices == nil {
-		cfg.Prices = metering.DefaultPrices()
+		cfg.Prices = metering.NewBook(metering.DefaultPrices())
 	}
 	if cfg.Who == "" {
 		cfg.Who = "byokd"
@@ -238,7 +238,7 @@ func (f *Forwarder) record(ctx context.Context, st *callState, status int, u byo
 	case status >= 400 && status != StatusClientGone:
 		ev.Cost, ev.CostKnown = 0, true
 	case metering.Metered(st.Service, st.Method, st.Meter.Path):
-		ev.Cost, ev.CostKnown = f.cfg.Prices.Cost(st.Service, u)
+		ev.Cost, ev.CostKnown = f.cfg.Prices.Prices().Cost(st.Service, u)
 		if !u.Complete && u.InputTokens|u.OutputTokens|u.CacheReadTokens|u.CacheWriteTokens() == 0 && !metering.Free(st.Service, st.Method, st.Meter.Path) {
 			// Cut off before the provider said anything of its usage
 			// (an OpenAI stream reports it only at the end): what it

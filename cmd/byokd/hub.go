@@ -20,7 +20,6 @@ import (
 	"byokd.dev/byok/hub/dashboard"
 	"byokd.dev/byok/hub/sqlitestore"
 	"byokd.dev/byok/keystore"
-	"byokd.dev/byok/metering"
 )
 
 // hubData is the hub's state folder: --data, else $BYOKD_HUB_HOME, else
@@ -67,6 +66,7 @@ var hubCmd = group("hub", "run and administer the team hub (on the hub machine)"
 	"status":  hubStatusCmd,
 	"revoke":  hubRevokeCmd,
 	"policy":  hubPolicyCmd,
+	"prices":  hubPricesCmd,
 	"usage":   hubUsageCmd,
 })
 
@@ -119,10 +119,6 @@ Example:
 				ups[svc] = u
 			}
 		}
-		prices, err := metering.LoadPrices(filepath.Join(dir, hub.PricesFile))
-		if err != nil {
-			return err
-		}
 		keys, err := keystore.Open(keystore.Config{
 			Backend: e.getenv("BYOKD_KEYSTORE"), Namespace: "byokd-hub",
 			FilePath: filepath.Join(dir, hub.KeysFile), Passphrase: passphrase(e),
@@ -137,7 +133,7 @@ Example:
 		defer st.Close()
 		srv, err := hub.Start(ctx, hub.Config{
 			Data: dir, Listen: *listen, PublicURL: *public, TLSCert: *cert, TLSKey: *key, Insecure: *insecure,
-			Store: st, Keys: keys, Upstreams: ups, Prices: prices, Logger: log, Version: version,
+			Store: st, Keys: keys, Upstreams: ups, Logger: log, Version: version,
 			Pages: func(s *hub.Server) http.Handler { return dashboard.New(dashboard.Config{Hub: s, Logger: log}) },
 		})
 		if err != nil {

@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"exec":      execCmd,
 		"usage":     usageCmd,
 		"status":    statusCmd,
+		"prices":    pricesCmd,
 		"pref":      prefCmd,
 		"version":   versionCmd,
 		"approvals": approvalsCmd,

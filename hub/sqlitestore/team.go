@@ -87,6 +87,37 @@ func (d *DB) SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, error) 
 	return p, nil
 }
 
+// Prices implements hub.Store.
+func (d *DB) Prices(ctx context.Context) (teamsync.PriceTable, error) {
+	var t teamsync.PriceTable
+	var body string
+	err := d.r.QueryRowContext(ctx, `SELECT version, body FROM prices ORDER BY version DESC LIMIT 1`).Scan(&t.Version, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, nil
+	}
+	if err != nil {
+		return t, fmt.Errorf("read prices: %w", err)
+	}
+	t.Table = json.RawMessage(body)
+	return t, nil
+}
+
+// SetPrices implements hub.Store.
+func (d *DB) SetPrices(ctx context.Context, table json.RawMessage) (teamsync.PriceTable, error) {
+	t := teamsync.PriceTable{Table: table}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) + 1 FROM prices`).Scan(&t.Version); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO prices (version, body, created_us) VALUES (?, ?, ?)`, t.Version, string(table), time.Now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		return t, fmt.Errorf("store prices: %w", advise(d.path, err))
+	}
+	return t, nil
+}
+
 // AddSharedKey implements hub.Store.
 func (d *DB) AddSharedKey(ctx context.Context, k hub.SharedKey) error {
 	_, err := d.w.ExecContext(ctx, `INSERT INTO shared_keys (name, service, fingerprint, created_us) VALUES (?, ?, ?, ?)`,

@@ -72,4 +72,3 @@ func inKeyShape(x, y float64) bool {
 		in(0.19, 0.24, 0.04, 0.12) || // first bit
 		in(0.27, 0.34, 0.04, 0.16) // second bit
 }
-
