@@ -22,6 +22,7 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/internal/privfile"
+	"byokd.dev/byok/internal/statelock"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/ledger"
 	"byokd.dev/byok/localproxy"
@@ -77,6 +78,7 @@ type Daemon struct {
 	tokens    *tokens
 	proxy     *localproxy.Proxy
 	prices    *metering.Book
+	unlock    func() // gives up the state folder (statelock)
 	// pricesVersion is the team price table's version in force.
 	pricesVersion int64
 	proxyAddr     string
@@ -128,6 +130,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		}
 	}()
 	if err := privfile.PrepareDir(cfg.Home, "state folder"); err != nil {
+		return nil, err
+	}
+	// Before anything in the folder is opened: a second daemon must not
+	// replay the first one's journal or overwrite its state file.
+	if d.unlock, err = statelock.Acquire(cfg.Home, "byokd"); err != nil {
 		return nil, err
 	}
 	for _, f := range []string{control.TokenFile, control.ReadTokenFile, LedgerFile, KeysFile} {
@@ -282,6 +289,9 @@ func (d *Daemon) close() error {
 	}
 	if d.db != nil {
 		errs = append(errs, d.db.Close())
+	}
+	if d.unlock != nil {
+		d.unlock()
 	}
 	return errors.Join(errs...)
 }

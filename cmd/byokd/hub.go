@@ -19,6 +19,7 @@ import (
 	"byokd.dev/byok/hub"
 	"byokd.dev/byok/hub/dashboard"
 	"byokd.dev/byok/hub/sqlitestore"
+	"byokd.dev/byok/internal/statelock"
 	"byokd.dev/byok/keystore"
 )
 
@@ -119,6 +120,14 @@ Example:
 				ups[svc] = u
 			}
 		}
+		if err := hub.PrepareData(dir); err != nil {
+			return err
+		}
+		unlock, err := statelock.Acquire(dir, "the byokd hub")
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		keys, err := keystore.Open(keystore.Config{
 			Backend: e.getenv("BYOKD_KEYSTORE"), Namespace: "byokd-hub",
 			FilePath: filepath.Join(dir, hub.KeysFile), Passphrase: passphrase(e),
