@@ -20,6 +20,11 @@ type Usage struct {
 	CacheWrite5mTokens int64 // Anthropic 5-minute cache writes (and writes of unknown TTL)
 	CacheWrite1hTokens int64 // Anthropic 1-hour cache writes
 	Requests           int64 // for per-request services (ClickUp)
+	// AudioInputTokens and AudioOutputTokens are the audio part of
+	// InputTokens and OutputTokens (OpenAI's audio models), billed at the
+	// audio rates; WebSearches counts server-side web searches (Anthropic's
+	// web_search tool), billed per search.
+	AudioInputTokens, AudioOutputTokens, WebSearches int64
 	// ServiceTier, InferenceGeo and Speed are what the provider says it
 	// served where that changes the price: OpenAI's service_tier ("flex",
 	// "priority"), Anthropic's usage.service_tier ("priority", "batch"),

@@ -76,8 +76,21 @@ func TestCost_BillingDimensions(t *testing.T) {
 			body:  `{"id":"msg_4","type":"message","role":"assistant","model":"claude-sonnet-5-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":10,"service_tier":"priority"}}`,
 			known: false},
 		{name: "a named variant is not its base model", call: chat, ct: "application/json",
-			body:  `{"id":"c","object":"chat.completion","model":"gpt-4o-audio-preview","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":10,"total_tokens":20}}`,
+			body:  `{"id":"c","object":"chat.completion","model":"gpt-4o-search-preview","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":10,"total_tokens":20}}`,
 			known: false},
+		{name: "OpenAI audio tokens at the audio rates, JSON", call: chat, ct: "application/json",
+			body: `{"id":"c","object":"chat.completion","model":"gpt-4o-audio-preview-2024-12-17","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":600,"total_tokens":1600,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":400,"text_tokens":600},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":500,"text_tokens":100}}}`,
+			// 600 text in at $2.50, 400 audio in at $40, 100 text out at $10, 500 audio out at $80.
+			want: listCost(600, 0, 0, 100, [4]float64{2.50, 0, 0, 10}, 1) + listCost(400, 0, 0, 500, [4]float64{40, 0, 0, 80}, 1), known: true},
+		{name: "audio tokens on a model without audio rates", call: chat, ct: "application/json",
+			body:  `{"id":"c","object":"chat.completion","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":100,"completion_tokens":10,"total_tokens":110,"prompt_tokens_details":{"audio_tokens":50}}}`,
+			known: false},
+		{name: "Anthropic web searches, stream", call: messages, ct: "text/event-stream",
+			body: "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-5-5\",\"content\":[],\"usage\":{\"input_tokens\":5000,\"output_tokens\":1}}}\n\n" +
+				"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":400,\"server_tool_use\":{\"web_search_requests\":3}}}\n\n" +
+				"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+			// $10 per 1,000 searches.
+			want: listCost(5000, 0, 0, 400, [4]float64{2, 0.10, 2.50, 10}, 1) + byok.USD(3*10.0/1000), known: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			u := meterBody(c.call, c.ct, c.body)

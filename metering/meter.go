@@ -186,11 +186,12 @@ func (m *Meter) setTier() {
 
 // setOpenAIUsage stores an OpenAI usage object, if v is one.
 func (m *Meter) setOpenAIUsage(v []byte) bool {
-	in, cached, out, ok := openAIUsage(v)
+	c, ok := openAIUsage(v)
 	if !ok {
 		return false
 	}
-	m.u.InputTokens, m.u.CacheReadTokens, m.u.OutputTokens = in, cached, out
+	m.u.InputTokens, m.u.CacheReadTokens, m.u.OutputTokens = c.input, c.cached, c.output
+	m.u.AudioInputTokens, m.u.AudioOutputTokens = c.audioIn, c.audioOut
 	m.u.Complete = true
 	return true
 }

@@ -66,6 +66,9 @@ type priceEntry struct {
 	CacheWrite5m *float64                      `json:"cache_write_5m"`
 	CacheWrite1h *float64                      `json:"cache_write_1h"`
 	Output       *float64                      `json:"output"`
+	AudioInput   *float64                      `json:"audio_input"`
+	AudioOutput  *float64                      `json:"audio_output"`
+	WebSearch    *float64                      `json:"web_search_per_1000"`
 	LongContext  *longEntry                    `json:"long_context"`
 	Multipliers  map[string]map[string]float64 `json:"multipliers"`
 }
@@ -151,8 +154,17 @@ func (e priceEntry) price() (Price, error) {
 	if p.CacheWrite1h, err = check("cache_write_1h", e.CacheWrite1h, p.Input*2); err != nil {
 		return Price{}, err
 	}
+	if p.AudioInput, err = check("audio_input", e.AudioInput, 0); err != nil {
+		return Price{}, err
+	}
+	if p.AudioOutput, err = check("audio_output", e.AudioOutput, 0); err != nil {
+		return Price{}, err
+	}
+	if p.WebSearch, err = check("web_search_per_1000", e.WebSearch, 0); err != nil {
+		return Price{}, err
+	}
 	if l := e.LongContext; l != nil {
-		if l.LongContext != nil || l.Multipliers != nil {
+		if l.LongContext != nil || l.Multipliers != nil || l.AudioInput != nil || l.AudioOutput != nil || l.WebSearch != nil {
 			return Price{}, errors.New("long_context: holds prices only")
 		}
 		if l.Above <= 0 {

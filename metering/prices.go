@@ -18,6 +18,12 @@ type Price struct {
 	CacheWrite5m float64 `json:"cache_write_5m"` // 5-minute cache writes (Anthropic; OpenAI's cache writes)
 	CacheWrite1h float64 `json:"cache_write_1h"` // Anthropic 1-hour cache writes
 	Output       float64 `json:"output"`
+	// AudioInput and AudioOutput price audio tokens; zero means the model
+	// takes none, so audio tokens make a call's cost unknown.
+	AudioInput  float64 `json:"audio_input,omitempty"`
+	AudioOutput float64 `json:"audio_output,omitempty"`
+	// WebSearch is US dollars per 1,000 server-side web searches.
+	WebSearch float64 `json:"web_search_per_1000,omitempty"`
 	// LongContext, if set, prices every token of a call whose prompt
 	// (input, cache reads and writes) is over Above tokens.
 	LongContext *LongContext `json:"long_context,omitempty"`
@@ -47,6 +53,7 @@ const maxPrice = 1_000_000
 // is exact in integers.
 type rate struct {
 	input, cached, write5m, write1h, output int64
+	audioIn, audioOut, search               int64 // search: micro-USD per million searches
 	long                                    *longRate
 	mult                                    map[string]map[string]float64
 }
@@ -60,7 +67,8 @@ func micro(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
 
 func rateOf(p Price) rate {
 	r := rate{input: micro(p.Input), cached: micro(p.CachedInput), write5m: micro(p.CacheWrite5m),
-		write1h: micro(p.CacheWrite1h), output: micro(p.Output), mult: p.Multipliers}
+		write1h: micro(p.CacheWrite1h), output: micro(p.Output), mult: p.Multipliers,
+		audioIn: micro(p.AudioInput), audioOut: micro(p.AudioOutput), search: micro(p.WebSearch * 1000)}
 	if l := p.LongContext; l != nil {
 		r.long = &longRate{l.Above, micro(l.Input), micro(l.CachedInput), micro(l.CacheWrite5m), micro(l.CacheWrite1h), micro(l.Output)}
 	}
@@ -70,7 +78,7 @@ func rateOf(p Price) rate {
 func (r rate) price() Price {
 	f := func(m int64) float64 { return float64(m) / 1e6 }
 	p := Price{Input: f(r.input), CachedInput: f(r.cached), CacheWrite5m: f(r.write5m), CacheWrite1h: f(r.write1h),
-		Output: f(r.output), Multipliers: r.mult}
+		Output: f(r.output), Multipliers: r.mult, AudioInput: f(r.audioIn), AudioOutput: f(r.audioOut), WebSearch: f(r.search) / 1000}
 	if l := r.long; l != nil {
 		p.LongContext = &LongContext{l.above, f(l.input), f(l.cached), f(l.write5m), f(l.write1h), f(l.output)}
 	}
@@ -96,6 +104,7 @@ func (r rate) served(u byok.Usage, prompt int64) (rate, bool) {
 		scale := func(x int64) int64 { return int64(math.Round(float64(x) * m)) }
 		out.input, out.cached, out.write5m, out.write1h, out.output =
 			scale(out.input), scale(out.cached), scale(out.write5m), scale(out.write1h), scale(out.output)
+		out.audioIn, out.audioOut = scale(out.audioIn), scale(out.audioOut)
 	}
 	return out, true
 }
@@ -223,7 +232,9 @@ func isDateSuffix(s string) bool {
 func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	in, out := clampTokens(u.InputTokens), clampTokens(u.OutputTokens)
 	cr, w5, w1 := clampTokens(u.CacheReadTokens), clampTokens(u.CacheWrite5mTokens), clampTokens(u.CacheWrite1hTokens)
-	if svc == byok.ClickUp || in|out|cr|w5|w1 == 0 {
+	ain, aout := min(clampTokens(u.AudioInputTokens), in), min(clampTokens(u.AudioOutputTokens), out)
+	searches := clampTokens(u.WebSearches)
+	if svc == byok.ClickUp || in|out|cr|w5|w1|searches == 0 {
 		return 0, true
 	}
 	r, _, ok := p.lookup(svc, u.Model)
@@ -233,12 +244,18 @@ func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	if r, ok = r.served(u, in+cr+w5+w1); !ok {
 		return 0, false
 	}
+	if (ain > 0 && r.audioIn == 0) || (aout > 0 && r.audioOut == 0) || (searches > 0 && r.search == 0) {
+		return 0, false // billed by a rate the table does not have
+	}
 	var a acc
-	a.add(in, r.input)
+	a.add(in-ain, r.input)
+	a.add(ain, r.audioIn)
 	a.add(cr, r.cached)
 	a.add(w5, r.write5m)
 	a.add(w1, r.write1h)
-	a.add(out, r.output)
+	a.add(out-aout, r.output)
+	a.add(aout, r.audioOut)
+	a.add(searches, r.search)
 	return a.micros(1e6 / 2), true
 }
 

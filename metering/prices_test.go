@@ -26,9 +26,9 @@ func TestPrices_Lookup(t *testing.T) {
 		{byok.OpenAI, "gpt-5-mini-2025-08-07", "gpt-5-mini"},
 		{byok.OpenAI, "gpt-5-chat-latest", "gpt-5-chat-latest"},
 		{byok.OpenAI, "gpt-5.1-codex", "gpt-5.1-codex"},
-		{byok.OpenAI, "gpt-5.1-codex-max", ""},    // a named variant is priced apart
-		{byok.OpenAI, "gpt-4o-audio-preview", ""}, // audio tokens cost more than gpt-4o's
-		{byok.OpenAI, "gpt-4o-mini-tts", ""},      // not gpt-4o-mini
+		{byok.OpenAI, "gpt-5.1-codex-max", ""},     // a named variant is priced apart
+		{byok.OpenAI, "gpt-4o-search-preview", ""}, // searches cost more than gpt-4o's
+		{byok.OpenAI, "gpt-4o-mini-tts", ""},       // not gpt-4o-mini
 		{byok.OpenAI, "gpt-6-sol-2026-09-22", "gpt-6-sol"},
 		{byok.OpenAI, "gpt-6.1-sol", "gpt-6.1-sol"},
 		{byok.OpenAI, "o4-mini-2025-04-16", "o4-mini"},

@@ -9,11 +9,12 @@ import "byokd.dev/byok"
 // prompt_tokens_details.cached_tokens, the Responses API input_tokens /
 // output_tokens / input_tokens_details.cached_tokens. Input excludes cached
 // tokens, as byok.Usage counts them. ok is false if obj is not an object.
-func openAIUsage(obj []byte) (input, cached, output int64, ok bool) {
+func openAIUsage(obj []byte) (u openAICounts, ok bool) {
 	it, ok := newObjIter(obj, 0)
 	if !ok {
-		return 0, 0, 0, false
+		return u, false
 	}
+	var input int64
 	for {
 		m, ok := it.next()
 		if !ok {
@@ -24,18 +25,44 @@ func openAIUsage(obj []byte) (input, cached, output int64, ok bool) {
 		case "prompt_tokens", "input_tokens":
 			input, _ = parseCount(v)
 		case "completion_tokens", "output_tokens":
-			output, _ = parseCount(v)
+			u.output, _ = parseCount(v)
 		case "prompt_tokens_details", "input_tokens_details":
-			d, ok := newObjIter(v, 0)
-			for ok {
-				var dm member
-				if dm, ok = d.next(); ok && string(dm.key(v)) == "cached_tokens" {
-					cached, _ = parseCount(dm.value(v))
+			eachCount(v, func(k string, n int64) {
+				switch k {
+				case "cached_tokens":
+					u.cached = n
+				case "audio_tokens":
+					u.audioIn = n
 				}
+			})
+		case "completion_tokens_details", "output_tokens_details":
+			eachCount(v, func(k string, n int64) {
+				if k == "audio_tokens" {
+					u.audioOut = n
+				}
+			})
+		}
+	}
+	u.input = max(input-u.cached, 0)
+	u.audioIn = min(u.audioIn, u.input) // cached audio is billed as cached input
+	return u, true
+}
+
+// openAICounts is what an OpenAI usage object says: input excludes the
+// cached tokens; the audio counts are part of input and output.
+type openAICounts struct{ input, cached, output, audioIn, audioOut int64 }
+
+// eachCount calls f with each numeric member of the object v.
+func eachCount(v []byte, f func(key string, n int64)) {
+	d, ok := newObjIter(v, 0)
+	for ok {
+		var dm member
+		if dm, ok = d.next(); ok {
+			if n, isNum := parseCount(dm.value(v)); isNum {
+				f(string(dm.key(v)), n)
 			}
 		}
 	}
-	return max(input-cached, 0), cached, output, true
 }
 
 // anthropicUsage accumulates Anthropic usage objects: message_start's, then
@@ -45,6 +72,7 @@ type anthropicUsage struct {
 	write5m, write1h                      int64
 	split                                 bool // cache_creation said how writes split by duration
 	tier, geo, speed                      string
+	searches                              int64
 }
 
 // merge reads one usage object over the current counts; fields absent or
@@ -69,6 +97,12 @@ func (a *anthropicUsage) merge(obj []byte) bool {
 			setCount(&a.cacheRead, v)
 		case "cache_creation_input_tokens":
 			setCount(&a.cacheCreate, v)
+		case "server_tool_use":
+			eachCount(v, func(k string, n int64) {
+				if k == "web_search_requests" {
+					a.searches = n
+				}
+			})
 		case "service_tier":
 			setString(&a.tier, v)
 		case "inference_geo":
@@ -121,6 +155,7 @@ func setCount(dst *int64, v []byte) bool {
 func (a *anthropicUsage) apply(u *byok.Usage) {
 	u.InputTokens, u.OutputTokens, u.CacheReadTokens = a.input, a.output, a.cacheRead
 	u.ServiceTier, u.InferenceGeo, u.Speed = a.tier, a.geo, a.speed
+	u.WebSearches = a.searches
 	if !a.split {
 		u.CacheWrite5mTokens, u.CacheWrite1hTokens = a.cacheCreate, 0
 		return
