@@ -25,6 +25,9 @@ type Usage struct {
 	// audio rates; WebSearches counts server-side web searches (Anthropic's
 	// web_search tool), billed per search.
 	AudioInputTokens, AudioOutputTokens, WebSearches int64
+	// ImageInputTokens are the image part of InputTokens (OpenAI's image
+	// models), billed at the image-input rate.
+	ImageInputTokens int64
 	// ServiceTier, InferenceGeo and Speed are what the provider says it
 	// served where that changes the price: OpenAI's service_tier ("flex",
 	// "priority"), Anthropic's usage.service_tier ("priority", "batch"),

@@ -196,9 +196,9 @@ func TestRelay_OnlyMeteredEndpoints(t *testing.T) {
 		status, _, out := call(t, method, h.URL()+"/relay/openai"+path, relayHeaders(en, ""), nil, body)
 		return status, out
 	}
-	image := `{"model":"gpt-image-1","prompt":"a key"}`
+	speech := `{"model":"tts-1","input":"a key","voice":"alloy"}`
 	for _, c := range []struct{ method, path, body string }{
-		{"POST", "/v1/images/generations", image},
+		{"POST", "/v1/audio/speech", speech},
 		{"POST", "/v1/batches", `{"input_file_id":"file-1","endpoint":"/v1/chat/completions"}`},
 		{"GET", "/v1/chat/completions", ""}, // stored completions list
 	} {
@@ -207,20 +207,20 @@ func TestRelay_OnlyMeteredEndpoints(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want 403 endpoint_not_metered", c.method, c.path, status, out)
 		}
 	}
-	if status, out := relay("POST", "/v1/images/generations", image); !strings.Contains(out, "POST /v1/images/generations is not one of them") ||
-		!strings.Contains(out, "--allow-endpoint 'openai POST /v1/images/generations'") {
+	if status, out := relay("POST", "/v1/audio/speech", speech); !strings.Contains(out, "POST /v1/audio/speech is not one of them") ||
+		!strings.Contains(out, "--allow-endpoint 'openai POST /v1/audio/speech'") {
 		t.Errorf("the refusal does not name the endpoint and the fix: %d %s", status, out)
 	}
 	if n := len(fake.Requests()); n != 0 {
 		t.Fatalf("upstream saw %d requests, want none", n)
 	}
 
-	// The admin allows images explicitly: the call goes out, its cost unknown.
-	p := byok.Policy{SharedServices: []byok.Service{byok.OpenAI}, UnmeteredEndpoints: []string{"openai POST /v1/images/generations"}}
+	// The admin allows speech explicitly: the call goes out, its cost unknown.
+	p := byok.Policy{SharedServices: []byok.Service{byok.OpenAI}, UnmeteredEndpoints: []string{"openai POST /v1/audio/speech"}}
 	if _, err := h.admin.SetPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if status, out := relay("POST", "/v1/images/generations", image); status == 403 {
+	if status, out := relay("POST", "/v1/audio/speech", speech); status == 403 {
 		t.Fatalf("an endpoint the policy allows: %d %s", status, out)
 	}
 	if n := len(fake.Requests()); n != 1 {
@@ -238,7 +238,7 @@ func TestRelay_OnlyMeteredEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ path, body, want string }{
-		{"/v1/images/generations", image, "byokd does not meter this endpoint"},
+		{"/v1/audio/speech", speech, "byokd does not meter this endpoint"},
 		{"/v1/chat/completions", `{"model":"gpt-9-experimental","messages":[]}`, `the model \"gpt-9-experimental\" has no price`},
 	} {
 		status, out := relay("POST", c.path, c.body)
@@ -250,7 +250,7 @@ func TestRelay_OnlyMeteredEndpoints(t *testing.T) {
 		t.Errorf("a priced model under the cap: %d %s", status, out)
 	}
 	if n := len(fake.Requests()); n != 2 {
-		t.Errorf("upstream saw %d requests, want 2 (the allowed image, the priced chat)", n)
+		t.Errorf("upstream saw %d requests, want 2 (the allowed speech, the priced chat)", n)
 	}
 
 	// A policy entry that is not an endpoint is refused.
@@ -329,5 +329,23 @@ func TestRelay_PricesByTheTeamTable(t *testing.T) {
 	}
 	if cost, known := costOf("after"); !known || cost <= 0 {
 		t.Errorf("after the table: cost %v known %v", cost, known)
+	}
+}
+
+// Image generation is metered from the usage in the provider's answer, so
+// the shared key may serve it and the team sees what it cost.
+func TestRelay_MetersImageGeneration(t *testing.T) {
+	h, fake := relayHub(t)
+	en := h.join(t, "ann@example.com")
+	status, _, out := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/images/generations", relayHeaders(en, "img-1"), nil,
+		`{"model":"gpt-image-1","prompt":"a brass key","size":"1024x1024"}`)
+	if status != 200 || len(fake.Requests()) != 1 {
+		t.Fatalf("image generation through the relay: %d %s", status, out)
+	}
+	rows, _ := h.admin.Usage(context.Background(), h.clock.Now().AddDate(0, 0, -1), h.clock.Now().AddDate(0, 0, 1))
+	u := fakeprovider.DefaultUsage()
+	want := byok.Micros(u.InputTokens*5 + u.OutputTokens*40) // gpt-image-1: text in $5, image out $40 per million
+	if len(rows) != 1 || rows[0].Model != "gpt-image-1" || !rows[0].CostKnown || rows[0].Cost != want {
+		t.Errorf("rows %+v, want one gpt-image-1 row costing %s", rows, want)
 	}
 }

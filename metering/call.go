@@ -30,6 +30,7 @@ const (
 	formatChat                     // OpenAI chat completions and legacy completions
 	formatResponses                // OpenAI Responses API
 	formatEmbeddings               // OpenAI embeddings
+	formatImages                   // OpenAI image generation: usage, no model in the answer
 	formatAnthropic                // Anthropic messages
 	formatClickUp                  // one request, no tokens
 )
@@ -49,6 +50,8 @@ func formatOf(svc byok.Service, path string) format {
 			return formatResponses
 		case strings.HasSuffix(path, "/embeddings"):
 			return formatEmbeddings
+		case strings.HasSuffix(path, "/images/generations"):
+			return formatImages
 		}
 	case byok.Anthropic:
 		if strings.HasSuffix(path, "/messages") {

@@ -82,6 +82,10 @@ func TestCost_BillingDimensions(t *testing.T) {
 			body: `{"id":"c","object":"chat.completion","model":"gpt-4o-audio-preview-2024-12-17","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":600,"total_tokens":1600,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":400,"text_tokens":600},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":500,"text_tokens":100}}}`,
 			// 600 text in at $2.50, 400 audio in at $40, 100 text out at $10, 500 audio out at $80.
 			want: listCost(600, 0, 0, 100, [4]float64{2.50, 0, 0, 10}, 1) + listCost(400, 0, 0, 500, [4]float64{40, 0, 0, 80}, 1), known: true},
+		{name: "OpenAI image generation, JSON", call: Call{Service: byok.OpenAI, Path: "/v1/images/generations", Model: "gpt-image-1"}, ct: "application/json",
+			body: `{"created":1713833628,"data":[{"b64_json":"iVBORw0KGgo="}],"usage":{"total_tokens":4210,"input_tokens":50,"output_tokens":4160,"input_tokens_details":{"text_tokens":50,"image_tokens":0}}}`,
+			// The answer names no model: the request's prices it. Text in at $5, image out at $40.
+			want: listCost(50, 0, 0, 4160, [4]float64{5, 1.25, 0, 40}, 1), known: true},
 		{name: "audio tokens on a model without audio rates", call: chat, ct: "application/json",
 			body:  `{"id":"c","object":"chat.completion","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":100,"completion_tokens":10,"total_tokens":110,"prompt_tokens_details":{"audio_tokens":50}}}`,
 			known: false},

@@ -16,6 +16,7 @@ var endpoints = map[byok.Service][]string{
 		"POST /v1/completions",
 		"POST /v1/responses",
 		"POST /v1/embeddings",
+		"POST /v1/images/generations",
 		"GET /v1/models",
 		"GET /v1/models/*",
 	},

@@ -18,7 +18,9 @@ func TestMetered(t *testing.T) {
 		{byok.OpenAI, "POST", "/v1/completions", true},
 		{byok.OpenAI, "GET", "/v1/models/gpt-4o", true},
 		{byok.OpenAI, "GET", "/v1/chat/completions", false}, // stored completions: not metered
-		{byok.OpenAI, "POST", "/v1/images/generations", false},
+		{byok.OpenAI, "POST", "/v1/images/generations", true},
+		{byok.OpenAI, "POST", "/v1/images/edits", false}, // multipart: not read
+		{byok.OpenAI, "POST", "/v1/audio/speech", false},
 		{byok.OpenAI, "POST", "/v1/audio/transcriptions", false},
 		{byok.OpenAI, "POST", "/v1/batches", false},
 		{byok.OpenAI, "POST", "/v1/files", false},

@@ -191,7 +191,7 @@ func (m *Meter) setOpenAIUsage(v []byte) bool {
 		return false
 	}
 	m.u.InputTokens, m.u.CacheReadTokens, m.u.OutputTokens = c.input, c.cached, c.output
-	m.u.AudioInputTokens, m.u.AudioOutputTokens = c.audioIn, c.audioOut
+	m.u.AudioInputTokens, m.u.AudioOutputTokens, m.u.ImageInputTokens = c.audioIn, c.audioOut, c.imageIn
 	m.u.Complete = true
 	return true
 }

@@ -69,6 +69,7 @@ type priceEntry struct {
 	AudioInput   *float64                      `json:"audio_input"`
 	AudioOutput  *float64                      `json:"audio_output"`
 	WebSearch    *float64                      `json:"web_search_per_1000"`
+	ImageInput   *float64                      `json:"image_input"`
 	LongContext  *longEntry                    `json:"long_context"`
 	Multipliers  map[string]map[string]float64 `json:"multipliers"`
 }
@@ -163,8 +164,11 @@ func (e priceEntry) price() (Price, error) {
 	if p.WebSearch, err = check("web_search_per_1000", e.WebSearch, 0); err != nil {
 		return Price{}, err
 	}
+	if p.ImageInput, err = check("image_input", e.ImageInput, 0); err != nil {
+		return Price{}, err
+	}
 	if l := e.LongContext; l != nil {
-		if l.LongContext != nil || l.Multipliers != nil || l.AudioInput != nil || l.AudioOutput != nil || l.WebSearch != nil {
+		if l.LongContext != nil || l.Multipliers != nil || l.AudioInput != nil || l.AudioOutput != nil || l.WebSearch != nil || l.ImageInput != nil {
 			return Price{}, errors.New("long_context: holds prices only")
 		}
 		if l.Above <= 0 {

@@ -24,6 +24,8 @@ type Price struct {
 	AudioOutput float64 `json:"audio_output,omitempty"`
 	// WebSearch is US dollars per 1,000 server-side web searches.
 	WebSearch float64 `json:"web_search_per_1000,omitempty"`
+	// ImageInput prices image input tokens (image models); zero: none taken.
+	ImageInput float64 `json:"image_input,omitempty"`
 	// LongContext, if set, prices every token of a call whose prompt
 	// (input, cache reads and writes) is over Above tokens.
 	LongContext *LongContext `json:"long_context,omitempty"`
@@ -53,7 +55,7 @@ const maxPrice = 1_000_000
 // is exact in integers.
 type rate struct {
 	input, cached, write5m, write1h, output int64
-	audioIn, audioOut, search               int64 // search: micro-USD per million searches
+	audioIn, audioOut, imageIn, search      int64 // search: micro-USD per million searches
 	long                                    *longRate
 	mult                                    map[string]map[string]float64
 }
@@ -68,7 +70,7 @@ func micro(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
 func rateOf(p Price) rate {
 	r := rate{input: micro(p.Input), cached: micro(p.CachedInput), write5m: micro(p.CacheWrite5m),
 		write1h: micro(p.CacheWrite1h), output: micro(p.Output), mult: p.Multipliers,
-		audioIn: micro(p.AudioInput), audioOut: micro(p.AudioOutput), search: micro(p.WebSearch * 1000)}
+		audioIn: micro(p.AudioInput), audioOut: micro(p.AudioOutput), imageIn: micro(p.ImageInput), search: micro(p.WebSearch * 1000)}
 	if l := p.LongContext; l != nil {
 		r.long = &longRate{l.Above, micro(l.Input), micro(l.CachedInput), micro(l.CacheWrite5m), micro(l.CacheWrite1h), micro(l.Output)}
 	}
@@ -78,7 +80,7 @@ func rateOf(p Price) rate {
 func (r rate) price() Price {
 	f := func(m int64) float64 { return float64(m) / 1e6 }
 	p := Price{Input: f(r.input), CachedInput: f(r.cached), CacheWrite5m: f(r.write5m), CacheWrite1h: f(r.write1h),
-		Output: f(r.output), Multipliers: r.mult, AudioInput: f(r.audioIn), AudioOutput: f(r.audioOut), WebSearch: f(r.search) / 1000}
+		Output: f(r.output), Multipliers: r.mult, AudioInput: f(r.audioIn), AudioOutput: f(r.audioOut), ImageInput: f(r.imageIn), WebSearch: f(r.search) / 1000}
 	if l := r.long; l != nil {
 		p.LongContext = &LongContext{l.above, f(l.input), f(l.cached), f(l.write5m), f(l.write1h), f(l.output)}
 	}
@@ -104,7 +106,7 @@ func (r rate) served(u byok.Usage, prompt int64) (rate, bool) {
 		scale := func(x int64) int64 { return int64(math.Round(float64(x) * m)) }
 		out.input, out.cached, out.write5m, out.write1h, out.output =
 			scale(out.input), scale(out.cached), scale(out.write5m), scale(out.write1h), scale(out.output)
-		out.audioIn, out.audioOut = scale(out.audioIn), scale(out.audioOut)
+		out.audioIn, out.audioOut, out.imageIn = scale(out.audioIn), scale(out.audioOut), scale(out.imageIn)
 	}
 	return out, true
 }
@@ -233,6 +235,7 @@ func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	in, out := clampTokens(u.InputTokens), clampTokens(u.OutputTokens)
 	cr, w5, w1 := clampTokens(u.CacheReadTokens), clampTokens(u.CacheWrite5mTokens), clampTokens(u.CacheWrite1hTokens)
 	ain, aout := min(clampTokens(u.AudioInputTokens), in), min(clampTokens(u.AudioOutputTokens), out)
+	iin := min(clampTokens(u.ImageInputTokens), in-ain)
 	searches := clampTokens(u.WebSearches)
 	if svc == byok.ClickUp || in|out|cr|w5|w1|searches == 0 {
 		return 0, true
@@ -244,12 +247,13 @@ func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	if r, ok = r.served(u, in+cr+w5+w1); !ok {
 		return 0, false
 	}
-	if (ain > 0 && r.audioIn == 0) || (aout > 0 && r.audioOut == 0) || (searches > 0 && r.search == 0) {
+	if (ain > 0 && r.audioIn == 0) || (aout > 0 && r.audioOut == 0) || (iin > 0 && r.imageIn == 0) || (searches > 0 && r.search == 0) {
 		return 0, false // billed by a rate the table does not have
 	}
 	var a acc
-	a.add(in-ain, r.input)
+	a.add(in-ain-iin, r.input)
 	a.add(ain, r.audioIn)
+	a.add(iin, r.imageIn)
 	a.add(cr, r.cached)
 	a.add(w5, r.write5m)
 	a.add(w1, r.write1h)

@@ -33,6 +33,8 @@ func openAIUsage(obj []byte) (u openAICounts, ok bool) {
 					u.cached = n
 				case "audio_tokens":
 					u.audioIn = n
+				case "image_tokens":
+					u.imageIn = n
 				}
 			})
 		case "completion_tokens_details", "output_tokens_details":
@@ -45,12 +47,13 @@ func openAIUsage(obj []byte) (u openAICounts, ok bool) {
 	}
 	u.input = max(input-u.cached, 0)
 	u.audioIn = min(u.audioIn, u.input) // cached audio is billed as cached input
+	u.imageIn = min(u.imageIn, u.input-u.audioIn)
 	return u, true
 }
 
 // openAICounts is what an OpenAI usage object says: input excludes the
 // cached tokens; the audio counts are part of input and output.
-type openAICounts struct{ input, cached, output, audioIn, audioOut int64 }
+type openAICounts struct{ input, cached, output, audioIn, audioOut, imageIn int64 }
 
 // eachCount calls f with each numeric member of the object v.
 func eachCount(v []byte, f func(key string, n int64)) {

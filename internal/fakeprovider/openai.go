@@ -325,3 +325,19 @@ func (s *Server) openaiImages(w http.ResponseWriter, r *http.Request, body []byt
 		},
 	})
 }
+
+// openaiSpeech answers POST /v1/audio/speech as the API does: the audio
+// itself, with no usage in the answer.
+func (s *Server) openaiSpeech(w http.ResponseWriter, r *http.Request, body []byte) {
+	var req struct {
+		Model string `json:"model"`
+		Input string `json:"input"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Input == "" {
+		openaiError(w, http.StatusBadRequest, "invalid_request_error", "", "Missing required parameter: 'input'.")
+		return
+	}
+	s.openaiHeaders(w)
+	w.Header().Set("Content-Type", "audio/mpeg")
+	w.Write([]byte("ID3\x04fake mp3 frames"))
+}

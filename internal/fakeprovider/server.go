@@ -204,6 +204,8 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{byok.OpenAI, s.openaiEmbeddings}, true
 	case p == "/v1/images/generations" && post:
 		return route{byok.OpenAI, s.openaiImages}, true
+	case p == "/v1/audio/speech" && post:
+		return route{byok.OpenAI, s.openaiSpeech}, true
 	case p == "/v1/models" && get && isAnthropic(r.Header):
 		return route{byok.Anthropic, s.anthropicModels}, true
 	case p == "/v1/models" && get:
