@@ -2,6 +2,7 @@ package metering
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"byokd.dev/byok"
@@ -106,5 +107,32 @@ func TestCost_BillingDimensions(t *testing.T) {
 				t.Errorf("cost %v (known %v), want %v (known %v); usage %+v", got, known, c.want, c.known, u)
 			}
 		})
+	}
+}
+
+// A legacy completions stream is asked for its usage like a chat stream
+// and metered the same way; the usage report the client did not ask for
+// is hidden from it.
+func TestMeter_LegacyCompletionsStream(t *testing.T) {
+	body, c, err := Inspect(byok.OpenAI, "/v1/completions", []byte(`{"model":"gpt-3.5-turbo-instruct","prompt":"Say hi","stream":true}`))
+	if err != nil || !c.InjectedUsage || !strings.Contains(string(body), `"stream_options":{"include_usage":true}`) {
+		t.Fatalf("Inspect: %s %+v %v", body, c, err)
+	}
+	stream := "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1,\"model\":\"gpt-3.5-turbo-instruct\",\"choices\":[{\"text\":\"Hi\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n" +
+		"data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1,\"model\":\"gpt-3.5-turbo-instruct\",\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n" +
+		"data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1,\"model\":\"gpt-3.5-turbo-instruct\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\n" +
+		"data: [DONE]\n\n"
+	m := NewMeter(c, 200, "text/event-stream")
+	out, _ := m.Filter([]byte(stream))
+	shown := string(out) + string(m.Flush())
+	u := m.Usage()
+	if !u.Complete || u.InputTokens != 3 || u.OutputTokens != 2 {
+		t.Errorf("usage %+v, want 3 in and 2 out, complete", u)
+	}
+	if strings.Contains(shown, `"usage":{`) || !strings.Contains(shown, `"text":"Hi"`) || !strings.Contains(shown, "data: [DONE]") {
+		t.Errorf("the client saw:\n%s\nwant the stream without the usage report it did not ask for", shown)
+	}
+	if cost, known := DefaultPrices().Cost(byok.OpenAI, u); !known || cost == 0 {
+		t.Errorf("cost %v known %v", cost, known)
 	}
 }
