@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -107,6 +108,9 @@ type Rebuilt struct {
 	Copied map[string]int
 	// Lost says, per table, what could not be read; empty when nothing was.
 	Lost map[string]string
+	// Requeued counts the rows queued for the hub again because the outbox
+	// was lost (the hub stores each once, whether it had it or not).
+	Requeued int
 }
 
 // Rebuild repairs the ledger at path: it copies the file (and its
@@ -148,7 +152,24 @@ func Rebuild(ctx context.Context, path string, now func() time.Time) (Rebuilt, e
 	if err := nd.Close(); err != nil {
 		return res, fmt.Errorf("rebuild ledger: %w", err)
 	}
-	if err := copyRows(ctx, res.Backup, fresh, &res); err != nil {
+	// Rows are read from a copy of the backup, so that the backup stays
+	// byte for byte what was found, and the copy may be mended to open.
+	work := path + ".rebuild-read"
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			_ = os.Remove(work + suffix)
+		}
+	}()
+	for _, suffix := range []string{"", "-wal"} {
+		_ = os.Remove(work + suffix)
+		if err := copyIfExists(res.Backup+suffix, work+suffix); err != nil {
+			return res, fmt.Errorf("rebuild ledger: %w", err)
+		}
+	}
+	if err := forgetHeaderSize(work); err != nil {
+		return res, fmt.Errorf("rebuild ledger: %w", err)
+	}
+	if err := copyRows(ctx, work, fresh, &res); err != nil {
 		return res, err
 	}
 	// The old write-ahead log must not meet the new file: remove it (the
@@ -165,6 +186,35 @@ func Rebuild(ctx context.Context, path string, now func() time.Time) (Rebuilt, e
 		return res, fmt.Errorf("rebuild ledger: the new file does not check out (%v %v); the old one is in %s", err, after.Problems, res.Backup)
 	}
 	return res, nil
+}
+
+// forgetHeaderSize mends a database file cut short: its header still
+// counts the pages it had, and SQLite refuses a file shorter than that as
+// malformed. Zero there, the size is taken from the file (the SQLite file
+// format: the in-header size is used only when non-zero).
+func forgetHeaderSize(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	hdr := make([]byte, 100)
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		return nil // too short to have a header: the copy finds nothing
+	}
+	pageSize := int64(binary.BigEndian.Uint16(hdr[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if pageSize == 0 || int64(binary.BigEndian.Uint32(hdr[28:32]))*pageSize <= st.Size() {
+		return nil
+	}
+	_, err = f.WriteAt([]byte{0, 0, 0, 0}, 28)
+	return err
 }
 
 func copyIfExists(src, dst string) error {
@@ -240,6 +290,18 @@ func copyRows(ctx context.Context, from, to string, res *Rebuilt) error {
 		if lost != "" {
 			res.Lost[table] = lost
 		}
+	}
+	if _, lost := res.Lost["outbox"]; lost {
+		// Which rows the hub already has is lost with the outbox: queue
+		// every row again. The hub keeps each event id once, so a row it
+		// has is not doubled, and none it lacks is left behind.
+		r, err := dst.ExecContext(ctx, `INSERT OR IGNORE INTO outbox (seq)
+SELECT seq FROM usage WHERE seq NOT IN (SELECT seq FROM rejected)`)
+		if err != nil {
+			return fmt.Errorf("rebuild ledger: queue the rows for the hub again: %w", err)
+		}
+		n, _ := r.RowsAffected()
+		res.Requeued = int(n)
 	}
 	return nil
 }

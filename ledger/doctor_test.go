@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"byokd.dev/byok"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -187,5 +188,60 @@ func TestRebuild_SchemaEditedOrHalfMigrated(t *testing.T) {
 				t.Errorf("events after rebuild: got %d, %v, want all 5", len(evs), err)
 			}
 		})
+	}
+}
+
+// A ledger cut short (a copy interrupted, a disk that lost its tail):
+// doctor keeps every row SQLite can still read, keeps the small tables
+// written first (install id, keys, tokens, preferences), and says what it
+// lost.
+func TestRebuild_TruncatedFile(t *testing.T) {
+	const n = 2000
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{})
+	if err := d.SetMeta(ctx, "install_id", "abcd1234"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetPref(ctx, byok.OpenAI, Pref{Preference: byok.PreferShared}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	cut := st.Size() / 2 / 4096 * 4096
+	if err := os.Truncate(path, cut); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := Rebuild(ctx, path, fixedNow)
+	if err != nil {
+		t.Fatalf("Rebuild of a truncated ledger: %v", err)
+	}
+	t.Logf("Rebuild: copied %v, lost %v", res.Copied, res.Lost)
+	if res.Copied["usage"] == 0 || res.Copied["usage"] >= n || res.Lost["usage"] == "" {
+		t.Errorf("usage rows: copied %d of %d, lost %q; want the readable part kept and the loss said", res.Copied["usage"], n, res.Lost["usage"])
+	}
+	r := openAt(t, path, Options{})
+	got, err := r.Events(ctx, base, base.Add(24*time.Hour))
+	if err != nil || len(got) != res.Copied["usage"] {
+		t.Fatalf("after rebuild the ledger holds %d rows (%v), the report says %d", len(got), err, res.Copied["usage"])
+	}
+	if id, _ := r.Meta(ctx, "install_id"); id != "abcd1234" {
+		t.Errorf("install id after rebuild: %q", id)
+	}
+	if p, _ := r.Prefs(ctx); p[byok.OpenAI].Preference != byok.PreferShared {
+		t.Errorf("preferences after rebuild: %+v", p)
+	}
+	// The outbox was in the lost part: every kept row goes to the hub
+	// again (which keeps each id once) rather than never.
+	if q, _ := r.Unsynced(ctx); q != len(got) {
+		t.Errorf("after rebuild %d rows wait for the hub (%d requeued), want all %d kept", q, res.Requeued, len(got))
 	}
 }

@@ -73,6 +73,9 @@ Example:
 					fmt.Fprintf(e.stdout, "  %-14s %s\n", t, res.Lost[t])
 				}
 			}
+			if res.Requeued > 0 {
+				fmt.Fprintf(e.stdout, "  %d kept rows are queued for the team hub again (which rows it had was lost; it keeps each once)\n", res.Requeued)
+			}
 			return nil
 		})(ctx, e, fs, args)
 	},
