@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/privfile"
 )
 
 // JournalPaths are the journal's two files beside the database at path:
@@ -232,4 +235,61 @@ func (j *journal) close() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// JournalRepair is what RepairJournal did to one journal file.
+type JournalRepair struct {
+	File    string
+	Kept    int    // rows kept
+	Dropped []int  // line numbers that were not rows, and were removed
+	Backup  string // the file as it was
+}
+
+// RepairJournal removes from the journal files of the ledger at path every
+// line that is not a usage row, keeping every row, after copying each file
+// it changes to a backup named with now. A damaged line loses only that
+// line. Files without a damaged line are left alone; with apply false
+// nothing is changed, only reported. The ledger must not be open.
+func RepairJournal(path string, apply bool, now func() time.Time) ([]JournalRepair, error) {
+	var out []JournalRepair
+	for _, p := range JournalPaths(path) {
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("read ledger journal: %w", err)
+		}
+		r := JournalRepair{File: p}
+		var kept []byte
+		lines := bytes.SplitAfter(data, []byte("\n"))
+		for i, line := range lines {
+			if len(line) == 0 || line[len(line)-1] != '\n' {
+				continue // a last line cut short: never acknowledged
+			}
+			var ev byok.UsageEvent
+			if json.Unmarshal(bytes.TrimSpace(line), &ev) != nil || ev.ID == "" {
+				r.Dropped = append(r.Dropped, i+1)
+				continue
+			}
+			r.Kept++
+			kept = append(kept, line...)
+		}
+		if len(r.Dropped) == 0 {
+			continue
+		}
+		if !apply {
+			out = append(out, r)
+			continue
+		}
+		r.Backup = p + ".backup-" + now().UTC().Format("20060102-150405")
+		if err := copyIfExists(p, r.Backup); err != nil {
+			return out, fmt.Errorf("back up ledger journal: %w", err)
+		}
+		if err := privfile.Write(p, kept); err != nil {
+			return out, fmt.Errorf("rewrite ledger journal: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -245,3 +245,32 @@ func TestJournal_RowsSurviveFailedTransactions(t *testing.T) {
 		}
 	}
 }
+
+// A damaged journal line loses only that line: RepairJournal keeps every
+// row around it (and a backup of the file), and the ledger then opens
+// with those rows.
+func TestRepairJournal_DamagedLineLosesOnlyItself(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{})
+	d.Close()
+	writeJournal(t, path, journalLine(t, event(1))+"{not a row}\n"+journalLine(t, event(2))+"garbage\n"+journalLine(t, event(3)))
+	seen, err := RepairJournal(path, false, fixedNow)
+	if err != nil || len(seen) != 1 || len(seen[0].Dropped) != 2 || seen[0].Backup != "" {
+		t.Fatalf("check only: %+v %v", seen, err)
+	}
+	if _, err := Open(context.Background(), path, Options{}); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "byokd doctor") {
+		t.Fatalf("Open before the repair: %v, want ErrDamaged pointing at byokd doctor", err)
+	}
+	fixed, err := RepairJournal(path, true, fixedNow)
+	if err != nil || len(fixed) != 1 || fixed[0].Kept != 3 || fmt.Sprint(fixed[0].Dropped) != "[2 4]" {
+		t.Fatalf("RepairJournal: %+v %v, want 3 rows kept and lines 2 and 4 dropped", fixed, err)
+	}
+	if b, err := os.ReadFile(fixed[0].Backup); err != nil || !strings.Contains(string(b), "{not a row}") {
+		t.Errorf("backup %s: %v", fixed[0].Backup, err)
+	}
+	r := openAt(t, path, Options{})
+	got, err := r.Events(context.Background(), base, base.Add(24*time.Hour))
+	if err != nil || len(got) != 3 {
+		t.Errorf("after the repair the ledger holds %d rows (%v), want the 3 around the damage", len(got), err)
+	}
+}

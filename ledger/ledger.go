@@ -246,7 +246,7 @@ func (d *DB) openJournal(st *writerStmts) error {
 	if errors.As(err, &bad) {
 		return &stateError{sentinel: ErrDamaged, cause: err, advice: fmt.Sprintf(
 			"ledger journal %s is damaged: byokd writes whole lines, so another program changed it; "+
-				"move it aside to start (the rows in it are then not counted)", bad.file)}
+				"run `byokd doctor`, which removes the damaged lines and keeps every row", bad.file)}
 	}
 	if err != nil {
 		return classify(d.path, err)

@@ -43,12 +43,25 @@ Example:
 				return fmt.Errorf("byokd is running (pid %d): stop it first (byokd service stop, or end byokd run), then run byokd doctor again", pid)
 			}
 			path := filepath.Join(dir, daemon.LedgerFile)
+			fixed, err := ledger.RepairJournal(path, !*checkOnly, time.Now)
+			if err != nil {
+				return err
+			}
+			for _, r := range fixed {
+				if *checkOnly {
+					fmt.Fprintf(e.stdout, "%s: lines %v are not usage rows (%d rows are): run byokd doctor without --check to remove them\n", r.File, r.Dropped, r.Kept)
+					continue
+				}
+				fmt.Fprintf(e.stdout, "%s: removed lines %v, which were not usage rows; kept %d rows (the old file is kept as %s)\n", r.File, r.Dropped, r.Kept, r.Backup)
+			}
 			c, err := ledger.Check(ctx, path)
 			if err != nil {
 				return err
 			}
 			fmt.Fprint(e.stdout, c.Report())
 			switch {
+			case c.OK() && *checkOnly && len(fixed) > 0:
+				return errors.New("byokd: the ledger journal is damaged: run byokd doctor without --check to repair it")
 			case c.OK():
 				return nil
 			case c.TooNew:
