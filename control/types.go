@@ -59,6 +59,9 @@ type Refused struct {
 	Proxy   int64 `json:"proxy"`   // Host, browser, app token
 	Control int64 `json:"control"` // Host, browser, control token, read-only token
 	Page    int64 `json:"page"`    // Host, cross-origin, stale sign-in or form token
+	// OtherUsers counts connections from other local users' processes,
+	// refused before a byte was read (Linux).
+	OtherUsers int64 `json:"other_users"`
 }
 
 // LedgerStatus is the state of the member's usage ledger.

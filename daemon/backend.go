@@ -290,7 +290,8 @@ func (d *Daemon) ledgerStatus() control.LedgerStatus {
 }
 
 func (d *Daemon) refused() control.Refused {
-	r := control.Refused{Proxy: d.proxy.Refused(), Control: d.control.Refused()}
+	r := control.Refused{Proxy: d.proxy.Refused(), Control: d.control.Refused(),
+		OtherUsers: d.proxyLn.Refused() + d.controlLn.Refused()}
 	if d.page != nil {
 		r.Page = d.page.Refused()
 	}

@@ -21,6 +21,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
+	"byokd.dev/byok/internal/peercred"
 	"byokd.dev/byok/internal/privfile"
 	"byokd.dev/byok/internal/statelock"
 	"byokd.dev/byok/keystore"
@@ -100,7 +101,7 @@ type Daemon struct {
 	page     Page
 	frontSub <-chan control.Event // the notifier's first subscription
 
-	proxyLn, controlLn net.Listener
+	proxyLn, controlLn *peercred.Listener
 	proxySrv, ctrlSrv  *http.Server
 	control            *control.Handler
 }
@@ -195,7 +196,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 
-	if d.proxyLn, err = listenLoopback(cfg.Listen); err != nil {
+	if d.proxyLn, err = listenLoopback(cfg.Listen, "the proxy", d.log); err != nil {
 		return nil, err
 	}
 	d.proxyAddr = d.proxyLn.Addr().String()
@@ -216,7 +217,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.controlLn, err = listenLoopback("127.0.0.1:0"); err != nil {
+	if d.controlLn, err = listenLoopback("127.0.0.1:0", "the control API and the Credential Manager", d.log); err != nil {
 		return nil, err
 	}
 	token, readToken := randomToken("byokc_"), randomToken("byokr_")
@@ -282,7 +283,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 func (d *Daemon) close() error {
 	var errs []error
-	for _, ln := range []net.Listener{d.proxyLn, d.controlLn} {
+	for _, ln := range []*peercred.Listener{d.proxyLn, d.controlLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -318,7 +319,10 @@ func newServer(h http.Handler) *http.Server {
 
 // listenLoopback listens on addr and refuses anything but loopback: the
 // proxy signs requests with the member's keys for whoever reaches it.
-func listenLoopback(addr string) (net.Listener, error) {
+// listenLoopback listens on a loopback addr for this user's processes
+// only (peercred): another local user's connection gets a 403 before a
+// byte of its request is read.
+func listenLoopback(addr, surface string, log *slog.Logger) (*peercred.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", addr, err)
@@ -331,7 +335,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another byokd running? see `byokd status`)", addr, err)
 	}
-	return ln, nil
+	return peercred.Only(ln, surface, log), nil
 }
 
 func (d *Daemon) installID(ctx context.Context) (string, error) {

@@ -17,12 +17,14 @@ import (
 	"testing"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/internal/otheruser"
 )
 
 // byokdBin is the binary under test, built once by TestMain.
 var byokdBin string
 
 func TestMain(m *testing.M) {
+	otheruser.Main() // in the copy run as another user: one request, then exit
 	dir, err := os.MkdirTemp("", "byokd-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -21,6 +21,7 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/jsonapi"
 	"byokd.dev/byok/internal/loopback"
+	"byokd.dev/byok/internal/peercred"
 	"byokd.dev/byok/internal/privfile"
 	"byokd.dev/byok/metering"
 	"byokd.dev/byok/teamsync"
@@ -187,6 +188,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if ah, _, _ := net.SplitHostPort(s.adminLn.Addr().String()); !net.ParseIP(ah).IsLoopback() {
 		return nil, fmt.Errorf("the admin API must listen on 127.0.0.1, not %s", cfg.AdminListen)
 	}
+	// Only the user who runs the hub may reach its admin API, whatever
+	// another local user has read of the token.
+	s.adminLn = peercred.Only(s.adminLn, "the hub's admin API", s.log)
 	token := newSecret(adminPrefix)
 	if err := privfile.Write(filepath.Join(cfg.Data, TokenFile), []byte(token+"\n")); err != nil {
 		return nil, fmt.Errorf("write the admin token: %w", err)

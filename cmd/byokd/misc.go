@@ -56,7 +56,8 @@ Example:
 		}
 		fmt.Fprintf(e.stdout, "ledger:     %s\n", ledgerLine(s.Ledger))
 		if r := s.Refused; r != (control.Refused{}) {
-			fmt.Fprintf(e.stdout, "refused:    %d proxy, %d control API, %d page requests since start (see the log)\n", r.Proxy, r.Control, r.Page)
+			fmt.Fprintf(e.stdout, "refused:    %d proxy, %d control API, %d page requests, %d connections from other users since start (see the log)\n",
+				r.Proxy, r.Control, r.Page, r.OtherUsers)
 		}
 		return nil
 	}),

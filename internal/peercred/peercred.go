@@ -1,0 +1,68 @@
+// Package peercred keeps a loopback listener to the user who runs it: on
+// every accepted connection it learns which local user owns the
+// connecting socket (on Linux from the kernel's socket table, before a
+// byte of the request is read) and answers any other user with a 403 and
+// a close. Another user of the machine can then neither spend your keys
+// through the proxy nor reach the control API or the pages, whatever it
+// knows of tokens or cookies.
+package peercred
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// Listener accepts only connections from processes of this user. Where
+// the system does not tell a socket's owner (not Linux) it accepts all.
+type Listener struct {
+	net.Listener
+	surface string
+	log     *slog.Logger
+	uid     int
+	refused atomic.Int64
+}
+
+// Only wraps ln; surface names it in messages ("the proxy").
+func Only(ln net.Listener, surface string, log *slog.Logger) *Listener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Listener{Listener: ln, surface: surface, log: log, uid: os.Getuid()}
+}
+
+// Accept returns the next connection of this user's processes.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		uid, known, err := owner(c)
+		if err == nil && (!known || uid == l.uid) {
+			return c, nil
+		}
+		l.refused.Add(1)
+		if err != nil {
+			l.log.Warn("connection refused: its owner could not be told", "surface", l.surface, "remote", c.RemoteAddr().String(), "err", err)
+		} else {
+			l.log.Warn("connection refused: another local user", "surface", l.surface, "uid", uid, "remote", c.RemoteAddr().String())
+		}
+		go refuse(c, fmt.Sprintf("byokd: refused: %s serves only the user who runs byokd (uid %d); run your own byokd", l.surface, l.uid))
+	}
+}
+
+// Refused is how many connections other users made.
+func (l *Listener) Refused() int64 { return l.refused.Load() }
+
+// refuse answers an HTTP client that it is refused, without reading its
+// request, and closes.
+func refuse(c net.Conn, msg string) {
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	body := msg + "\n"
+	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+}
