@@ -167,7 +167,7 @@ func (d *Daemon) inventory(ctx context.Context) (teamsync.Inventory, error) {
 func (b backend) HubLoginURL(ctx context.Context) (control.Login, error) {
 	l, _ := b.d.hubLink()
 	if l == nil {
-		return control.Login{}, fmt.Errorf("%w: this daemon has not joined a team hub: `byokd join HUB_URL CODE` first", control.ErrInvalid)
+		return control.Login{}, fmt.Errorf("%w: this daemon has not joined a team hub: `byokd join HUB_URL` (the invite code on standard input) first", control.ErrInvalid)
 	}
 	link, err := teamsync.RequestLoginLink(ctx, l.url.String(), l.device, l.insecure)
 	if err != nil {

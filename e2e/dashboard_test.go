@@ -70,7 +70,7 @@ func newDashboardTeam(t *testing.T) *dashboardTeam {
 		m := newMember(t, fake.URL)
 		m.mustStart()
 		ev := m.watchEvents()
-		m.mustCLI("", "join", h.url, strings.TrimSpace(h.cli("", "invite", email)))
+		m.mustCLI(strings.TrimSpace(h.cli("", "invite", email)), "join", h.url)
 		waitConnected(t, ev)
 		return m, ev
 	}

@@ -36,7 +36,7 @@ func joinWithKey(t *testing.T, h *teamHub, upstream, email string, extra ...stri
 	m.mustStart()
 	sm := &syncedMember{member: m, events: m.watchEvents()}
 	code := strings.TrimSpace(h.cli("", "invite", email))
-	m.mustCLI("", "join", h.url, code)
+	m.mustCLI(code, "join", h.url)
 	sm.until(t, 30*time.Second, "the daemon to connect to the hub", func() bool {
 		return strings.Contains(m.mustCLI("", "status"), ", connected,")
 	})

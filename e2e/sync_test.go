@@ -65,7 +65,7 @@ func TestE2E_SyncLosesNothingDoublesNothing(t *testing.T) {
 	m.mustStart()
 	events := m.watchEvents()
 	code := strings.TrimSpace(h.cli("", "invite", "sam@example.com"))
-	m.mustCLI("", "join", h.url, code)
+	m.mustCLI(code, "join", h.url)
 	waitConnected(t, events)
 	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
 	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "load"))

@@ -101,7 +101,7 @@ func joinedMember(t *testing.T, h *teamHub, upstream, email string) *member {
 	m := newMember(t, upstream)
 	m.mustStart()
 	code := strings.TrimSpace(h.cli("", "invite", email))
-	out := m.mustCLI("", "join", h.url, code)
+	out := m.mustCLI(code, "join", h.url)
 	if !strings.Contains(out, email) {
 		t.Fatalf("join printed %q", out)
 	}
@@ -140,7 +140,7 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 	sarah.mustStart()
 	sEvents := sarah.watchEvents()
 	code := strings.TrimSpace(h.cli("", "invite", "sarah@example.com"))
-	sarah.mustCLI("", "join", h.url, code)
+	sarah.mustCLI(code, "join", h.url)
 	waitConnected(t, sEvents)
 	sarah.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
 	sTok := strings.TrimSpace(sarah.mustCLI("", "token", "create", "editor", "--project", "acme"))
@@ -149,7 +149,7 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 	mike.mustStart()
 	mEvents := mike.watchEvents()
 	code = strings.TrimSpace(h.cli("", "invite", "mike@example.com"))
-	mike.mustCLI("", "join", h.url, code)
+	mike.mustCLI(code, "join", h.url)
 	waitConnected(t, mEvents)
 	mTok := strings.TrimSpace(mike.mustCLI("", "token", "create", "scripts", "--project", "globex"))
 

@@ -52,7 +52,7 @@ func (rl *relayer) serve(w http.ResponseWriter, r *http.Request) {
 	dev, ok := s.device(r)
 	if !ok {
 		upstream.WriteError(w, svc, &byok.Refusal{Status: http.StatusUnauthorized, Code: "invalid_device",
-			Message: "byokd hub: missing, unknown or revoked device credential: join the hub again with `byokd join HUB CODE`"})
+			Message: "byokd hub: missing, unknown or revoked device credential: join the hub again with `byokd join HUB` (the code on standard input)"})
 		return
 	}
 	cred, ref := rl.admit(r.Context(), svc, dev)

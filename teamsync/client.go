@@ -30,7 +30,7 @@ type Outbox interface {
 
 // ErrRevoked: the hub refused the device credential (revoked, or from
 // another hub). It wraps byok.ErrUnauthorized.
-var ErrRevoked = fmt.Errorf("%w: the hub refused this device's credential (revoked or unknown): join again with `byokd join HUB CODE`", byok.ErrUnauthorized)
+var ErrRevoked = fmt.Errorf("%w: the hub refused this device's credential (revoked or unknown): join again with `byokd join HUB` (the code on standard input)", byok.ErrUnauthorized)
 
 // Client keeps a daemon in sync with its team hub: it sends the outbox in
 // acknowledged batches, reports the key inventory and receives the team

@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("tray: no way to reach the daemon")
 	}
 	if cfg.Open == nil {
-		cfg.Open = OpenBrowser
+		cfg.Open = OpenBrowser // a link with a code should go through OpenLink
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -246,7 +246,7 @@ var hubInviteCmd = command{
 	usage: `Usage: byokd hub invite EMAIL [--expires 168h] [--data DIR]
 
 Prints a code that one of EMAIL's machines exchanges for a device
-credential with ` + "`byokd join HUB CODE`" + `. It works once and expires.
+credential with ` + "`byokd join HUB`" + ` (pasting the code). It works once and expires.
 
 Example:
   byokd hub invite member@example.com --expires 48h`,

@@ -44,7 +44,7 @@ Example:
 			s.Version, state, s.Proxy, s.Keystore, s.Keys, s.Tokens, s.PersonalSpend, s.TeamSpend)
 		switch h := s.Hub; {
 		case h.URL == "":
-			fmt.Fprintln(e.stdout, "team hub:   not joined (byokd join HUB_URL CODE)")
+			fmt.Fprintln(e.stdout, "team hub:   not joined (byokd join HUB_URL, then paste the invite code)")
 		case h.Connected:
 			fmt.Fprintf(e.stdout, "team hub:   %s as %s, connected, last sync %s\n", h.URL, h.Member, h.LastSync.Local().Format("15:04:05"))
 		default:

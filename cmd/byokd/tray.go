@@ -121,6 +121,7 @@ func trayConfig(dir string, logger *slog.Logger, quit func()) tray.Config {
 	return tray.Config{
 		Dial:   func() (tray.Client, error) { return control.Dial(dir) },
 		Icon:   png64.Bytes(),
+		Open:   func(link string) error { return tray.OpenLink(dir, link) },
 		Quit:   quit,
 		Logger: logger,
 	}

@@ -37,7 +37,11 @@ func openLogin(login func(*control.Client, context.Context) (control.Login, erro
 			if *printOnly {
 				return nil
 			}
-			if err := tray.OpenBrowser(l.URL); err != nil {
+			dir, err := home(e)
+			if err != nil {
+				return err
+			}
+			if err := tray.OpenLink(dir, l.URL); err != nil {
 				return fmt.Errorf("open a browser: %w; open the link above yourself", err)
 			}
 			return nil
