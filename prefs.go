@@ -39,6 +39,10 @@ func (k KeyInfo) Ref() CredentialRef { return PersonalKey(k.Name) }
 
 // AppToken describes a local app token without its secret. Apps present the
 // token to the proxy where the provider expects its key.
+// AppTokenPrefix starts every app token byokd makes: a key that starts
+// with it is a token, checked as one (a revoked token stays refused).
+const AppTokenPrefix = "byok_"
+
 type AppToken struct {
 	Name    string
 	Project string

@@ -193,7 +193,7 @@ func (b backend) CreateToken(ctx context.Context, req control.NewToken) (control
 			return control.CreatedToken{}, err
 		}
 	}
-	value := randomToken("byok_")
+	value := randomToken(byok.AppTokenPrefix)
 	t := byok.AppToken{Name: req.Name, Project: req.Project, Created: b.d.now().UTC()}
 	if err := b.d.db.CreateToken(ctx, t, sha256.Sum256([]byte(value))); err != nil {
 		if errors.Is(err, byok.ErrExists) {

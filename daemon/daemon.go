@@ -205,6 +205,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		Upstreams: cfg.Upstreams,
 		Port:      port,
 		Tokens:    d.tokens,
+		Identify:  identifyCaller,
 		Planner:   d.router,
 		Recorder:  d.router,
 		Fallback:  d.router.Fallback,
@@ -314,7 +315,25 @@ func newServer(h http.Handler) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          nil,
+		ConnContext:       peercred.ConnContext,
 	}
+}
+
+// identifyCaller names the app of a call without an app token: the local
+// process on the other end of the connection, which peercred has told is
+// this user's, and the git repository it works in. Where the connection's
+// owner is not told (off Linux), there is no caller to name and the call
+// needs a token.
+func identifyCaller(r *http.Request) (byok.AppToken, bool) {
+	c, ok := peercred.FromContext(r.Context())
+	if !ok {
+		return byok.AppToken{}, false
+	}
+	p, err := c.Process()
+	if err != nil || p.Name == "" {
+		return byok.AppToken{Name: "unknown app"}, true
+	}
+	return byok.AppToken{Name: byok.CleanText(p.Name, 64), Project: byok.CleanText(peercred.Project(p.Dir), 64)}, true
 }
 
 // listenLoopback listens on addr and refuses anything but loopback: the

@@ -20,9 +20,12 @@ import (
 // Local attackers and floods against the real binary. docs/SECURITY.md
 // names each test beside the attack it proves refused.
 
-// TestE2E_TokensFromElsewhere: another local process calls the proxy
-// with no token, a revoked one, or a valid token of another member's
-// daemon (another $BYOKD_HOME): each gets a 401 and nothing goes upstream.
+// TestE2E_TokensFromElsewhere: a local process calls the proxy with a
+// revoked token, a valid token of another member's daemon (another
+// $BYOKD_HOME) or a guessed one: each gets a 401 and nothing goes
+// upstream. (A call with no token from the member's own processes is
+// served and named after its process: TestE2E_TokenlessCallsNameTheirProcess;
+// from another user it is refused: TestE2E_AnotherLocalUserIsRefused.)
 func TestE2E_TokensFromElsewhere(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
 	a, tokA := setUp(t, fake)
@@ -35,7 +38,7 @@ func TestE2E_TokensFromElsewhere(t *testing.T) {
 	}
 	a.mustCLI("", "token", "revoke", "old-app")
 	before := len(fake.Requests())
-	for name, tok := range map[string]string{"no token": "", "revoked token": revoked, "another home's token": tokB, "a guess": "byok_" + strings.Repeat("0", 48)} {
+	for name, tok := range map[string]string{"revoked token": revoked, "another home's token": tokB, "a guess": "byok_" + strings.Repeat("0", 48)} {
 		status, body, err := post(a.proxy, tok, "gpt-4o-mini")
 		if err != nil || status != 401 || !strings.Contains(body, "byokd:") {
 			t.Errorf("%s: got %d %v %s, want a 401 byokd: error", name, status, err, body)

@@ -10,6 +10,8 @@ import (
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/internal/fakeprovider"
 	"byokd.dev/byok/internal/otheruser"
+	"byokd.dev/byok/internal/peercred"
+	"byokd.dev/byok/internal/sdkrun"
 )
 
 // TestE2E_AnotherLocalUserIsRefused: a second Unix user on the machine,
@@ -47,5 +49,52 @@ func TestE2E_AnotherLocalUserIsRefused(t *testing.T) {
 	}
 	if res := m.openaiCall(tok); res.Error != nil {
 		t.Errorf("the member's own call: %v", res.Error)
+	}
+}
+
+// TestE2E_TokenlessCallsNameTheirProcess: an app of the member's own that
+// has no app token — any other API key, as the official SDKs require one —
+// is served and its calls are attributed to the program (the node script)
+// and the git repository it runs in; a key that looks like an app token
+// is still checked as one.
+func TestE2E_TokenlessCallsNameTheirProcess(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, tok := setUp(t, fake)
+	for _, c := range []struct{ script, key string }{
+		{"openai_chat.mjs", "sk-not-a-byokd-token"},
+		{"anthropic_messages.mjs", "anything"},
+	} {
+		env := map[string]string{"API_KEY": c.key, "MODEL": "gpt-4o-mini", "STREAM": "0", "PROMPT": "x",
+			"BASE_URL": "http://" + m.proxy + "/openai/v1"}
+		if strings.HasPrefix(c.script, "anthropic") {
+			env["BASE_URL"], env["MODEL"] = "http://"+m.proxy+"/anthropic", "claude-sonnet-4-5"
+		}
+		if res := sdkrun.Run(t, c.script, env); res.Error != nil {
+			t.Fatalf("%s with a key that is no app token: %v", c.script, res.Error)
+		}
+	}
+	root, err := sdkrun.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := peercred.Project(root)
+	rows := m.usage()
+	if len(rows) != 2 {
+		t.Fatalf("rows %+v, want 2", rows)
+	}
+	for i, want := range []string{"node openai_chat.mjs", "node anthropic_messages.mjs"} {
+		if rows[i].App != want || rows[i].Project != project {
+			t.Errorf("row %d: app %q project %q, want %q in %q", i, rows[i].App, rows[i].Project, want, project)
+		}
+	}
+	for _, r := range fake.Requests() {
+		if r.Key == "sk-not-a-byokd-token" || r.Key == "anything" {
+			t.Errorf("the app's own key reached the provider")
+		}
+	}
+	// A revoked token stays refused, with or without a process to name.
+	m.mustCLI("", "token", "revoke", "my-editor")
+	if res := m.openaiCall(tok); res.Error == nil || res.Error.Status != 401 {
+		t.Errorf("a revoked app token: %+v, want 401", res)
 	}
 }

@@ -37,8 +37,12 @@ type Config struct {
 	// the provider's public API.
 	Upstreams map[byok.Service]*url.URL
 	// Port is the port apps connect to; the Host check requires it.
-	Port     string
-	Tokens   Tokens
+	Port   string
+	Tokens Tokens
+	// Identify, if set, names the app of a call that carries no app token
+	// (any other key, or none), or reports that it cannot: the daemon
+	// names the local process on the other end of the connection.
+	Identify func(r *http.Request) (byok.AppToken, bool)
 	Planner  Planner
 	Recorder upstream.Recorder
 	Fallback upstream.Fallback
@@ -97,6 +101,32 @@ func New(cfg Config) (*Proxy, error) {
 // route, token).
 func (p *Proxy) Refused() int64 { return p.gate.Refused() }
 
+// app is who the call is from: the app token's name and project, or,
+// for a call with no app token, the local process Identify names. A key
+// with the token prefix is always checked as a token.
+func (p *Proxy) app(w http.ResponseWriter, r *http.Request, svc byok.Service) (byok.AppToken, bool) {
+	tok, ok := appToken(svc, r.Header)
+	if !ok || !strings.HasPrefix(tok, byok.AppTokenPrefix) {
+		if p.cfg.Identify != nil {
+			if app, found := p.cfg.Identify(r); found {
+				return app, true
+			}
+		}
+		if !ok {
+			p.gate.Refuse(w, r, http.StatusUnauthorized, "missing_token",
+				"byokd: missing app token: create one with `byokd token create NAME` and use it as this app's API key")
+			return byok.AppToken{}, false
+		}
+	}
+	app, err := p.cfg.Tokens.Verify(r.Context(), byok.NewSecret(tok))
+	if err != nil {
+		p.gate.Refuse(w, r, http.StatusUnauthorized, "invalid_token",
+			"byokd: invalid or revoked app token: create one with `byokd token create NAME` and use it as this app's API key")
+		return byok.AppToken{}, false
+	}
+	return app, true
+}
+
 // ServeHTTP gates, then forwards. The order matters and is fixed:
 //  1. Host must name this proxy on loopback (DNS rebinding);
 //  2. no browser Origin or Referer (CSRF, CORS preflights);
@@ -113,16 +143,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			"byokd: unknown route: use /openai/, /anthropic/ or /clickup/ as the base URL path")
 		return
 	}
-	tok, ok := appToken(svc, r.Header)
+	app, ok := p.app(w, r, svc)
 	if !ok {
-		p.gate.Refuse(w, r, http.StatusUnauthorized, "missing_token",
-			"byokd: missing app token: create one with `byokd token create NAME` and use it as this app's API key")
-		return
-	}
-	app, err := p.cfg.Tokens.Verify(r.Context(), byok.NewSecret(tok))
-	if err != nil {
-		p.gate.Refuse(w, r, http.StatusUnauthorized, "invalid_token",
-			"byokd: invalid or revoked app token: create one with `byokd token create NAME` and use it as this app's API key")
 		return
 	}
 	call, ref := p.fwd.ReadCall(w, r, svc, rest, p.cfg.MaxBody)
@@ -131,7 +153,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call.Row = byok.UsageEvent{ID: p.cfg.NewID(), App: app.Name, Project: app.Project}
-	call.Credentials, err = p.cfg.Planner.Plan(r.Context(), call)
+	creds, err := p.cfg.Planner.Plan(r.Context(), call)
+	call.Credentials = creds
 	if err == nil && len(call.Credentials) == 0 {
 		err = &byok.Refusal{Status: http.StatusServiceUnavailable, Code: "no_credential",
 			Message: fmt.Sprintf("byokd: no key for %s: add one with `byokd key add %s`", svc.Title(), svc)}

@@ -8,10 +8,12 @@
 package peercred
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -41,9 +43,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		uid, known, err := owner(c)
-		if err == nil && (!known || uid == l.uid) {
+		uid, inode, known, err := owner(c)
+		if err == nil && !known {
 			return c, nil
+		}
+		if err == nil && uid == l.uid {
+			return &Conn{Conn: c, inode: inode}, nil
 		}
 		l.refused.Add(1)
 		if err != nil {
@@ -53,6 +58,48 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		go refuse(c, fmt.Sprintf("byokd: refused: %s serves only the user who runs byokd (uid %d); run your own byokd", l.surface, l.uid))
 	}
+}
+
+// Conn is a connection whose owner was told: a process of this user. The
+// HTTP server puts it in each request's context (ConnContext).
+type Conn struct {
+	net.Conn
+	inode string // the connecting socket's, to find its process
+
+	once sync.Once
+	proc Process
+	err  error
+}
+
+// Process is the program on the other end of a Conn.
+type Process struct {
+	PID  int
+	Name string // the executable, with the script for an interpreter: "claude", "python3 my_script.py"
+	Dir  string // its working folder
+}
+
+// Process finds the process holding the connecting socket, once per
+// connection.
+func (c *Conn) Process() (Process, error) {
+	c.once.Do(func() { c.proc, c.err = findProcess(c.inode) })
+	return c.proc, c.err
+}
+
+type connKey struct{}
+
+// ConnContext is an http.Server ConnContext that makes FromContext work.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*Conn); ok {
+		return context.WithValue(ctx, connKey{}, pc)
+	}
+	return ctx
+}
+
+// FromContext is the request's connection, if its owner was told to be
+// this user.
+func FromContext(ctx context.Context) (*Conn, bool) {
+	c, ok := ctx.Value(connKey{}).(*Conn)
+	return c, ok
 }
 
 // Refused is how many connections other users made.
