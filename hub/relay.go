@@ -64,6 +64,10 @@ func (rl *relayer) serve(w http.ResponseWriter, r *http.Request) {
 	if rest == "" {
 		rest = "/"
 	}
+	if ref := rl.fwd.MethodRefusal(svc, r.Method); ref != nil {
+		upstream.WriteError(w, svc, ref)
+		return
+	}
 	if ref := rl.endpointAllowed(svc, r.Method, rest); ref != nil {
 		upstream.WriteError(w, svc, ref)
 		return

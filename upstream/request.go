@@ -19,11 +19,8 @@ const DefaultMaxBody = 32 << 20
 // learns from it, for svc's escaped path below the service prefix: the
 // Call to forward, without credentials, or why it cannot be.
 func (f *Forwarder) ReadCall(w http.ResponseWriter, in *http.Request, svc byok.Service, path string, maxBody int64) (*Call, *byok.Refusal) {
-	switch in.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-	default:
-		return nil, &byok.Refusal{Status: http.StatusMethodNotAllowed, Code: "bad_method",
-			Message: fmt.Sprintf("%s: the %s API takes no %s requests", f.cfg.Who, svc.Title(), clipMethod(in.Method))}
+	if ref := f.MethodRefusal(svc, in.Method); ref != nil {
+		return nil, ref
 	}
 	body, err := readBody(w, in, maxBody)
 	if err != nil {
@@ -46,6 +43,16 @@ func (f *Forwarder) ReadCall(w http.ResponseWriter, in *http.Request, svc byok.S
 			Message: f.cfg.Who + ": not sent: " + err.Error()}
 	}
 	return &Call{Service: svc, Method: in.Method, Path: path, Body: out, Meter: mc}, nil
+}
+
+// MethodRefusal refuses a method no provider's API takes.
+func (f *Forwarder) MethodRefusal(svc byok.Service, method string) *byok.Refusal {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return nil
+	}
+	return &byok.Refusal{Status: http.StatusMethodNotAllowed, Code: "bad_method",
+		Message: fmt.Sprintf("%s: the %s API takes no %s requests", f.cfg.Who, svc.Title(), clipMethod(method))}
 }
 
 // clipMethod bounds a client's method name for a message.

@@ -274,8 +274,8 @@ Example:
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "byokd hub %s at %s\ndevices:     %d (%d connected now)\nshared keys: %d\npolicy:      version %d\nrefused:     %d public, %d admin API requests since start\n",
-			s.Version, s.PublicURL, s.Devices, s.Connected, s.SharedKeys, s.PolicyVersion, s.Refused.Public, s.Refused.Admin)
+		fmt.Fprintf(e.stdout, "byokd hub %s at %s\ndevices:     %d (%d connected now)\nshared keys: %d\npolicy:      version %d\nrefused:     %d public, %d admin API requests since start\nrejected:    %d synced usage rows since start (see the log)\n",
+			s.Version, s.PublicURL, s.Devices, s.Connected, s.SharedKeys, s.PolicyVersion, s.Refused.Public, s.Refused.Admin, s.Rejected)
 		return nil
 	}),
 }
