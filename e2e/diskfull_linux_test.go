@@ -16,11 +16,11 @@ import (
 
 // TestE2E_MemberDiskFull puts the member's $BYOKD_HOME on a small
 // filesystem and fills it. Calls go on while their rows still fit (SQLite
-// reuses space it holds); once a row cannot be written the daemon fails
-// closed: the call in flight never looks complete, and every call after it
-// gets a 503 byokd: error saying the disk is full while the upstream sees
-// nothing. Once space is freed calls work again, and every call that
-// completed has its row.
+// reuses space it holds, the journal its reserved room); once the ledger
+// cannot take more the daemon fails closed: every call gets a 503 byokd:
+// error saying the disk is full while the upstream sees nothing (a call in
+// flight, if any, never looks complete). Once space is freed calls work
+// again, and the upstream saw exactly one call per row.
 func TestE2E_MemberDiskFull(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
 	m, tok := memberOnSmallDisk(t, fake)
@@ -63,8 +63,14 @@ func TestE2E_MemberDiskFull(t *testing.T) {
 		t.Fatalf("call after space was freed: %d %v %s, want 200", status, err, body)
 	}
 	completed++
-	if rows := m.usage(); len(rows) != completed {
+	rows := m.usage()
+	if len(rows) != completed {
 		t.Errorf("ledger holds %d rows, %d calls completed: want one row per completed call", len(rows), completed)
+	}
+	// The journal's reserved room means no call reached the provider
+	// without its row: exactly one row per call the upstream saw.
+	if n := len(fake.Requests()); n != len(rows) {
+		t.Errorf("the upstream saw %d calls, the ledger holds %d rows: want exactly one row per call sent", n, len(rows))
 	}
 }
 
