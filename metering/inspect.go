@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"byokd.dev/byok"
 )
@@ -184,7 +185,9 @@ func decodeString(v []byte) string {
 		return ""
 	}
 	var s string
-	if inner := v[1 : len(v)-1]; bytes.IndexByte(inner, '\\') < 0 {
+	// Invalid UTF-8 goes through the decoder too, which replaces each bad
+	// byte as the providers' parsers do.
+	if inner := v[1 : len(v)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		s = string(inner)
 	} else if json.Unmarshal(v, &s) != nil {
 		return ""
