@@ -8,6 +8,7 @@
 package peercred
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -105,11 +106,22 @@ func FromContext(ctx context.Context) (*Conn, bool) {
 // Refused is how many connections other users made.
 func (l *Listener) Refused() int64 { return l.refused.Load() }
 
-// refuse answers an HTTP client that it is refused, without reading its
-// request, and closes.
+// refuse answers an HTTP client that it is refused, and closes. It waits
+// for the request's head first (bounded in size and time), unread: an
+// answer that came before the request would reach the client as an
+// unsolicited response and be dropped, leaving it no reason.
 func refuse(c net.Conn, msg string) {
 	defer c.Close()
-	_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	head := make([]byte, 0, 1024)
+	buf := make([]byte, 1024)
+	for len(head) < 16<<10 && !bytes.Contains(head, []byte("\r\n\r\n")) {
+		n, err := c.Read(buf)
+		head = append(head, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
 	body := msg + "\n"
 	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
