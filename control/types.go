@@ -60,7 +60,7 @@ type Refused struct {
 	Control int64 `json:"control"` // Host, browser, control token, read-only token
 	Page    int64 `json:"page"`    // Host, cross-origin, stale sign-in or form token
 	// OtherUsers counts connections from other local users' processes,
-	// refused before a byte was read (Linux).
+	// refused before any handler saw them (Linux).
 	OtherUsers int64 `json:"other_users"`
 }
 

@@ -1,8 +1,7 @@
 // Package peercred keeps a loopback listener to the user who runs it: on
 // every accepted connection it learns which local user owns the
-// connecting socket (on Linux from the kernel's socket table, before a
-// byte of the request is read) and answers any other user with a 403 and
-// a close. Another user of the machine can then neither spend your keys
+// connecting socket (on Linux from the kernel, before any handler sees
+// the request) and answers any other user with a 403 and a close. Another user of the machine can then neither spend your keys
 // through the proxy nor reach the control API or the pages, whatever it
 // knows of tokens or cookies.
 package peercred
