@@ -336,11 +336,10 @@ func identifyCaller(r *http.Request) (byok.AppToken, bool) {
 	return byok.AppToken{Name: byok.CleanText(p.Name, 64), Project: byok.CleanText(peercred.Project(p.Dir), 64)}, true
 }
 
-// listenLoopback listens on addr and refuses anything but loopback: the
-// proxy signs requests with the member's keys for whoever reaches it.
-// listenLoopback listens on a loopback addr for this user's processes
-// only (peercred): another local user's connection gets a 403 before a
-// byte of its request is read.
+// listenLoopback listens on a loopback addr, and refuses any other: the
+// proxy signs requests with the member's keys for whoever reaches it. It
+// serves this user's processes only (peercred): another local user's
+// connection gets a 403 before any handler sees its request.
 func listenLoopback(addr, surface string, log *slog.Logger) (*peercred.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // TestE2E_AnotherLocalUserIsRefused: a second Unix user on the machine,
 // even holding the member's app token, control token and a fresh sign-in
 // link, gets a 403 from the proxy, the control API and the Credential
-// Manager before a byte of its request is read; the upstream sees nothing
+// Manager before any handler sees its request; the upstream sees nothing
 // and the member's status counts the attempts.
 func TestE2E_AnotherLocalUserIsRefused(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
