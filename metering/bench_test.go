@@ -95,3 +95,11 @@ func BenchmarkCost(b *testing.B) {
 		p.Cost(byok.Anthropic, u)
 	}
 }
+
+// BenchmarkMetered is the endpoint look-up every recorded call makes.
+func BenchmarkMetered(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		Metered(byok.OpenAI, "POST", "/v1/chat/completions")
+	}
+}

@@ -56,6 +56,7 @@ func Metered(svc byok.Service, method, path string) bool {
 
 // MatchEndpoint reports whether method path matches one of patterns
 // ("METHOD /path", with "*" for one segment and a last "**" for any rest).
+// It allocates nothing: every recorded call asks it.
 func MatchEndpoint(patterns []string, method, path string) bool {
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
@@ -63,30 +64,49 @@ func MatchEndpoint(patterns []string, method, path string) bool {
 	if path != "/" {
 		path = strings.TrimRight(path, "/")
 	}
-	if strings.Contains(path, "//") || strings.Contains("/"+path+"/", "/../") || strings.Contains("/"+path+"/", "/./") {
-		return false // one spelling per endpoint: no dot or empty segments
+	if !oneSpelling(path) {
+		return false
 	}
-	segs := strings.Split(path, "/")
 	for _, p := range patterns {
-		m, pp, ok := strings.Cut(p, " ")
-		if !ok || m != method {
-			continue
-		}
-		if matchSegments(strings.Split(pp, "/"), segs) {
+		if m, pp, ok := strings.Cut(p, " "); ok && m == method && matchPath(pp, path) {
 			return true
 		}
 	}
 	return false
 }
 
-func matchSegments(pat, segs []string) bool {
-	for i, p := range pat {
-		if p == "**" && i == len(pat)-1 {
-			return len(segs) > i
-		}
-		if i >= len(segs) || (p != "*" && p != segs[i]) || (p == "*" && segs[i] == "") {
+// oneSpelling reports whether path has no empty, "." or ".." segment: an
+// endpoint has one spelling.
+func oneSpelling(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/")
+	for ok && rest != "" {
+		var seg string
+		seg, rest, ok = strings.Cut(rest, "/")
+		if seg == "" || seg == "." || seg == ".." || (ok && rest == "") {
 			return false
 		}
 	}
-	return len(segs) == len(pat)
+	return true
+}
+
+// matchPath walks the pattern's and the path's segments in step.
+func matchPath(pat, path string) bool {
+	have := true // path holds a segment yet
+	for {
+		p, prest, pmore := strings.Cut(pat, "/")
+		if p == "**" && !pmore {
+			return have
+		}
+		if !have {
+			return false
+		}
+		seg, srest, smore := strings.Cut(path, "/")
+		if (p == "*" && seg == "") || (p != "*" && p != seg) {
+			return false
+		}
+		if !pmore {
+			return !smore
+		}
+		pat, path, have = prest, srest, smore
+	}
 }

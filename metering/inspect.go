@@ -22,13 +22,10 @@ func bodyErr(format string, args ...any) *BodyError {
 	return &BodyError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// read names the top-level members Inspect reads: a name twice (after
+// fields are the top-level members Inspect reads: a name twice (after
 // unescaping) is refused, because parsers disagree on which one counts
 // (the providers' keep the last; others keep the first).
-var read = map[string]bool{
-	"model": true, "stream": true, "stream_options": true,
-	"max_tokens": true, "max_completion_tokens": true, "max_output_tokens": true,
-}
+var fields = [...]string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "max_output_tokens"}
 
 // Inspect reads a request body the way the provider's own parser does —
 // key names unescaped, a name's last member counts — and returns the body
@@ -63,21 +60,22 @@ func Inspect(svc byok.Service, path string, body []byte) ([]byte, Call, error) {
 	var so member // stream_options
 	var last member
 	hasSO, some := false, false
-	seen := map[string]bool{}
+	var seen uint8 // a bit per field
 	for {
 		m, ok := it.next()
 		if !ok {
 			break
 		}
 		some, last = true, m
-		name := keyName(m.key(body))
-		if !read[name] {
+		i := fieldOf(m.key(body))
+		if i < 0 {
 			continue
 		}
-		if seen[name] {
+		name := fields[i]
+		if seen&(1<<i) != 0 {
 			return body, c, bodyErr("has %q more than once: parsers disagree on which one counts, so byokd cannot meter it; send each field once", name)
 		}
-		seen[name] = true
+		seen |= 1 << i
 		v := m.value(body)
 		switch name {
 		case "model":
@@ -112,16 +110,25 @@ func Inspect(svc byok.Service, path string, body []byte) ([]byte, Call, error) {
 	return out, c, nil
 }
 
-// keyName is a member's key unescaped, as a parser sees it.
-func keyName(raw []byte) string {
+// fieldOf is the index in fields of the member whose key is raw, read as
+// a parser reads it (escapes undone), or -1.
+func fieldOf(raw []byte) int {
+	for i, f := range fields {
+		if isKey(raw, f) {
+			return i
+		}
+	}
+	return -1
+}
+
+// isKey reports whether the key raw, as written, is name once unescaped.
+// A key without escapes is compared as it is, allocating nothing.
+func isKey(raw []byte, name string) bool {
 	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw)
+		return string(raw) == name
 	}
 	var s string
-	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil {
-		return string(raw)
-	}
-	return s
+	return json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) == nil && s == name
 }
 
 // askUsage returns body with stream_options.include_usage set to true, and
@@ -147,7 +154,7 @@ func askUsage(body []byte, last, so member, hasSO bool) ([]byte, bool, error) {
 			break
 		}
 		anyOpt, lastOpt = true, m
-		if keyName(m.key(body)) == "include_usage" {
+		if isKey(m.key(body), "include_usage") {
 			if hasIU {
 				return body, false, bodyErr("has \"stream_options.include_usage\" more than once: parsers disagree on which one counts, so byokd cannot meter it; send each field once")
 			}

@@ -95,7 +95,12 @@ func (r rate) served(u byok.Usage, prompt int64) (rate, bool) {
 	if l := r.long; l != nil && prompt > l.above {
 		out.input, out.cached, out.write5m, out.write1h, out.output = l.input, l.cached, l.write5m, l.write1h, l.output
 	}
-	for dim, v := range map[string]string{"service_tier": u.ServiceTier, "inference_geo": u.InferenceGeo, "speed": u.Speed} {
+	// In a fixed order, so that the roundings of several multipliers are
+	// always the same.
+	for _, d := range [...]struct{ dim, v string }{
+		{"service_tier", u.ServiceTier}, {"inference_geo", u.InferenceGeo}, {"speed", u.Speed},
+	} {
+		dim, v := d.dim, d.v
 		if v == "" {
 			continue // the default: list prices
 		}
@@ -244,8 +249,10 @@ func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	if !ok {
 		return 0, false
 	}
-	if r, ok = r.served(u, in+cr+w5+w1); !ok {
-		return 0, false
+	if r.long != nil || u.ServiceTier != "" || u.InferenceGeo != "" || u.Speed != "" {
+		if r, ok = r.served(u, in+cr+w5+w1); !ok {
+			return 0, false
+		}
 	}
 	if (ain > 0 && r.audioIn == 0) || (aout > 0 && r.audioOut == 0) || (iin > 0 && r.imageIn == 0) || (searches > 0 && r.search == 0) {
 		return 0, false // billed by a rate the table does not have
