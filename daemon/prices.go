@@ -30,7 +30,7 @@ func (d *Daemon) loadPrices(ctx context.Context) (_ *metering.Prices, version in
 		}
 	}
 	if t.Version > 0 {
-		team, err := p.With("the team's price table", fmt.Sprintf("team hub (version %d)", t.Version), t.Table)
+		team, err := p.With("the team's price table", t.Source(), t.Table)
 		if err != nil {
 			d.log.Warn("the team's price table does not read; using the built-in prices under it", "version", t.Version, "err", err)
 		} else {

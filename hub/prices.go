@@ -59,12 +59,8 @@ func (s *Server) pricesOf(t teamsync.PriceTable) (*metering.Prices, error) {
 	if t.Version == 0 {
 		return s.cfg.Prices, nil
 	}
-	return s.cfg.Prices.With("the team's price table", TeamPricesSource(t.Version), t.Table)
+	return s.cfg.Prices.With("the team's price table", t.Source(), t.Table)
 }
-
-// TeamPricesSource names the team's price table of version v as a
-// price's source.
-func TeamPricesSource(v int64) string { return fmt.Sprintf("team hub (version %d)", v) }
 
 // Prices is the team's price table in force.
 func (s *Server) Prices() teamsync.PriceTable { return *s.prices.Load() }

@@ -2,6 +2,7 @@ package teamsync
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"byokd.dev/byok"
@@ -65,6 +66,9 @@ type PriceTable struct {
 	Version int64           `json:"version"`
 	Table   json.RawMessage `json:"table"`
 }
+
+// Source names the table as a price's source, for `byokd prices`.
+func (t PriceTable) Source() string { return fmt.Sprintf("team hub (version %d)", t.Version) }
 
 // Hello opens a session.
 type Hello struct {
