@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"maps"
-	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
-	"byokd.dev/byok/control"
 	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/internal/statelock"
 	"byokd.dev/byok/ledger"
 )
 
@@ -39,9 +35,16 @@ Example:
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		checkOnly := fs.Bool("check", false, "only check and explain; change nothing")
 		return homeRun(func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error {
-			if pid, running := daemonRunning(dir); running {
-				return fmt.Errorf("byokd is running (pid %d): stop it first (byokd service stop, or end byokd run), then run byokd doctor again", pid)
+			// The daemon's own lock on the folder: held, a daemon runs;
+			// taken, none can start while the ledger is repaired.
+			unlock, err := statelock.Acquire(dir, "byokd")
+			if errors.Is(err, statelock.ErrHeld) {
+				return fmt.Errorf("byokd is running: stop it first (byokd service stop, or end byokd run), then run byokd doctor again (%v)", err)
 			}
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			path := filepath.Join(dir, daemon.LedgerFile)
 			fixed, err := ledger.RepairJournal(path, !*checkOnly, time.Now)
 			if err != nil {
@@ -92,25 +95,4 @@ Example:
 			return nil
 		})(ctx, e, fs, args)
 	},
-}
-
-// daemonRunning reports whether a byokd serves this state folder: its
-// state file names a control address that still answers, or a live pid.
-func daemonRunning(dir string) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, control.StateFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false
-	}
-	var st control.State
-	if err != nil || json.Unmarshal(b, &st) != nil {
-		// Unreadable: better to refuse than to rebuild under a daemon.
-		return 0, true
-	}
-	if st.Control != "" {
-		if c, err := net.DialTimeout("tcp", st.Control, time.Second); err == nil {
-			c.Close()
-			return st.PID, true
-		}
-	}
-	return st.PID, processAlive(st.PID)
 }
