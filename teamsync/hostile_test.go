@@ -118,3 +118,47 @@ func TestClient_HostileHubAcksRowsItWasNotSent(t *testing.T) {
 		}
 	}
 }
+
+// TestClient_RejectedRowsAreKeptMarked: rows the hub refuses leave the
+// outbox (they would block it for ever) but stay in the ledger, marked
+// with the hub's reason; the rows it stores leave as synced; a rejection
+// naming a row the batch did not hold is ignored.
+func TestClient_RejectedRowsAreKeptMarked(t *testing.T) {
+	ob := newOutbox(t)
+	ids := ob.record(t, "r", 4)
+	url := hostileHub(t, func(ctx context.Context, conn *websocket.Conn) {
+		if welcome(ctx, conn) != nil {
+			return
+		}
+		for {
+			m, err := teamsync.ReadMessage(ctx, conn)
+			if err != nil {
+				return
+			}
+			if m.Type != teamsync.TypeUsage {
+				continue
+			}
+			var stored []string
+			var rejected []teamsync.Rejection
+			for i, ev := range m.Usage.Events {
+				if i%2 == 0 {
+					rejected = append(rejected, teamsync.Rejection{ID: ev.ID, Reason: "the time is off the hub's clock"})
+				} else {
+					stored = append(stored, ev.ID)
+				}
+			}
+			rejected = append(rejected, teamsync.Rejection{ID: "not-in-the-batch", Reason: "x"})
+			if teamsync.WriteMessage(ctx, conn, teamsync.Message{Type: teamsync.TypeAck,
+				Ack: &teamsync.Ack{BatchID: m.Usage.BatchID, IDs: stored, Rejected: rejected}}) != nil {
+				return
+			}
+		}
+	})
+	c := &teamsync.Client{HubURL: url, Credential: byok.NewSecret("byokd_dev_x"), Outbox: ob, BatchSize: 10, Backoff: fastBackoff}
+	runClient(t, c)
+	ob.waitDrained(t)
+	r, err := ob.DB.Rejected(context.Background())
+	if err != nil || r.Count != len(ids)/2 || r.Reason != "the time is off the hub's clock" {
+		t.Errorf("rejected rows kept: %+v %v, want %d with the hub's reason", r, err, len(ids)/2)
+	}
+}
