@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,5 +187,36 @@ func TestE2E_DamagedLedgerDoctor(t *testing.T) {
 	}
 	if status, _, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
 		t.Errorf("call after repair: %d %v, want 200 (keys and token kept)", status, err)
+	}
+}
+
+// TestE2E_DamagedJournalDoctor: a journal line another program wrote
+// stops the daemon, which points at byokd doctor; doctor --check names the
+// line, doctor removes only it, and the daemon starts with every row.
+func TestE2E_DamagedJournalDoctor(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, tok := setUp(t, fake)
+	if status, _, err := post(m.proxy, tok, "gpt-4o-mini"); status != 200 || err != nil {
+		t.Fatalf("call: %d %v", status, err)
+	}
+	m.stop()
+	journal := filepath.Join(m.home, "ledger.db.journal")
+	if err := os.WriteFile(journal, []byte("{\"not\": \"a row\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.start(); err == nil || !strings.Contains(err.Error(), "run `byokd doctor`") {
+		t.Fatalf("start with a damaged journal: %v, want a refusal pointing at byokd doctor", err)
+	}
+	out, _, code := m.cli("", "doctor", "--check")
+	if code == 0 || !strings.Contains(out, journal+": lines [1] are not usage rows") {
+		t.Errorf("doctor --check: exit %d, %q, want the damaged line named", code, out)
+	}
+	out = m.mustCLI("", "doctor")
+	if !strings.Contains(out, "removed lines [1], which were not usage rows; kept 0 rows") {
+		t.Errorf("doctor: %q", out)
+	}
+	m.mustStart()
+	if rows := m.usage(); len(rows) != 1 {
+		t.Errorf("rows after the repair: %d, want the 1 recorded before", len(rows))
 	}
 }

@@ -51,6 +51,9 @@ func TestE2E_TeamPricesReachEveryDaemon(t *testing.T) {
 	if out := h.cli("", "prices", "set", table); !strings.Contains(out, "version 1") {
 		t.Fatalf("hub prices set: %s", out)
 	}
+	if out := h.cli("", "prices", "show"); !strings.HasPrefix(out, "version 1\n") || !strings.Contains(out, `"gpt-9-preview":{"input":1000,"output":2000}`) {
+		t.Errorf("hub prices show:\n%s", out)
+	}
 	// The push takes well under a second; poll what the daemon prices by.
 	sources := map[string]string{}
 	for deadline := time.Now().Add(30 * time.Second); sources["gpt-9-preview"] == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {

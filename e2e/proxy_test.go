@@ -206,6 +206,16 @@ func TestE2E_UsageTable(t *testing.T) {
 	if len(rows) != 2 || rows[0].CostKnown || rows[0].Usage.InputTokens == 0 {
 		t.Errorf("rows = %+v, want 2 rows with tokens and cost unknown", rows)
 	}
+
+	// A model name carrying terminal escapes (the provider echoes the
+	// request's) reaches neither the ledger nor the terminal as such.
+	res := sdkrun.Run(t, "openai_chat.mjs", map[string]string{"BASE_URL": "http://" + m.proxy + "/openai/v1", "API_KEY": tok, "MODEL": "gpt-x\x1b]0;pwned\x07\x1b[2J", "STREAM": "0", "PROMPT": "x"})
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	if out := m.mustCLI("", "usage"); strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, "gpt-x?]0;pwned??[2J") {
+		t.Errorf("byokd usage shows the escapes:\n%q", out)
+	}
 }
 
 func TestE2E_FileKeystore(t *testing.T) {
