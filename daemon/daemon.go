@@ -202,18 +202,19 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	d.proxyAddr = d.proxyLn.Addr().String()
 	_, port, _ := net.SplitHostPort(d.proxyAddr)
 	d.proxy, err = localproxy.New(localproxy.Config{
-		Upstreams: cfg.Upstreams,
-		Port:      port,
-		Tokens:    d.tokens,
-		Identify:  identifyCaller,
-		Planner:   d.router,
-		Recorder:  d.router,
-		Fallback:  d.router.Fallback,
-		Prices:    d.prices,
-		MaxBody:   cfg.MaxBody,
-		Logger:    cfg.Logger,
-		Now:       cfg.Now,
-		NewID:     func() string { return uuid.Must(uuid.NewV7()).String() },
+		Upstreams:  cfg.Upstreams,
+		Port:       port,
+		Tokens:     d.tokens,
+		Identify:   identifyCaller,
+		Planner:    d.router,
+		Recorder:   d.router,
+		CountBatch: d.db.CountBatch,
+		Fallback:   d.router.Fallback,
+		Prices:     d.prices,
+		MaxBody:    cfg.MaxBody,
+		Logger:     cfg.Logger,
+		Now:        cfg.Now,
+		NewID:      func() string { return uuid.Must(uuid.NewV7()).String() },
 	})
 	if err != nil {
 		return nil, err

@@ -149,7 +149,11 @@ func (rl *relayer) admit(ctx context.Context, svc byok.Service, dev Device) (ups
 // counted.
 func (rl *relayer) endpointAllowed(svc byok.Service, method, escaped string) *byok.Refusal {
 	path, err := url.PathUnescape(escaped)
-	if err == nil && (metering.Metered(svc, method, path) || metering.MatchEndpoint(rl.s.Policy().Unmetered(svc), method, path)) {
+	// A batch's results are billed once, at their first download; the
+	// relay keeps no record of which files it counted, so it passes them
+	// only where the policy allows (and records them as cost unknown).
+	_, batch := metering.BatchKey(svc, method, path)
+	if err == nil && ((metering.Metered(svc, method, path) && !batch) || metering.MatchEndpoint(rl.s.Policy().Unmetered(svc), method, path)) {
 		return nil
 	}
 	shown := byok.CleanText(path, 200)

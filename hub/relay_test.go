@@ -201,6 +201,9 @@ func TestRelay_OnlyMeteredEndpoints(t *testing.T) {
 		{"POST", "/v1/audio/speech", speech},
 		{"POST", "/v1/batches", `{"input_file_id":"file-1","endpoint":"/v1/chat/completions"}`},
 		{"GET", "/v1/chat/completions", ""}, // stored completions list
+		// Metered by a daemon, which counts each file once; the relay
+		// keeps no such record.
+		{"GET", "/v1/files/file-1/content", ""},
 	} {
 		status, out := relay(c.method, c.path, c.body)
 		if status != 403 || !strings.Contains(out, `"code":"endpoint_not_metered"`) || !strings.Contains(out, "is not one of them") {

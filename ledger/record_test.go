@@ -365,3 +365,25 @@ func TestRecord_BurstFasterThanSQLite(t *testing.T) {
 	}
 	t.Logf("at most %d rows waited for SQLite", most.Load())
 }
+
+// A batch's results file is claimed once, and the claim outlives the
+// process: a download after a restart is not billed again.
+func TestCountBatch_OnceAcrossRestarts(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTemp(t)
+	for i, want := range []bool{true, false} {
+		if first, err := d.CountBatch(ctx, "openai file-abc"); err != nil || first != want {
+			t.Fatalf("claim %d: %v %v, want %v", i+1, first, err, want)
+		}
+	}
+	if first, err := d.CountBatch(ctx, "anthropic file-abc"); err != nil || !first {
+		t.Fatalf("another service's file of the same id: %v %v, want a first claim", first, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = openAt(t, path, Options{})
+	if first, err := d.CountBatch(ctx, "openai file-abc"); err != nil || first {
+		t.Fatalf("after a restart: %v %v, want already counted", first, err)
+	}
+}

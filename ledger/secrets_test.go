@@ -90,13 +90,14 @@ WHERE m.type = 'table' ORDER BY m.name, p.cid`)
 			"status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
 			"cache_write_1h_tokens", "requests", "cost_micros", "cost_known", "latency_us", "fallback_reason",
 			"relayed", "incomplete"},
-		"outbox":        {"seq"},
-		"rejected":      {"seq", "reason", "rejected_us"},
-		"keys":          {"service", "name", "fingerprint", "budget_micros", "is_primary", "created_us"},
-		"app_tokens":    {"name", "project", "hash", "created_us", "revoked_us"},
-		"prefs":         {"service", "preference", "fallback", "rate_limit_fallback", "over_budget"},
-		"budget_alerts": {"service", "credential", "month", "percent"},
-		"meta":          {"key", "value"},
+		"outbox":          {"seq"},
+		"rejected":        {"seq", "reason", "rejected_us"},
+		"keys":            {"service", "name", "fingerprint", "budget_micros", "is_primary", "created_us"},
+		"app_tokens":      {"name", "project", "hash", "created_us", "revoked_us"},
+		"prefs":           {"service", "preference", "fallback", "rate_limit_fallback", "over_budget"},
+		"budget_alerts":   {"service", "credential", "month", "percent"},
+		"counted_batches": {"key", "counted_us"},
+		"meta":            {"key", "value"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)

@@ -45,8 +45,10 @@ type Config struct {
 	Identify func(r *http.Request) (byok.AppToken, bool)
 	Planner  Planner
 	Recorder upstream.Recorder
-	Fallback upstream.Fallback
-	Prices   *metering.Book
+	// CountBatch counts each batch's results file once (upstream.Config.CountOnce).
+	CountBatch func(ctx context.Context, key string) (bool, error)
+	Fallback   upstream.Fallback
+	Prices     *metering.Book
 	// MaxBody limits request bodies; default upstream.DefaultMaxBody.
 	MaxBody int64
 	// Transport sends upstream requests; default upstream.NewTransport.
@@ -84,7 +86,7 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.Logger = cfg.Logger.With("component", "localproxy")
 	fwd, err := upstream.New(upstream.Config{
 		Upstreams: cfg.Upstreams, Transport: cfg.Transport, Prices: cfg.Prices,
-		Recorder: cfg.Recorder, Fallback: cfg.Fallback, Who: "byokd",
+		Recorder: cfg.Recorder, CountOnce: cfg.CountBatch, Fallback: cfg.Fallback, Who: "byokd",
 		Advice: "; check your network or the upstream URL in the config",
 		Logger: cfg.Logger, Now: cfg.Now,
 	})

@@ -33,6 +33,7 @@ const (
 	formatImages                   // OpenAI image generation: usage, no model in the answer
 	formatAnthropic                // Anthropic messages
 	formatClickUp                  // one request, no tokens
+	formatBatch                    // a batch's results file: JSON Lines, one answer a line
 )
 
 // formatOf classifies a call by its service and path.
@@ -52,10 +53,15 @@ func formatOf(svc byok.Service, path string) format {
 			return formatEmbeddings
 		case strings.HasSuffix(path, "/images/generations"):
 			return formatImages
+		case strings.HasPrefix(path, "/v1/files/") && strings.HasSuffix(path, "/content"):
+			return formatBatch
 		}
 	case byok.Anthropic:
-		if strings.HasSuffix(path, "/messages") {
+		switch {
+		case strings.HasSuffix(path, "/messages"):
 			return formatAnthropic
+		case strings.HasPrefix(path, "/v1/messages/batches/") && strings.HasSuffix(path, "/results"):
+			return formatBatch
 		}
 	case byok.ClickUp:
 		return formatClickUp

@@ -96,6 +96,35 @@ func TestCost_BillingDimensions(t *testing.T) {
 				"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
 			// $10 per 1,000 searches.
 			want: listCost(5000, 0, 0, 400, [4]float64{2, 0.10, 2.50, 10}, 1) + byok.USD(3*10.0/1000), known: true},
+		// OpenAI's hosted web search is $10 per 1,000 calls, and its usage
+		// object does not count them: the output lists one
+		// web_search_call item per search. The JSON is as the API sends
+		// it, indented; the message's text quoting such an item is no
+		// search, nor is a nested "type".
+		{name: "OpenAI web searches, Responses JSON", call: responses, ct: "application/json",
+			body: `{
+  "id": "resp_1",
+  "object": "response",
+  "model": "gpt-6.1-sol-2026-09-30",
+  "output": [
+    {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "byokd"}},
+    {"type": "web_search_call", "id": "ws_2", "status": "completed", "action": {"type": "open_page", "url": "https://example.com"}},
+    {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+     "content": [{"type": "output_text", "text": "I searched: {\"type\": \"web_search_call\"}", "annotations": [{"type": "url_citation", "url": "https://example.com"}]}]}
+  ],
+  "service_tier": "default",
+  "usage": {"input_tokens": 9000, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 300, "output_tokens_details": {"reasoning_tokens": 100}, "total_tokens": 9300}
+}`,
+			want: listCost(9000, 0, 0, 300, sol, 1) + byok.USD(2*10.0/1000), known: true},
+		{name: "OpenAI web searches, Responses stream", call: responses, ct: "text/event-stream",
+			body: "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"model\":\"gpt-6.1-sol\",\"output\":[],\"usage\":null}}\n\n" +
+				"event: response.web_search_call.in_progress\ndata: {\"type\":\"response.web_search_call.in_progress\",\"output_index\":0,\"item_id\":\"ws_1\",\"sequence_number\":2}\n\n" +
+				"event: response.web_search_call.searching\ndata: {\"type\":\"response.web_search_call.searching\",\"output_index\":0,\"item_id\":\"ws_1\",\"sequence_number\":3}\n\n" +
+				"event: response.web_search_call.completed\ndata: {\"type\":\"response.web_search_call.completed\",\"output_index\":0,\"item_id\":\"ws_1\",\"sequence_number\":4}\n\n" +
+				"event: response.web_search_call.completed\ndata: {\"type\":\"response.web_search_call.completed\",\"output_index\":1,\"item_id\":\"ws_2\",\"sequence_number\":7}\n\n" +
+				"event: response.web_search_call.completed\ndata: {\"type\":\"response.web_search_call.completed\",\"output_index\":2,\"item_id\":\"ws_3\",\"sequence_number\":10}\n\n" +
+				"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"model\":\"gpt-6.1-sol\",\"output\":[{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"completed\"},{\"type\":\"web_search_call\",\"id\":\"ws_2\",\"status\":\"completed\"},{\"type\":\"web_search_call\",\"id\":\"ws_3\",\"status\":\"completed\"}],\"usage\":{\"input_tokens\":12000,\"output_tokens\":500,\"total_tokens\":12500}}}\n\n",
+			want: listCost(12000, 0, 0, 500, sol, 1) + byok.USD(3*10.0/1000), known: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			u := meterBody(c.call, c.ct, c.body)

@@ -17,12 +17,14 @@ var endpoints = map[byok.Service][]string{
 		"POST /v1/responses",
 		"POST /v1/embeddings",
 		"POST /v1/images/generations",
+		"GET /v1/files/*/content", // batch results; other files cost nothing
 		"GET /v1/models",
 		"GET /v1/models/*",
 	},
 	byok.Anthropic: {
 		"POST /v1/messages",
 		"POST /v1/messages/count_tokens",
+		"GET /v1/messages/batches/*/results",
 		"GET /v1/models",
 		"GET /v1/models/*",
 	},
@@ -39,10 +41,13 @@ var free = map[byok.Service][]string{
 }
 
 // Free reports whether method path of svc costs nothing: ClickUp bills
-// by seat; reads and deletes are never billed; nor are token counts.
+// by seat; reads and deletes are never billed, except that a batch's
+// results carry the batch's bill; nor are token counts.
 func Free(svc byok.Service, method, path string) bool {
 	switch method {
-	case "GET", "HEAD", "DELETE":
+	case "GET":
+		return formatOf(svc, path) != formatBatch
+	case "HEAD", "DELETE":
 		return true
 	}
 	return svc == byok.ClickUp || MatchEndpoint(free[svc], method, path)

@@ -79,9 +79,16 @@ type extractor struct {
 	esc      bool
 	strIsKey bool
 	depth    int
-	obj      [3]bool // obj[d]: the container at depth d (1 or 2) is an object
-	wantKey  [3]bool
-	key      [3]keyBuf
+	obj      [4]bool // obj[d]: the container at depth d (1 to 3) is an object
+	wantKey  [4]bool
+	key      [4]keyBuf
+
+	// Counting: items of the top-level array countIn whose "type" is the
+	// string countType ("output" items of type "web_search_call").
+	countIn, countType string
+	counting           bool // reading a "type" string of such an item
+	typeBuf            keyBuf
+	count              int64
 
 	cur      int // index of the target being captured, or -1
 	capKind  int
@@ -94,6 +101,7 @@ func (x *extractor) init(targets ...target) {
 		panic("metering: too many extractor targets")
 	}
 	x.targets = targets
+	x.countIn, x.countType = "", ""
 	x.reset()
 }
 
@@ -105,8 +113,20 @@ func (x *extractor) reset() {
 		x.vals[i].done, x.vals[i].over = false, false
 	}
 	x.st, x.esc, x.strIsKey, x.depth = lexOut, false, false, 0
-	x.obj, x.wantKey = [3]bool{}, [3]bool{}
+	x.obj, x.wantKey = [4]bool{}, [4]bool{}
 	x.cur = -1
+	x.counting, x.count = false, 0
+}
+
+// countItems makes the extractor count the items of the top-level array
+// named in whose member "type" is the string typ. It lasts until init.
+func (x *extractor) countItems(in, typ string) { x.countIn, x.countType = in, typ }
+
+// isItemType reports whether a string value starting at the current place
+// is the "type" of an item of the counted array.
+func (x *extractor) isItemType() bool {
+	return x.countIn != "" && x.depth == 3 && x.obj[3] && !x.obj[2] && x.obj[1] &&
+		x.key[1].is(x.countIn) && x.key[3].is("type")
 }
 
 // value returns the last complete value captured for target i.
@@ -128,12 +148,20 @@ func (x *extractor) write(p []byte) {
 			j, closed := x.scanString(p, i)
 			if x.strIsKey {
 				x.key[x.depth].add(p[i:j])
+			} else if x.counting {
+				x.typeBuf.add(p[i:j])
 			}
 			i = j
 			if !closed {
 				continue
 			}
 			x.st = lexOut
+			if x.counting {
+				x.counting = false
+				if x.typeBuf.is(x.countType) {
+					x.count++
+				}
+			}
 			if x.cur >= 0 && x.capKind == kindString && !x.strIsKey {
 				x.finish(p[capFrom : i+1])
 			}
@@ -152,12 +180,14 @@ func (x *extractor) write(p []byte) {
 		case ' ', '\t', '\n', '\r':
 		case '"':
 			x.st = lexStr
-			if d >= 1 && d <= 2 && x.obj[d] && x.wantKey[d] {
+			if d >= 1 && d <= 3 && x.obj[d] && x.wantKey[d] {
 				x.strIsKey = true
 				x.key[d].reset()
 			} else {
 				x.strIsKey = false
-				if x.start(kindString) {
+				if x.counting = x.isItemType(); x.counting {
+					x.typeBuf.reset()
+				} else if x.start(kindString) {
 					capFrom = i
 				}
 			}
@@ -166,7 +196,7 @@ func (x *extractor) write(p []byte) {
 				capFrom = i
 			}
 			x.depth++
-			if x.depth <= 2 {
+			if x.depth <= 3 {
 				x.obj[x.depth] = c == '{'
 				x.wantKey[x.depth] = c == '{'
 			}
@@ -178,11 +208,11 @@ func (x *extractor) write(p []byte) {
 				x.finish(p[capFrom : i+1])
 			}
 		case ':':
-			if d >= 1 && d <= 2 {
+			if d >= 1 && d <= 3 {
 				x.wantKey[d] = false
 			}
 		case ',':
-			if d >= 1 && d <= 2 && x.obj[d] {
+			if d >= 1 && d <= 3 && x.obj[d] {
 				x.wantKey[d] = true
 			}
 		default:

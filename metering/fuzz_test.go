@@ -123,6 +123,7 @@ func FuzzOpenAIResponses(f *testing.F) {
 		fuzzMeter(t, prices, c, ctJSON, data, a, b)
 		fuzzMeter(t, prices, c, ctSSE, data, a, b)
 		fuzzMeter(t, prices, Call{Service: byok.OpenAI, Path: "/v1/embeddings"}, ctJSON, data, a, b)
+		fuzzMeter(t, prices, Call{Service: byok.OpenAI, Path: "/v1/files/file-1/content"}, ctJSON, data, a, b)
 	})
 }
 
@@ -132,6 +133,7 @@ func FuzzAnthropic(f *testing.F) {
 		c := Call{Service: byok.Anthropic, Path: "/v1/messages", Model: "claude-sonnet-4-5"}
 		fuzzMeter(t, prices, c, ctJSON, data, a, b)
 		fuzzMeter(t, prices, c, ctSSE, data, a, b)
+		fuzzMeter(t, prices, Call{Service: byok.Anthropic, Path: "/v1/messages/batches/b/results"}, ctJSON, data, a, b)
 	})
 }
 

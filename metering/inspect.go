@@ -44,7 +44,7 @@ var fields = [...]string{"model", "stream", "stream_options", "max_tokens", "max
 func Inspect(svc byok.Service, path string, body []byte) ([]byte, Call, error) {
 	c := Call{Service: svc, Path: path, InputBytes: len(body)}
 	switch formatOf(svc, path) {
-	case formatNone, formatClickUp:
+	case formatNone, formatClickUp, formatBatch:
 		return body, c, nil
 	}
 	if !json.Valid(body) {

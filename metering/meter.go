@@ -45,6 +45,9 @@ type Meter struct {
 	x    extractor
 	sp   sseParser
 
+	batch   *batchResults // a batch's results file, else nil
+	flushed bool
+
 	held   []byte // the partial event being held back (filter)
 	out    []byte // what Filter returns when filtering
 	dropLF bool   // a dropped event ended in \r: drop a \n that follows
@@ -66,6 +69,10 @@ func NewMeter(c Call, status int, contentType string) *Meter {
 	if m.off {
 		return m
 	}
+	if m.format == formatBatch {
+		m.batch = &batchResults{svc: c.Service}
+		return m
+	}
 	if ct := strings.TrimSpace(contentType); ct != "" {
 		m.sse = len(ct) >= 17 && strings.EqualFold(ct[:17], "text/event-stream")
 	} else {
@@ -77,6 +84,11 @@ func NewMeter(c Call, status int, contentType string) *Meter {
 	switch {
 	case !m.sse:
 		m.x.init(target{k1: "model", max: maxModelJSON}, usage, target{}, target{}, tier)
+		if m.format == formatResponses {
+			// Hosted web searches are billed per call; the usage object
+			// does not count them, the output lists one item per search.
+			m.x.countItems("output", "web_search_call")
+		}
 	case m.format == formatChat:
 		m.filter = c.InjectedUsage
 		m.x.init(target{k1: "model", max: maxModelJSON}, usage, target{},
@@ -110,6 +122,9 @@ func (m *Meter) Filter(p []byte) (out []byte, terminal bool) {
 	switch {
 	case m.off:
 		return p, false
+	case m.batch != nil:
+		m.batch.write(p)
+		return p, false
 	case !m.sse:
 		m.x.write(p)
 		return p, false
@@ -121,10 +136,17 @@ func (m *Meter) Filter(p []byte) (out []byte, terminal bool) {
 
 // Flush ends the body and returns anything still held back (a last partial
 // event). A last event that lacks its closing blank line still counts for
-// usage.
+// usage. Only the first call does anything.
 func (m *Meter) Flush() []byte {
+	if m.flushed {
+		return nil
+	}
+	m.flushed = true
 	switch {
 	case m.off:
+		return nil
+	case m.batch != nil:
+		m.batch.endLine()
 		return nil
 	case !m.sse:
 		m.x.end()
@@ -152,10 +174,26 @@ func (m *Meter) Flush() []byte {
 // Usage returns what was seen so far. Complete is true only once the
 // provider's final usage report was seen.
 func (m *Meter) Usage() byok.Usage {
+	if m.batch != nil {
+		u := m.batch.usage(m.flushed)
+		if u.Model == "" {
+			u.Model = m.u.Model
+		}
+		return u
+	}
 	if !m.off && !m.sse {
 		m.readJSON()
 	}
 	return m.u
+}
+
+// Parts is a batch's results usage by model, or nil for any other call.
+// Its cost is the sum of theirs (Prices.CostAll).
+func (m *Meter) Parts() []byok.Usage {
+	if m.batch == nil {
+		return nil
+	}
+	return m.batch.parts
 }
 
 // readJSON reads the model and usage captured from a JSON body.
@@ -175,6 +213,7 @@ func (m *Meter) readJSON() {
 	}
 	m.setOpenAIUsage(v)
 	m.setTier()
+	m.u.WebSearches = m.x.count
 }
 
 // setTier takes OpenAI's service_tier, if the slot holds one.
@@ -242,6 +281,8 @@ func (m *Meter) event() (terminal, drop bool) {
 	case formatResponses:
 		m.setModel(slotModel)
 		switch string(m.eventType()) {
+		case "response.web_search_call.completed":
+			m.u.WebSearches++
 		case "response.completed", "response.incomplete", "response.failed":
 			if v, ok := m.x.value(slotUsage); ok {
 				m.setOpenAIUsage(v)

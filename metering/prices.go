@@ -105,6 +105,11 @@ func (r rate) served(u byok.Usage, prompt int64) (rate, bool) {
 			continue // the default: list prices
 		}
 		m, ok := r.mult[dim][v]
+		if !ok && dim == "service_tier" && v == "batch" {
+			// Both providers bill every model's batches at half its
+			// list price; a table may still say otherwise.
+			m, ok = BatchMultiplier, true
+		}
 		if !ok {
 			return rate{}, false
 		}
@@ -115,6 +120,10 @@ func (r rate) served(u byok.Usage, prompt int64) (rate, bool) {
 	}
 	return out, true
 }
+
+// BatchMultiplier scales the price of a call served in a batch
+// (service_tier "batch") where the table names no batch rate.
+const BatchMultiplier = 0.5
 
 // Estimates.
 const (
@@ -270,6 +279,20 @@ func (p *Prices) Cost(svc byok.Service, u byok.Usage) (byok.Micros, bool) {
 	return a.micros(1e6 / 2), true
 }
 
+// CostAll is the cost of several models' usage, as of one batch's results:
+// the sum, known only if each part's is.
+func (p *Prices) CostAll(svc byok.Service, parts []byok.Usage) (byok.Micros, bool) {
+	var sum byok.Micros
+	for _, u := range parts {
+		c, ok := p.Cost(svc, u)
+		if !ok {
+			return 0, false
+		}
+		sum += c
+	}
+	return sum, true
+}
+
 // Priced reports whether c's cost can be known before it is sent: its
 // endpoint costs nothing, or its model has a price.
 func (p *Prices) Priced(c Call) bool {
@@ -286,10 +309,12 @@ func (p *Prices) Priced(c Call) bool {
 // input price, plus the request's output limit (EstimateOutputTokens if it
 // sets none, at most EstimateMaxOutputTokens) at the output price. A model
 // missing from the table is priced at EstimateInputPrice and
-// EstimateOutputPrice. Calls that are not metered estimate 0. Rounded up.
+// EstimateOutputPrice. Calls that are not metered estimate 0, and so does
+// a batch's results download: the batch was spent when it ran, and its
+// file says for how much. Rounded up.
 func (p *Prices) Estimate(c Call) byok.Micros {
 	switch formatOf(c.Service, c.Path) {
-	case formatNone, formatClickUp:
+	case formatNone, formatClickUp, formatBatch:
 		return 0
 	}
 	r, _, ok := p.lookup(c.Service, c.Model)

@@ -174,7 +174,7 @@ func TestLoadPrices_Override(t *testing.T) {
 		{byok.OpenAI, "my-finetune", Price{Input: 3, CachedInput: 1.5, CacheWrite5m: 3.75, CacheWrite1h: 6, Output: 12}},
 		{byok.Anthropic, "claude-next-20270101", Price{Input: 4, CachedInput: 4, CacheWrite5m: 5, CacheWrite1h: 8, Output: 20}},
 		// untouched defaults remain
-		{byok.OpenAI, "gpt-4o-mini", Price{Input: 0.15, CachedInput: 0.075, CacheWrite5m: 0.1875, CacheWrite1h: 0.3, Output: 0.6}},
+		{byok.OpenAI, "gpt-4o-mini", Price{Input: 0.15, CachedInput: 0.075, CacheWrite5m: 0.1875, CacheWrite1h: 0.3, Output: 0.6, WebSearch: 10}},
 	}
 	for _, tt := range tests {
 		got, _, ok := p.Lookup(tt.svc, tt.model)

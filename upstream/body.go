@@ -51,7 +51,14 @@ func (b *metered) Read(p []byte) (int, error) {
 		if n > 0 {
 			b.read += int64(n)
 			out, terminal := b.m.Filter(p[:n])
-			if terminal || (b.length >= 0 && b.read >= b.length) {
+			sized := b.length >= 0 && b.read >= b.length
+			if sized {
+				// The whole body is in: the meter reads its last line.
+				if tail := b.m.Flush(); len(tail) > 0 {
+					out = append(append(b.pend[:0], out...), tail...)
+				}
+			}
+			if terminal || sized {
 				b.commit(b.status)
 				if b.rowErr != nil {
 					return 0, b.rowErr // withhold the end

@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"byokd.dev/byok"
@@ -62,6 +63,11 @@ type Config struct {
 	Transport http.RoundTripper
 	Prices    *metering.Book // default the built-in prices
 	Recorder  Recorder
+	// CountOnce claims a batch's results file (metering.BatchKey) and
+	// reports whether this was the first claim, so that a file fetched
+	// again is not billed twice. Without it batch results are recorded
+	// as cost unknown.
+	CountOnce func(ctx context.Context, key string) (first bool, err error)
 	// Fallback decides whether a failed attempt moves on; nil never does.
 	Fallback Fallback
 	// Who starts every message the Forwarder writes: "byokd", "byokd hub".
@@ -77,6 +83,7 @@ type Forwarder struct {
 	cfg       Config
 	upstreams map[byok.Service]*url.URL
 	rp        *httputil.ReverseProxy
+	batchMu   sync.Mutex // held from claiming a results file to recording its row
 }
 
 // New returns a Forwarder for cfg.
@@ -200,7 +207,7 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 	}
 	body := scrubBody(resp.Body, st.used.Secret)
 	resp.Body = meteredBody(resp.Request.Context(), body, m, resp.StatusCode, resp.ContentLength,
-		func(ctx context.Context, status int, u byok.Usage) error { return f.record(ctx, st, status, u) })
+		func(ctx context.Context, status int, u byok.Usage) error { return f.record(ctx, st, status, u, m.Parts()) })
 	return nil
 }
 
@@ -213,7 +220,7 @@ func (f *Forwarder) upstreamError(w http.ResponseWriter, r *http.Request, err er
 	}
 	ref := f.failure(r.Context(), err, st.Service, st.used)
 	f.cfg.Logger.Warn("upstream failed", "service", st.Service, "status", ref.Status, "err", errText(err))
-	_ = f.record(context.WithoutCancel(r.Context()), st, ref.Status, byok.Usage{Complete: ref.Status != StatusClientGone})
+	_ = f.record(context.WithoutCancel(r.Context()), st, ref.Status, byok.Usage{Complete: ref.Status != StatusClientGone}, nil)
 	if ref.Status != StatusClientGone {
 		w.Header().Set(HeaderCredential, st.used.Ref.String())
 		WriteError(w, st.Service, ref)
@@ -221,8 +228,9 @@ func (f *Forwarder) upstreamError(w http.ResponseWriter, r *http.Request, err er
 }
 
 // record commits the call's usage row. An answer the provider refused
-// (4xx, 5xx) costs nothing: providers bill only what they served.
-func (f *Forwarder) record(ctx context.Context, st *callState, status int, u byok.Usage) error {
+// (4xx, 5xx) costs nothing: providers bill only what they served. parts
+// are a batch's results usage by model (Meter.Parts).
+func (f *Forwarder) record(ctx context.Context, st *callState, status int, u byok.Usage, parts []byok.Usage) error {
 	if u.Model == "" {
 		u.Model = st.Meter.Model
 	}
@@ -234,9 +242,14 @@ func (f *Forwarder) record(ctx context.Context, st *callState, status int, u byo
 	ev.Payer = st.used.Ref.Payer
 	ev.Status = status
 	ev.Usage = u
+	batch, isBatch := metering.BatchKey(st.Service, st.Method, st.Meter.Path)
 	switch {
 	case status >= 400 && status != StatusClientGone:
 		ev.Cost, ev.CostKnown = 0, true
+	case isBatch:
+		f.batchMu.Lock()
+		defer f.batchMu.Unlock()
+		ev.Usage, ev.Cost, ev.CostKnown = f.batchCost(ctx, st.Service, batch, u, parts)
 	case metering.Metered(st.Service, st.Method, st.Meter.Path):
 		ev.Cost, ev.CostKnown = f.cfg.Prices.Prices().Cost(st.Service, u)
 		if !u.Complete && u.InputTokens|u.OutputTokens|u.CacheReadTokens|u.CacheWriteTokens() == 0 && !metering.Free(st.Service, st.Method, st.Meter.Path) {
@@ -260,4 +273,30 @@ func (f *Forwarder) record(ctx context.Context, st *callState, status int, u byo
 		return err
 	}
 	return nil
+}
+
+// batchCost prices the download of a batch's results: the file is billed
+// the first time it comes whole, at the batch rate of each model in it; a
+// later download of it costs nothing. A download cut short is cost unknown
+// and claims nothing: its lines are counted when the file comes whole.
+func (f *Forwarder) batchCost(ctx context.Context, svc byok.Service, key string, u byok.Usage, parts []byok.Usage) (byok.Usage, byok.Micros, bool) {
+	none := byok.Usage{Model: u.Model, Complete: u.Complete}
+	switch {
+	case !u.Complete:
+		return none, 0, false
+	case len(parts) == 0:
+		return u, 0, true // not a results file: downloading it is free
+	case f.cfg.CountOnce == nil:
+		return none, 0, false
+	}
+	first, err := f.cfg.CountOnce(ctx, key)
+	if err != nil {
+		f.cfg.Logger.Error("batch results not counted", "batch", key, "err", err)
+		return none, 0, false
+	}
+	if !first {
+		return none, 0, true // counted when it was first downloaded
+	}
+	cost, known := f.cfg.Prices.Prices().CostAll(svc, parts)
+	return u, cost, known
 }

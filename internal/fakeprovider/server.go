@@ -214,6 +214,10 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{byok.Anthropic, s.anthropicMessages}, true
 	case p == "/v1/messages/count_tokens" && post:
 		return route{byok.Anthropic, s.anthropicCountTokens}, true
+	case isBatchPath(p, "/v1/messages/batches/", "/results") && get:
+		return route{byok.Anthropic, s.anthropicBatchResults}, true
+	case isBatchPath(p, "/v1/files/", "/content") && get:
+		return route{byok.OpenAI, s.openaiFileContent}, true
 	case p == "/api/v2/team" && get:
 		return route{byok.ClickUp, s.clickupTeams}, true
 	case strings.HasPrefix(p, "/api/v2/task/") && get && len(p) > len("/api/v2/task/") &&
