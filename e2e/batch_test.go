@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -12,11 +10,11 @@ import (
 )
 
 // TestE2E_BatchResultsCountedOnce: a batch is billed when its results
-// come through byokd. The official OpenAI SDK downloads an output file,
-// and an Anthropic results file is fetched over HTTP: each row costs its
-// served requests at the batch rate (half the list price), failed ones
-// nothing. Fetched again — also after a restart — the same file costs
-// nothing twice.
+// come through byokd. The official SDKs fetch an OpenAI output file and
+// an Anthropic batch's results (through byokd, though the batch names the
+// provider's host): each file costs its served requests at the batch rate
+// (half the list price), failed ones nothing. Fetched again — also after
+// a restart — the same file costs nothing twice.
 func TestE2E_BatchResultsCountedOnce(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
 	m := newMember(t, fake.URL)
@@ -36,19 +34,17 @@ func TestE2E_BatchResultsCountedOnce(t *testing.T) {
 			t.Fatalf("the SDK got %q, want the output file", res.Text)
 		}
 	}
+	// The Anthropic SDK asks for the batch, then fetches the results_url
+	// it names: byokd points that at itself.
 	anthropicResults := func() {
 		t.Helper()
-		req, _ := http.NewRequest("GET", "http://"+m.proxy+"/anthropic/v1/messages/batches/msgbatch_01/results", nil)
-		req.Header.Set("x-api-key", tok)
-		req.Header.Set("anthropic-version", "2023-06-01")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		res := sdkrun.Run(t, "anthropic_batch_results.mjs", map[string]string{
+			"BASE_URL": "http://" + m.proxy + "/anthropic", "API_KEY": tok, "BATCH_ID": "msgbatch_01"})
+		if res.Error != nil {
+			t.Fatal(res.Error)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || strings.Count(string(b), "\n") != fakeprovider.BatchServed+1 {
-			t.Fatalf("results: %d %s", resp.StatusCode, b)
+		if res.Text != "request-1:succeeded request-2:succeeded request-3:errored" {
+			t.Fatalf("the SDK read %q, want the batch's three results", res.Text)
 		}
 	}
 
@@ -74,8 +70,17 @@ func TestE2E_BatchResultsCountedOnce(t *testing.T) {
 	openaiFile()
 
 	rows := m.usage()
-	if len(rows) != 5 {
-		t.Fatalf("%d rows, want one per download (5): %+v", len(rows), rows)
+	if len(rows) != 7 {
+		t.Fatalf("%d rows, want one per call (3 downloads, 2 batches asked for and their 2 downloads): %+v", len(rows), rows)
+	}
+	results := 0
+	for _, r := range fake.Requests() {
+		if strings.HasSuffix(r.Path, "/results") {
+			results++
+		}
+	}
+	if results != 2 {
+		t.Errorf("the provider served %d results downloads, want both of the SDK's", results)
 	}
 	var billed []byok.UsageEvent
 	for _, r := range rows {

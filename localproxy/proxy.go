@@ -155,6 +155,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call.Row = byok.UsageEvent{ID: p.cfg.NewID(), App: app.Name, Project: app.Project}
+	call.ClientBase = "http://" + r.Host + "/" + string(svc) // the gate admitted only our own loopback address
 	creds, err := p.cfg.Planner.Plan(r.Context(), call)
 	call.Credentials = creds
 	if err == nil && len(call.Credentials) == 0 {

@@ -30,6 +30,10 @@ type Call struct {
 	// Row is the usage row as far as the caller knows it (ID, App,
 	// Project, Member); the Forwarder fills in the rest.
 	Row byok.UsageEvent
+	// ClientBase is the service's URL as the client reached it
+	// ("http://127.0.0.1:8787/anthropic"), for answers that link to the
+	// provider; empty leaves links as they are.
+	ClientBase string
 }
 
 // FailedResponse is an upstream error answer, its body already read
@@ -197,6 +201,11 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 	resp.Header.Set(HeaderCredential, st.used.Ref.String())
 	if st.fallback != "" {
 		resp.Header.Set(HeaderFallback, st.fallback)
+	}
+	if st.ClientBase != "" && hasBatchLinks(st.Service, st.Meter.Path) {
+		if err := pointLinksHere(resp, st.ClientBase); err != nil {
+			return err
+		}
 	}
 	m := metering.NewMeter(st.Meter, resp.StatusCode, resp.Header.Get("Content-Type"))
 	if st.Meter.InjectedUsage {

@@ -74,3 +74,21 @@ func isBatchPath(p, prefix, suffix string) bool {
 	id, ok := strings.CutSuffix(rest, suffix)
 	return ok && id != "" && !strings.Contains(id, "/")
 }
+
+// anthropicBatch answers GET /v1/messages/batches/{id} for a batch that
+// has ended. Like the API it names its results on the provider's own
+// host, whatever URL the request came to.
+func (s *Server) anthropicBatch(w http.ResponseWriter, r *http.Request, _ []byte) {
+	if !s.checkAnthropicVersion(w, r) {
+		return
+	}
+	id := strings.TrimPrefix(r.URL.Path, "/v1/messages/batches/")
+	now := s.opts.Now().UTC().Format("2006-01-02T15:04:05.000000Z")
+	s.anthropicHeaders(w)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": id, "type": "message_batch", "processing_status": "ended",
+		"request_counts": map[string]int{"processing": 0, "succeeded": BatchServed, "errored": 1, "canceled": 0, "expired": 0},
+		"ended_at": now, "created_at": now, "expires_at": now, "archived_at": nil, "cancel_initiated_at": nil,
+		"results_url": "https://api.anthropic.com/v1/messages/batches/" + id + "/results",
+	})
+}

@@ -216,6 +216,8 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{byok.Anthropic, s.anthropicCountTokens}, true
 	case isBatchPath(p, "/v1/messages/batches/", "/results") && get:
 		return route{byok.Anthropic, s.anthropicBatchResults}, true
+	case isBatchPath(p+"/", "/v1/messages/batches/", "/") && get:
+		return route{byok.Anthropic, s.anthropicBatch}, true
 	case isBatchPath(p, "/v1/files/", "/content") && get:
 		return route{byok.OpenAI, s.openaiFileContent}, true
 	case p == "/api/v2/team" && get:
