@@ -69,7 +69,7 @@ func (b *batchResults) readLine(line []byte) {
 	switch b.svc {
 	case byok.OpenAI:
 		var l struct {
-			CustomID *string        `json:"custom_id"`
+			CustomID *string         `json:"custom_id"`
 			Response json.RawMessage `json:"response"` // null where the request failed
 			Error    json.RawMessage `json:"error"`
 		}

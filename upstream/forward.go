@@ -216,7 +216,9 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 	}
 	body := scrubBody(resp.Body, st.used.Secret)
 	resp.Body = meteredBody(resp.Request.Context(), body, m, resp.StatusCode, resp.ContentLength,
-		func(ctx context.Context, status int, u byok.Usage) error { return f.record(ctx, st, status, u, m.Parts()) })
+		func(ctx context.Context, status int, u byok.Usage) error {
+			return f.record(ctx, st, status, u, m.Parts())
+		})
 	return nil
 }
 

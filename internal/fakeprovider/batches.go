@@ -88,7 +88,7 @@ func (s *Server) anthropicBatch(w http.ResponseWriter, r *http.Request, _ []byte
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": id, "type": "message_batch", "processing_status": "ended",
 		"request_counts": map[string]int{"processing": 0, "succeeded": BatchServed, "errored": 1, "canceled": 0, "expired": 0},
-		"ended_at": now, "created_at": now, "expires_at": now, "archived_at": nil, "cancel_initiated_at": nil,
+		"ended_at":       now, "created_at": now, "expires_at": now, "archived_at": nil, "cancel_initiated_at": nil,
 		"results_url": "https://api.anthropic.com/v1/messages/batches/" + id + "/results",
 	})
 }
