@@ -323,14 +323,17 @@ func newServer(h http.Handler) *http.Server {
 // identifyCaller names the app of a call without an app token: the local
 // process on the other end of the connection, which peercred has told is
 // this user's, and the git repository it works in. Where the connection's
-// owner is not told (off Linux), there is no caller to name and the call
-// needs a token.
+// owner is not told (macOS) or its process is not named (Windows), there
+// is no caller to name and the call needs a token.
 func identifyCaller(r *http.Request) (byok.AppToken, bool) {
 	c, ok := peercred.FromContext(r.Context())
 	if !ok {
 		return byok.AppToken{}, false
 	}
 	p, err := c.Process()
+	if errors.Is(err, errors.ErrUnsupported) {
+		return byok.AppToken{}, false // processes are not named here (Windows): a token says who calls
+	}
 	if err != nil || p.Name == "" {
 		return byok.AppToken{Name: "unknown app"}, true
 	}

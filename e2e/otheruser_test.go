@@ -2,10 +2,18 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/internal/fakeprovider"
@@ -96,5 +104,64 @@ func TestE2E_TokenlessCallsNameTheirProcess(t *testing.T) {
 	m.mustCLI("", "token", "revoke", "my-editor")
 	if res := m.openaiCall(tok); res.Error == nil || res.Error.Status != 401 {
 		t.Errorf("a revoked app token: %+v, want 401", res)
+	}
+}
+
+// TestE2E_CookieCarriedToAnotherPortIsRefused: browsers send a host's
+// cookies to every port of it, so a server another local user runs on
+// another loopback port receives the member's Credential Manager session
+// when the member's browser visits it. Replayed by that user, the cookie
+// gets a 403: the page's listener asks whose connection it is. The same
+// cookie from the member's own process opens the page, so the refusal is
+// the owner check's, not a stale session.
+func TestE2E_CookieCarriedToAnotherPortIsRefused(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, _ := setUp(t, fake)
+	login := strings.TrimSpace(m.mustCLI("", "ui", "--print"))
+	page, err := url.Parse(login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Path, page.RawQuery, page.Fragment = "/ui/keys", "", ""
+
+	// The other user's server, on another port of 127.0.0.1; it serves
+	// under /ui/, where the session cookie's path reaches.
+	carried := make(chan string, 4)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		carried <- r.Header.Get("Cookie")
+		fmt.Fprint(w, "<!doctype html><title>another user's page</title>")
+	}))
+	t.Cleanup(other.Close)
+
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(login), chromedp.WaitVisible(chromedp.CSS("nav"))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(other.URL+"/ui/keys")); err != nil {
+		t.Fatal(err)
+	}
+	var cookie string
+	select {
+	case cookie = <-carried:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the browser never reached the other port")
+	}
+	if !strings.Contains(cookie, "byokd_session=") {
+		t.Fatalf("the browser sent %q to the other port; the test needs the session cookie there", cookie)
+	}
+
+	req, _ := http.NewRequest("GET", page.String(), nil)
+	req.Header.Set("Cookie", cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Keys") {
+		t.Fatalf("the cookie from the member's own process: %d, want the page", resp.StatusCode)
+	}
+	if got := otheruser.Get(t, page.String(), "Cookie: "+cookie); !strings.HasPrefix(got, "403 byokd: refused:") {
+		t.Errorf("the cookie replayed by another user: %q, want the 403", got)
 	}
 }

@@ -16,23 +16,26 @@ import (
 
 // owner finds the connecting socket of c — the one whose local address
 // is c's remote one and whose remote address is c's local one — and
-// returns the uid that owns it and its inode. It asks the kernel for that
-// one socket (sock_diag over netlink), and reads the whole TCP table only
+// the uid that owns it, and its inode. It asks the kernel for that one
+// socket (sock_diag over netlink), and reads the whole TCP table only
 // where that is not available: the table holds every socket of the
 // machine, tens of thousands under load.
-func owner(c net.Conn) (uid int, inode string, known bool, err error) {
+func owner(c net.Conn) (peer, error) {
 	local, ok1 := c.RemoteAddr().(*net.TCPAddr)
 	remote, ok2 := c.LocalAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
-		return 0, "", false, nil
+		return peer{}, nil
 	}
-	uid, inode, err = diag(local, remote)
-	if err == nil {
-		return uid, inode, true, nil
+	uid, inode, err := diag(local, remote)
+	if err != nil {
+		if uid, inode, err = scanTable(local, remote); err != nil {
+			return peer{}, err
+		}
 	}
-	uid, inode, err = scanTable(local, remote)
-	return uid, inode, err == nil, err
+	return peer{known: true, self: uid == os.Getuid(), who: "uid " + strconv.Itoa(uid), key: inode}, nil
 }
+
+func selfName() string { return "uid " + strconv.Itoa(os.Getuid()) }
 
 // diag asks the kernel (NETLINK_SOCK_DIAG) for the TCP socket from local
 // to remote.

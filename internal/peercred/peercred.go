@@ -1,9 +1,12 @@
 // Package peercred keeps a loopback listener to the user who runs it: on
 // every accepted connection it learns which local user owns the
-// connecting socket (on Linux from the kernel, before any handler sees
-// the request) and answers any other user with a 403 and a close. Another user of the machine can then neither spend your keys
-// through the proxy nor reach the control API or the pages, whatever it
-// knows of tokens or cookies.
+// connecting socket, before any handler sees the request (on Linux from
+// the kernel's socket table, on Windows from the TCP table's owning
+// process and that process's token), and answers any other user with a
+// 403 and a close. Another user of the machine can then neither spend
+// your keys through the proxy nor reach the control API or the pages,
+// whatever it knows of tokens or cookies. Where the system does not say
+// (macOS), every connection is accepted and tokens alone guard it.
 package peercred
 
 import (
@@ -12,19 +15,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // Listener accepts only connections from processes of this user. Where
-// the system does not tell a socket's owner (not Linux) it accepts all.
+// the system does not tell a socket's owner (macOS) it accepts all.
 type Listener struct {
 	net.Listener
 	surface string
 	log     *slog.Logger
-	uid     int
 	refused atomic.Int64
 }
 
@@ -33,7 +34,15 @@ func Only(ln net.Listener, surface string, log *slog.Logger) *Listener {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{Listener: ln, surface: surface, log: log, uid: os.Getuid()}
+	return &Listener{Listener: ln, surface: surface, log: log}
+}
+
+// peer is what the system says of a connection's other end.
+type peer struct {
+	known bool   // the system told the owner
+	self  bool   // the owner is the user running this process
+	who   string // the owner, for the log: "uid 1001", a Windows SID
+	key   string // what finds its process: the socket's inode, or the pid
 }
 
 // Accept returns the next connection of this user's processes.
@@ -43,20 +52,20 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		uid, inode, known, err := owner(c)
-		if err == nil && !known {
+		p, err := owner(c)
+		if err == nil && !p.known {
 			return c, nil
 		}
-		if err == nil && uid == l.uid {
-			return &Conn{Conn: c, inode: inode}, nil
+		if err == nil && p.self {
+			return &Conn{Conn: c, key: p.key}, nil
 		}
 		l.refused.Add(1)
 		if err != nil {
 			l.log.Warn("connection refused: its owner could not be told", "surface", l.surface, "remote", c.RemoteAddr().String(), "err", err)
 		} else {
-			l.log.Warn("connection refused: another local user", "surface", l.surface, "uid", uid, "remote", c.RemoteAddr().String())
+			l.log.Warn("connection refused: another local user", "surface", l.surface, "user", p.who, "remote", c.RemoteAddr().String())
 		}
-		go refuse(c, fmt.Sprintf("byokd: refused: %s serves only the user who runs byokd (uid %d); run your own byokd", l.surface, l.uid))
+		go refuse(c, fmt.Sprintf("byokd: refused: %s serves only the user who runs byokd (%s); run your own byokd", l.surface, selfName()))
 	}
 }
 
@@ -64,7 +73,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 // HTTP server puts it in each request's context (ConnContext).
 type Conn struct {
 	net.Conn
-	inode string // the connecting socket's, to find its process
+	key string // peer.key: finds its process
 
 	once sync.Once
 	proc Process
@@ -81,7 +90,7 @@ type Process struct {
 // Process finds the process holding the connecting socket, once per
 // connection.
 func (c *Conn) Process() (Process, error) {
-	c.once.Do(func() { c.proc, c.err = findProcess(c.inode) })
+	c.once.Do(func() { c.proc, c.err = findProcess(c.key) })
 	return c.proc, c.err
 }
 
