@@ -148,4 +148,3 @@ func selfName() string {
 // and working folder needs its command line, which Windows keeps in the
 // process's own memory. Tokens stay required there.
 func findProcess(string) (Process, error) { return Process{}, errors.ErrUnsupported }
-
