@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,4 +166,64 @@ func TestE2E_CookieCarriedToAnotherPortIsRefused(t *testing.T) {
 	if got := otheruser.Get(t, page.String(), "Cookie: "+cookie); !strings.HasPrefix(got, "403 byokd: refused:") {
 		t.Errorf("the cookie replayed by another user: %q, want the 403", got)
 	}
+}
+
+// TestE2E_ClaudeCodeTokenless: Claude Code, pointed at byokd with any API
+// key, works, and each of its calls is attributed to it (`claude`) and to
+// the git repository it runs in (its origin's name), with the member's key
+// paying.
+func TestE2E_ClaudeCodeTokenless(t *testing.T) {
+	root, err := sdkrun.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	claude := filepath.Join(root, "e2e", "sdk", "node_modules", ".bin", "claude")
+	if _, err := os.Stat(claude); err != nil {
+		t.Fatalf("Claude Code is not installed: run scripts/setup (%v)", err)
+	}
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, _ := setUp(t, fake) // with the member's Anthropic key "work"
+
+	repo := filepath.Join(t.TempDir(), "checkout")
+	for _, args := range [][]string{
+		{"init", "-q", repo},
+		{"-C", repo, "remote", "add", "origin", "git@example.com:team/acme-site.git"},
+	} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, claude, "-p", "Say hello.", "--model", "claude-sonnet-4-5")
+	cmd.Dir = repo
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"ANTHROPIC_BASE_URL=http://" + m.proxy + "/anthropic", "ANTHROPIC_API_KEY=sk-ant-whatever-claude-code-holds",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1", "DISABLE_TELEMETRY=1",
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("claude -p: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), fake.Text()) {
+		t.Errorf("claude printed %q, want the model's answer %q", out, fake.Text())
+	}
+	rows := m.usage()
+	if len(rows) == 0 {
+		t.Fatal("no usage rows for Claude Code's calls")
+	}
+	for _, r := range rows {
+		if r.App != "claude" || r.Project != "acme-site" || r.Credential.String() != "personal/work" || r.Status != 200 {
+			t.Errorf("row %+v: want app claude, project acme-site, paid by personal/work", r)
+		}
+	}
+	var paths []string
+	for _, r := range fake.Requests() {
+		paths = append(paths, r.Method+" "+r.Path)
+		if r.Key != anthropicKey {
+			t.Errorf("the provider got %q for %s, want the member's key", r.Key, r.Path)
+		}
+	}
+	t.Logf("Claude Code made %d calls: %s", len(paths), strings.Join(paths, ", "))
 }
