@@ -45,6 +45,23 @@ type Status struct {
 	// Refused counts requests the local surfaces turned away since start:
 	// a climbing count is a web page or another program probing.
 	Refused Refused `json:"refused"`
+	// TeamPaying are the services whose calls the team's shared key pays
+	// now because the member's own key is skipped.
+	TeamPaying []TeamPaying `json:"team_paying"`
+}
+
+// TeamPaying is a spell in which the team's shared key pays for a
+// service's calls because the member's own key is skipped (over quota,
+// invalid, over budget, none added). It ends when a personal key pays.
+type TeamPaying struct {
+	Service byok.Service `json:"service"`
+	Since   time.Time    `json:"since"`
+	// Until is when byokd tries the member's key again; zero when it
+	// will not by itself (no key, budget used).
+	Until  time.Time  `json:"until,omitzero"`
+	Reason string     `json:"reason"`
+	Calls  int        `json:"calls"`
+	Cost   byok.Spend `json:"cost"`
 }
 
 // RejectedStatus counts the rows the hub refused and says why the newest was.
@@ -182,8 +199,10 @@ const (
 	EventBudget   = "budget"   // a personal key passed 50, 80 or 100% of its budget
 	EventKey      = "key"      // a personal key stopped working
 	EventApproval = "approval" // a call waits for the member's answer
-	EventHub      = "hub"      // the hub link changed
-	EventChanged  = "changed"  // preferences, keys or policy changed: fronts refresh
+	// EventUnanswered: a held call was refused because nobody answered.
+	EventUnanswered = "unanswered"
+	EventHub        = "hub"     // the hub link changed
+	EventChanged    = "changed" // preferences, keys or policy changed: fronts refresh
 )
 
 // Event is one line of the daemon's event stream (GET /v1/events,

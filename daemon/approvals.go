@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +39,13 @@ type standingKey struct {
 
 type pendingApproval struct {
 	info   control.Approval
-	answer chan control.Answer // buffered 1: the first answer
+	answer chan given // buffered 1: the first answer
+}
+
+// given is an answer as delivered: until is set for a standing one.
+type given struct {
+	Answer string
+	until  time.Time
 }
 
 func newApprovals(now func() time.Time, timeout time.Duration, ev *events) *approvals {
@@ -69,7 +76,7 @@ func (a *approvals) ask(ctx context.Context, req control.Approval) routing.Appro
 	now := a.now()
 	req.ID = uuid.NewString()[:8]
 	req.Created, req.Expires = now, now.Add(a.timeout)
-	p := &pendingApproval{info: req, answer: make(chan control.Answer, 1)}
+	p := &pendingApproval{info: req, answer: make(chan given, 1)}
 	a.mu.Lock()
 	a.pending[req.ID] = p
 	a.mu.Unlock()
@@ -82,26 +89,62 @@ func (a *approvals) ask(ctx context.Context, req control.Approval) routing.Appro
 	a.events.publish(control.Event{
 		Kind: control.EventApproval, Service: req.Service, ApprovalID: req.ID,
 		Title: fmt.Sprintf("%s call from %s waits for you", req.Service.Title(), req.App),
-		Body:  fmt.Sprintf("Model %s, project %s, about %s. Use your key, the team key, or deny.", orDash(req.Model), orDash(req.Project), req.Estimate),
+		Body: fmt.Sprintf("Model %s, project %s, about %s. %s, or deny; unanswered in %s, it is not sent.",
+			orDash(req.Model), orDash(req.Project), req.Estimate, offered(req.Choices), seconds(a.timeout)),
 	})
 	deny := routing.Approval{Service: req.Service, App: req.App, Answer: routing.AnswerDeny}
 	timer := time.NewTimer(a.timeout)
 	defer timer.Stop()
 	select {
 	case ans := <-p.answer:
-		got := routing.Approval{Service: req.Service, App: req.App, Answer: parseAnswer(ans.Answer)}
-		if ans.Minutes > 0 {
-			got.Until = a.now().Add(time.Duration(ans.Minutes) * time.Minute)
-			a.mu.Lock()
-			a.standing[standingKey{req.Service, req.App}] = got
-			a.mu.Unlock()
-		}
-		return got
+		return routing.Approval{Service: req.Service, App: req.App, Answer: parseAnswer(ans.Answer), Until: ans.until}
 	case <-timer.C:
+		a.events.publish(control.Event{
+			Kind: control.EventUnanswered, Service: req.Service,
+			Title: fmt.Sprintf("%s %s call from %s was not sent", article(req.Service.Title()), req.Service.Title(), orDash(req.App)),
+			Body: fmt.Sprintf("Nobody answered its approval in %s (model %s, project %s).",
+				seconds(a.timeout), orDash(req.Model), orDash(req.Project)),
+		})
+		deny.Answer = routing.AnswerTimeout
 		return deny
 	case <-ctx.Done():
-		return deny
+		return deny // the app went away: nobody to tell
 	}
+}
+
+// offered names the ways to pay an approval offers: "Use your key or the
+// team's".
+func offered(choices []string) string {
+	var mine, team bool
+	for _, c := range choices {
+		mine, team = mine || c == "personal", team || c == "shared"
+	}
+	switch {
+	case mine && team:
+		return "Use your key or the team's"
+	case team:
+		return "Use the team's key"
+	}
+	return "Use your key"
+}
+
+// seconds says a wait as people do: "60 seconds", "2 minutes".
+func seconds(d time.Duration) string {
+	if d >= 2*time.Minute {
+		return minutes(d)
+	}
+	if n := int(d.Round(time.Second) / time.Second); n != 1 {
+		return fmt.Sprintf("%d seconds", n)
+	}
+	return "1 second"
+}
+
+// article is "An" before a vowel ("An OpenAI call"), else "A".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }
 
 func parseAnswer(s string) routing.Answer {
@@ -125,15 +168,29 @@ func (a *approvals) answer(id string, ans control.Answer) error {
 		return fmt.Errorf("%w: minutes must be between 0 and 1440", control.ErrInvalid)
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	p, ok := a.pending[id]
-	if ok {
-		delete(a.pending, id)
-	}
-	a.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: no call waits for approval %q (it was answered or timed out)", byok.ErrNotFound, id)
 	}
-	p.answer <- ans
+	delete(a.pending, id)
+	g := given{Answer: ans.Answer}
+	if ans.Minutes <= 0 {
+		p.answer <- g
+		return nil
+	}
+	// A standing answer is for the app: it answers the app's other calls
+	// waiting now, too.
+	g.until = a.now().Add(time.Duration(ans.Minutes) * time.Minute)
+	k := standingKey{p.info.Service, p.info.App}
+	a.standing[k] = routing.Approval{Service: k.svc, App: k.app, Answer: parseAnswer(ans.Answer), Until: g.until}
+	p.answer <- g
+	for oid, o := range a.pending {
+		if (standingKey{o.info.Service, o.info.App}) == k {
+			delete(a.pending, oid)
+			o.answer <- g
+		}
+	}
 	return nil
 }
 

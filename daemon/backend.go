@@ -71,7 +71,7 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 		Version:  d.cfg.Version, Proxy: d.proxyAddr, Keystore: d.storeKind,
 		Keys: len(keys), Tokens: active, Unsynced: unsynced,
 		PersonalSpend: personal, TeamSpend: team, Paused: d.paused.Load(), Hub: d.hubStatus(),
-		Ledger: d.ledgerStatus(), Refused: d.refused(),
+		Ledger: d.ledgerStatus(), Refused: d.refused(), TeamPaying: d.router.episodes.list(),
 	}, nil
 }
 

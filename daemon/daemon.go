@@ -85,6 +85,7 @@ type Daemon struct {
 	proxyAddr     string
 	router        *router
 	events        *events
+	hubNotices    *hubNotices
 	approvals     *approvals
 
 	hubMu  sync.RWMutex
@@ -181,6 +182,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	d.wake, d.inventoryChanged = make(chan struct{}, 1), make(chan struct{}, 1)
 	d.events = newEvents(cfg.Now)
+	d.hubNotices = &hubNotices{publish: d.events.publish, now: cfg.Now, after: time.AfterFunc}
 	d.approvals = newApprovals(cfg.Now, cfg.ApprovalTimeout, d.events)
 	if cfg.Notifier != nil {
 		// Subscribed here, so that the notifier hears every event from

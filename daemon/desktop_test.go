@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,11 @@ func watchNotify(t *testing.T) <-chan *dbus.Message {
 	return ch
 }
 
-func TestDaemon_FallbackNotification(t *testing.T) {
+// TestDaemon_FallbackSpellNotifications: on the real session bus, calls
+// the team pays while the member's key is skipped make one notification
+// when the spell begins and one when the member's key pays again, with the
+// count; none for the calls between.
+func TestDaemon_FallbackSpellNotifications(t *testing.T) {
 	calls := watchNotify(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := Start(ctx, Config{
@@ -67,24 +72,46 @@ func TestDaemon_FallbackNotification(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	// A call that left the member's key for the team's, as the proxy
-	// records it.
-	err = d.router.Record(ctx, byok.UsageEvent{
-		ID: "call-1", Time: time.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini", App: "my-editor",
-		Credential: byok.TeamKey("openai"), Payer: byok.PayerTeam, Status: 200, FallbackReason: "insufficient_quota",
-	})
+	// Calls as the proxy records them: the first left the member's key
+	// for the team's, the next two went to the team's while it cooled.
+	for i, reason := range []string{"over quota", "cooling down: over quota", "cooling down: over quota"} {
+		err = d.router.Record(ctx, byok.UsageEvent{
+			ID: "call-" + string(rune('1'+i)), Time: time.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini", App: "my-editor",
+			Credential: byok.TeamKey("openai"), Payer: byok.PayerTeam, Status: 200, FallbackReason: reason, Cost: 2000, CostKnown: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := (backend{d}).Status(ctx); err != nil || len(st.TeamPaying) != 1 || st.TeamPaying[0].Calls != 3 {
+		t.Errorf("status team paying %+v (%v), want OpenAI's spell of 3 calls", st.TeamPaying, err)
+	}
+	err = d.router.Record(ctx, byok.UsageEvent{ID: "call-4", Time: time.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini",
+		Credential: byok.PersonalKey("work"), Payer: byok.PayerPersonal, Status: 200, Cost: 2000, CostKnown: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := <-calls
 	// Notify(app_name, replaces_id, app_icon, summary, body, actions, hints, expire_timeout)
-	if len(msg.Body) < 5 {
-		t.Fatalf("Notify call: got %v", msg.Body)
+	shown := func() [2]any {
+		t.Helper()
+		select {
+		case msg := <-calls:
+			return [2]any{msg.Body[3], msg.Body[4]}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no notification")
+			return [2]any{}
+		}
 	}
-	got := [2]any{msg.Body[3], msg.Body[4]}
-	want := [2]any{"Team key used for OpenAI",
-		"Your personal OpenAI key could not pay (insufficient_quota) — this call from my-editor used the team key; the team pays."}
-	if got != want {
-		t.Errorf("notification: got %q, want %q", got, want)
+	if got := shown(); got[0] != "The team is paying for your OpenAI calls" ||
+		got[1] != "Your OpenAI key could not pay (over quota), so the team's shared key pays until it can." {
+		t.Errorf("first notification %q", got)
+	}
+	if got := shown(); got[0] != "Your OpenAI key pays again" || !strings.HasPrefix(got[1].(string), "The team paid for 3 calls ($0.006) from ") {
+		t.Errorf("second notification %q, want the spell's end", got)
+	}
+	select {
+	case msg := <-calls:
+		t.Errorf("a third notification: %v", msg.Body)
+	case <-time.After(500 * time.Millisecond):
 	}
 }

@@ -122,12 +122,10 @@ func (d *Daemon) startSync() {
 			}
 		},
 		PricesVersion: d.pricesVersion,
-		OnStatus: func(st teamsync.Status) {
-			d.events.publish(control.Event{Kind: control.EventHub, Title: hubTitle(st), Body: st.LastError})
-		},
-		Wake:   d.wake,
-		Logger: d.cfg.Logger,
-		Now:    d.now,
+		OnStatus:      d.hubNotices.status,
+		Wake:          d.wake,
+		Logger:        d.cfg.Logger,
+		Now:           d.now,
 	}
 	c := l.client
 	d.syncWG.Add(1)
@@ -137,13 +135,6 @@ func (d *Daemon) startSync() {
 			d.log.Error("hub sync stopped", "err", err)
 		}
 	}()
-}
-
-func hubTitle(st teamsync.Status) string {
-	if st.Connected {
-		return "Connected to the team hub"
-	}
-	return "Team hub unreachable; usage is kept and sent later"
 }
 
 func (d *Daemon) inventory(ctx context.Context) (teamsync.Inventory, error) {

@@ -25,7 +25,8 @@ import (
 // routerDeps.
 type router struct {
 	routerDeps
-	health *routing.Health
+	health   *routing.Health
+	episodes episodes
 
 	mu          sync.RWMutex
 	prefs       map[byok.Service]ledger.Pref
@@ -297,13 +298,36 @@ func (r *router) Fallback(c *upstream.Call, cred upstream.Credential, resp *upst
 	if cred.Ref.Payer == byok.PayerPersonal && v.CoolDown {
 		name := cred.Ref.Name
 		r.health.Failed(c.Service, name, v)
-		r.events.publish(control.Event{
-			Kind: control.EventKey, Service: c.Service,
-			Title: fmt.Sprintf("Your %s key %q stopped working", c.Service.Title(), name),
-			Body:  fmt.Sprintf("%s. byokd skips it for %s, then tries it again.", upperFirst(v.Reason), coolDown),
-		})
+		// If the team's key takes the call over, the spell it begins is
+		// the one notification (episodes); otherwise say it here.
+		if !v.Fallback || !nextIsTeam(c, cred) {
+			r.events.publish(control.Event{
+				Kind: control.EventKey, Service: c.Service,
+				Title: fmt.Sprintf("Your %s key %q stopped working", c.Service.Title(), name),
+				Body:  fmt.Sprintf("%s. byokd skips it for %s, then tries it again.", upperFirst(v.Reason), minutes(coolDown)),
+			})
+		}
 	}
 	return v.Fallback, v.Reason
+}
+
+// nextIsTeam reports whether the credential after cred in c is the team's.
+func nextIsTeam(c *upstream.Call, cred upstream.Credential) bool {
+	for i, x := range c.Credentials[:len(c.Credentials)-1] {
+		if x.Ref == cred.Ref {
+			return c.Credentials[i+1].Ref.Payer == byok.PayerTeam
+		}
+	}
+	return false
+}
+
+// minutes says a duration as people do: "10 minutes", "1 minute".
+func minutes(d time.Duration) string {
+	n := int(d.Round(time.Minute) / time.Minute)
+	if n == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", n)
 }
 
 // coolDown is how long a personal key that cannot pay is skipped.
@@ -319,18 +343,25 @@ func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
 	if ev.Payer == byok.PayerPersonal && ev.Status < 400 {
 		r.health.Succeeded(ev.Service, ev.Credential.Name)
 	}
-	if ev.Payer == byok.PayerTeam && ev.FallbackReason != "" {
-		r.events.publish(control.Event{
-			Kind: control.EventFallback, Service: ev.Service,
-			Title: fmt.Sprintf("Team key used for %s", ev.Service.Title()),
-			Body: fmt.Sprintf("Your personal %s key could not pay (%s) — this call from %s used the team key; the team pays.",
-				ev.Service.Title(), ev.FallbackReason, orDash(ev.App)),
-		})
+	if note, ok := r.episodes.record(ev, r.retryAt(ev.Service)); ok {
+		r.events.publish(note)
 	}
 	if ev.Payer == byok.PayerPersonal && ev.Cost > 0 {
 		go r.budgetAlerts(ev)
 	}
 	return nil
+}
+
+// retryAt is when byokd next tries one of the member's svc keys that is
+// cooling down: the soonest cool-down end; zero if none cools.
+func (r *router) retryAt(svc byok.Service) time.Time {
+	var at time.Time
+	for _, k := range r.keys.personal(svc) {
+		if until, _ := r.health.CoolingUntil(svc, k.info.Name); !until.IsZero() && (at.IsZero() || until.Before(at)) {
+			at = until
+		}
+	}
+	return at
 }
 
 // budgetAlerts announces 50, 80 and 100% of a key's monthly budget, each
@@ -353,22 +384,42 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 		return
 	}
 	pct := int(int64(st.Spent) * 100 / int64(budget))
-	for _, threshold := range []int{100, 80, 50} {
+	// Each threshold crossed is said, lowest first: one call may cross
+	// two, and neither stands for the other.
+	for _, threshold := range []int{50, 80, 100} {
 		if pct < threshold {
-			continue
-		}
-		first, err := r.ledger.MarkAlert(ctx, ev.Service, ev.Credential, from.Format("2006-01"), threshold)
-		if err != nil || !first {
 			return
 		}
-		name := ev.Credential.Name
-		r.events.publish(control.Event{
-			Kind: control.EventBudget, Service: ev.Service,
-			Title: fmt.Sprintf("%s key %q at %d%% of its budget", ev.Service.Title(), name, threshold),
-			Body:  fmt.Sprintf("%s spent of %s this month.", st.Spent, budget),
-		})
-		return // the highest threshold crossed speaks for the lower ones
+		first, err := r.ledger.MarkAlert(ctx, ev.Service, ev.Credential, from.Format("2006-01"), threshold)
+		if err != nil {
+			r.log.Warn("budget alert not recorded", "err", err)
+			return
+		}
+		if first {
+			r.events.publish(budgetEvent(ev.Service, ev.Credential.Name, threshold, st.Spent, budget, r.pref(ev.Service).OverBudget))
+		}
 	}
+}
+
+// budgetEvent is the alert for a key's monthly budget reaching threshold
+// percent; at 100 it says what happens to the next calls.
+func budgetEvent(svc byok.Service, key string, threshold int, spent, budget byok.Micros, overBudget string) control.Event {
+	ev := control.Event{Kind: control.EventBudget, Service: svc,
+		Title: fmt.Sprintf("Your %s key %q is at %d%% of its monthly budget", svc.Title(), key, threshold),
+		Body:  fmt.Sprintf("%s of %s spent this month.", spent, budget)}
+	if threshold < 100 {
+		return ev
+	}
+	ev.Title = fmt.Sprintf("Your %s key %q has used its monthly budget", svc.Title(), key)
+	switch overBudgetAction(overBudget) {
+	case routing.BudgetBlock:
+		ev.Body += " Its calls are refused until next month, or until you raise the budget."
+	case routing.BudgetShared:
+		ev.Body += " Its calls now go to the team's shared key, if the team allows it."
+	default:
+		ev.Body += " Its calls go on; you chose to be warned only."
+	}
+	return ev
 }
 
 func upperFirst(s string) string {

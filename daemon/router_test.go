@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,9 +159,11 @@ func TestRouter_Plan(t *testing.T) {
 	}
 }
 
-// TestRouter_Record: a row is in the ledger before Record returns; a
-// fallback row tells the member the team paid; crossing 80% of a budget
-// says so once.
+// TestRouter_Record: a row is in the ledger before Record returns. Calls
+// the team pays while the member's key is skipped are one spell, told
+// when it begins and when a personal key pays again, with what the team
+// paid; each budget threshold crossed is told once, on its own, even when
+// one call crosses two.
 func TestRouter_Record(t *testing.T) {
 	key := byok.KeyInfo{Service: byok.OpenAI, Name: "work", Primary: true, Budget: 1_000_000}
 	r, _, events := newTestRouter(t, routerCase{keys: []byok.KeyInfo{key}})
@@ -172,23 +175,44 @@ func TestRouter_Record(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec("team-1", byok.UsageEvent{Payer: byok.PayerTeam, Credential: byok.TeamKey("team-openai"), FallbackReason: "insufficient quota", App: "editor", Cost: 10})
-	if ev := events.next(t); ev.Kind != control.EventFallback || ev.Body == "" {
-		t.Errorf("after a fallback row: %+v, want the fallback notice", ev)
+	team := byok.UsageEvent{Payer: byok.PayerTeam, Credential: byok.TeamKey("team-openai"), App: "editor", Cost: 10}
+	team.FallbackReason = "over quota"
+	rec("team-1", team)
+	if ev := events.next(t); ev.Kind != control.EventFallback || ev.Title != "The team is paying for your OpenAI calls" ||
+		!strings.Contains(ev.Body, "could not pay (over quota)") {
+		t.Errorf("after the first fallback row: %+v, want the spell's first notice", ev)
 	}
+	team.FallbackReason = "cooling down: over quota"
+	rec("team-2", team)
+	rec("team-3", team)
+	if len(events) != 0 {
+		t.Errorf("the spell's later calls raised %d more events, want none", len(events))
+	}
+	if spells := r.episodes.list(); len(spells) != 1 || spells[0].Calls != 3 || spells[0].Cost.Known != 30 {
+		t.Errorf("team-paying spells %+v, want OpenAI's with 3 calls, 30 micro-dollars", spells)
+	}
+
 	rec("p-1", byok.UsageEvent{Payer: byok.PayerPersonal, Credential: key.Ref(), Cost: 850_000})
-	if ev := events.next(t); ev.Kind != control.EventBudget || ev.Title != `OpenAI key "work" at 80% of its budget` {
-		t.Errorf("after 85%% of the budget: %+v, want the 80%% alert", ev)
+	if ev := events.next(t); ev.Title != "Your OpenAI key pays again" || !strings.Contains(ev.Body, "The team paid for 3 calls ($0.00003)") {
+		t.Errorf("when the personal key paid again: %+v, want the spell's end with its count", ev)
+	}
+	for _, want := range []string{`Your OpenAI key "work" is at 50% of its monthly budget`, `Your OpenAI key "work" is at 80% of its monthly budget`} {
+		if ev := events.next(t); ev.Kind != control.EventBudget || ev.Title != want {
+			t.Errorf("after 85%% of the budget: %+v, want %q", ev, want)
+		}
+	}
+	if len(r.episodes.list()) != 0 {
+		t.Error("the spell is still listed after the personal key paid")
 	}
 	rec("p-2", byok.UsageEvent{Payer: byok.PayerPersonal, Credential: key.Ref(), Cost: 10_000})
 	rows, err := r.ledger.(*ledger.DB).Events(context.Background(), now.Add(-time.Hour), now.Add(time.Hour))
-	if err != nil || len(rows) != 3 {
-		t.Fatalf("ledger holds %d rows (%v), want the 3 recorded", len(rows), err)
+	if err != nil || len(rows) != 5 {
+		t.Fatalf("ledger holds %d rows (%v), want the 5 recorded", len(rows), err)
 	}
-	// The 80% alert is not repeated: the next event is the 100% one.
+	// Neither earlier alert is repeated: the next event is the 100% one.
 	rec("p-3", byok.UsageEvent{Payer: byok.PayerPersonal, Credential: key.Ref(), Cost: 200_000})
-	if ev := events.next(t); ev.Title != `OpenAI key "work" at 100% of its budget` {
-		t.Errorf("after 106%% of the budget: %+v, want the 100%% alert and no second 80%%", ev)
+	if ev := events.next(t); ev.Title != `Your OpenAI key "work" has used its monthly budget` || !strings.Contains(ev.Body, "$1.06 of $1.00 spent this month. Its calls go on") {
+		t.Errorf("after 106%% of the budget: %+v, want the 100%% alert and no repeat", ev)
 	}
 }
 

@@ -146,7 +146,9 @@ func TestE2E_AskEachTime(t *testing.T) {
 	m.assertNoSecret(openaiKey)
 }
 
-func TestE2E_ApprovalTimeoutDenies(t *testing.T) {
+// TestE2E_ApprovalTimeoutIsToldSo: a held call nobody answers is refused
+// as unanswered, not as declined, and the member is told it was not sent.
+func TestE2E_ApprovalTimeoutIsToldSo(t *testing.T) {
 	fake := fakeprovider.New(t, fakeprovider.Options{})
 	m := newMember(t, fake.URL)
 	if err := os.MkdirAll(m.home, 0o700); err != nil {
@@ -159,9 +161,15 @@ func TestE2E_ApprovalTimeoutDenies(t *testing.T) {
 	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
 	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "app"))
 	m.mustCLI("", "pref", "set", "openai", "ask")
+	events := m.watchEvents()
 	res := m.openaiCall(tok)
-	if res.Error == nil || res.Error.Status != 403 {
-		t.Fatalf("unanswered call: %+v, want denied", res)
+	if res.Error == nil || res.Error.Status != 403 || !strings.Contains(res.Error.Message, "nobody answered in time, so it was not sent") ||
+		strings.Contains(res.Error.Message, "declined") {
+		t.Fatalf("unanswered call: %+v, want a 403 saying nobody answered", res)
+	}
+	ev := nextEvent(t, events, control.EventUnanswered)
+	if ev.Title != "An OpenAI call from app was not sent" || !strings.HasPrefix(ev.Body, "Nobody answered its approval in 1 second (model gpt-4o-mini") {
+		t.Errorf("notification %q: %q", ev.Title, ev.Body)
 	}
 	if n := len(fake.Requests()); n != 0 {
 		t.Errorf("upstream saw %d requests, want none", n)

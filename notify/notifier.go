@@ -114,15 +114,20 @@ func (n *Notifier) follow(ctx context.Context, b Backend, ch <-chan control.Even
 	}
 }
 
-// Kinds that make a plain notification.
+// Kinds that make a plain notification, and whether a burst of them is
+// summed up (Coalescer). A fallback spell and a budget threshold are each
+// said once by the daemon, and never merged away.
 var plain = map[string]bool{
-	control.EventFallback: true, control.EventBudget: true,
+	control.EventFallback: false, control.EventBudget: false, control.EventUnanswered: false,
 	control.EventKey: true, control.EventHub: true,
 }
 
 func (n *Notifier) handle(ctx context.Context, b Backend, ev control.Event) {
+	coalesce, isPlain := plain[ev.Kind]
 	switch {
-	case plain[ev.Kind]:
+	case isPlain && !coalesce:
+		n.post(ev)
+	case isPlain:
 		if n.co.Add(ev, n.now()) {
 			n.post(ev)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,12 +20,18 @@ const (
 	notifyIface = "org.freedesktop.Notifications"
 )
 
-// actionLabels are the popup's buttons, by answer.
+// actionLabels are the popup's buttons, by answer; "ANSWER:MINUTES"
+// stands for the app's calls for that long, as on the approvals page.
 var actionLabels = map[string]string{
-	"personal": "Use my key",
-	"shared":   "Use team key",
-	"deny":     "Deny",
+	"personal":    "Use my key",
+	"personal:10": "My key for 10 minutes",
+	"shared":      "Use team key",
+	"shared:10":   "Team key for 10 minutes",
+	"deny":        "Deny",
 }
+
+// standingMinutes is the "for N minutes" answer a popup offers.
+const standingMinutes = 10
 
 // Popups shows approval popups as freedesktop notifications with actions,
 // on its own session-bus connection. It is safe for concurrent use.
@@ -97,17 +104,25 @@ func (p *Popups) Ask(a control.Approval, answer func(control.Answer)) error {
 	}
 	choices := map[string]bool{}
 	var actions []string
+	add := func(key string) {
+		if label, ok := actionLabels[key]; ok && !choices[key] {
+			choices[key] = true
+			actions = append(actions, key, label)
+		}
+	}
 	for _, c := range a.Choices {
-		if label, ok := actionLabels[c]; ok && !choices[c] {
-			choices[c] = true
-			actions = append(actions, c, label)
+		add(c)
+		if c != "deny" {
+			add(fmt.Sprintf("%s:%d", c, standingMinutes))
 		}
 	}
 	if len(actions) == 0 {
 		return errors.New("approval offers no choice a popup can show")
 	}
 	title := fmt.Sprintf("%s call from %s waits for you", a.Service.Title(), orDash(a.App))
-	body := fmt.Sprintf("Model %s, project %s, about %s.", orDash(a.Model), orDash(a.Project), a.Estimate)
+	left := a.Expires.Sub(p.now()).Round(time.Second)
+	body := fmt.Sprintf("Model %s, project %s, about %s. Unanswered by %s (%d s), it is not sent.",
+		orDash(a.Model), orDash(a.Project), a.Estimate, a.Expires.Local().Format("15:04:05"), int(left/time.Second))
 	timeout := int32(a.Expires.Sub(p.now()) / time.Millisecond)
 	if timeout <= 0 {
 		timeout = 1
@@ -185,7 +200,11 @@ func (p *Popups) listen() {
 		p.mu.Unlock()
 		if key != "" {
 			p.log.Info("approval answered from popup", "approval", pp.approval, "answer", key)
-			pp.answer(control.Answer{Answer: key})
+			ans := control.Answer{Answer: key}
+			if k, _, ok := strings.Cut(key, ":"); ok {
+				ans.Answer, ans.Minutes = k, standingMinutes
+			}
+			pp.answer(ans)
 		}
 	}
 }

@@ -51,6 +51,7 @@ const (
 	AnswerDeny     Answer = iota // refuse the call
 	AnswerPersonal               // use my own keys
 	AnswerShared                 // use the team's shared key
+	AnswerTimeout                // nobody answered in time: refused, and said so
 )
 
 func (a Answer) String() string {
@@ -59,6 +60,8 @@ func (a Answer) String() string {
 		return "personal"
 	case AnswerShared:
 		return "shared"
+	case AnswerTimeout:
+		return "timeout"
 	}
 	return "deny"
 }
@@ -178,6 +181,9 @@ func Decide(in Input) Plan {
 	}
 	if appr != nil && appr.Answer == AnswerDeny {
 		return Plan{Refusal: refuseDenied(&in)}
+	}
+	if appr != nil && appr.Answer == AnswerTimeout {
+		return Plan{Refusal: refuseUnanswered(&in)}
 	}
 	sharedApproved := appr != nil && appr.Answer == AnswerShared
 	sharedNeedsApproval := (in.Policy.SharedNeedsApproval || pref == byok.PreferAsk) && !sharedApproved

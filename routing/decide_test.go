@@ -323,6 +323,9 @@ func TestDecide_RefusalMessages(t *testing.T) {
 		{"approval denied", with(func(in *Input) { in.Approved = &Approval{Answer: AnswerDeny} }),
 			byok.Refusal{Status: 403, Code: CodeDenied, Message: `byokd: the OpenAI call from app "cursor" was declined in byokd's approval prompt. ` +
 				"Approve it when asked, or change the openai preference in byokd's settings."}},
+		{"approval unanswered", with(func(in *Input) { in.Approved = &Approval{Answer: AnswerTimeout} }),
+			byok.Refusal{Status: 403, Code: CodeUnanswered, Message: `byokd: the OpenAI call from app "cursor" waited for approval and nobody answered in time, so it was not sent. ` +
+				"Answer byokd's popup, the tray or `byokd approvals` when asked, or change the openai preference in byokd's settings."}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

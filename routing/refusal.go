@@ -17,6 +17,7 @@ const (
 	CodeBudgetBlocked    = "budget_blocked"     // keys over budget, and the member chose block
 	CodeBudgetNoShared   = "budget_no_shared"   // keys over budget, action shared, but shared is unavailable
 	CodeDenied           = "approval_denied"    // the member declined the call
+	CodeUnanswered       = "approval_timeout"   // nobody answered the approval in time
 )
 
 // Every refusal is a 403 (no SDK retries it) except budgets, which are a
@@ -86,6 +87,15 @@ func refuseDenied(in *Input) *byok.Refusal {
 	}
 	return refusal(CodeDenied, "byokd: "+call+" was declined in byokd's approval prompt. "+
 		"Approve it when asked, or change the "+string(in.Service)+" preference in byokd's settings.")
+}
+
+func refuseUnanswered(in *Input) *byok.Refusal {
+	call := "the " + in.Service.Title() + " call"
+	if in.App != "" {
+		call += " from app " + strconv.Quote(in.App)
+	}
+	return refusal(CodeUnanswered, "byokd: "+call+" waited for approval and nobody answered in time, so it was not sent. "+
+		"Answer byokd's popup, the tray or `byokd approvals` when asked, or change the "+string(in.Service)+" preference in byokd's settings.")
 }
 
 // overBudget says which keys reached their budgets.

@@ -83,12 +83,15 @@ type Client struct {
 
 // Status is the hub link at a glance.
 type Status struct {
-	Connected     bool      `json:"connected"`
-	Member        string    `json:"member,omitempty"`
-	DeviceID      string    `json:"device_id,omitempty"`
-	LastSync      time.Time `json:"last_sync,omitzero"`   // the last ack
-	LastError     string    `json:"last_error,omitempty"` // why the link last failed
-	PolicyVersion int64     `json:"policy_version"`
+	Connected bool      `json:"connected"`
+	Member    string    `json:"member,omitempty"`
+	DeviceID  string    `json:"device_id,omitempty"`
+	LastSync  time.Time `json:"last_sync,omitzero"`   // the last ack
+	LastError string    `json:"last_error,omitempty"` // why the link last failed
+	// Revoked: the hub refused this device's credential; only joining
+	// again mends the link.
+	Revoked       bool  `json:"revoked,omitempty"`
+	PolicyVersion int64 `json:"policy_version"`
 }
 
 // Status returns the link's current state.
@@ -158,7 +161,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if progressed {
 			n = 0
 		}
-		c.update(func(s *Status) { s.Connected, s.LastError = false, errText(err) })
+		c.update(func(s *Status) { s.Connected, s.LastError, s.Revoked = false, errText(err), errors.Is(err, ErrRevoked) })
 		d := c.Backoff.Delay(n)
 		c.Logger.Info("hub link down; retrying", "err", err, "retryIn", d.Round(time.Millisecond))
 		select {
@@ -215,7 +218,9 @@ func (c *Client) session(ctx context.Context, wsURL *url.URL) (progressed bool, 
 		return false, fmt.Errorf("hub answered the hello with %q, not a welcome", m.Type)
 	}
 	w := m.Welcome
-	c.update(func(s *Status) { s.Connected, s.Member, s.DeviceID, s.LastError = true, w.Member, w.DeviceID, "" })
+	c.update(func(s *Status) {
+		s.Connected, s.Member, s.DeviceID, s.LastError, s.Revoked = true, w.Member, w.DeviceID, "", false
+	})
 	c.Logger.Info("hub link up", "member", w.Member, "device", w.DeviceID)
 	c.applyPolicy(w.Policy, true)
 	if w.Prices != nil {

@@ -28,7 +28,9 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 	f := a.f
 	st := stateOf(out)
 	var (
-		reason   string
+		// Why the credential used is not the member's first choice: the
+		// plan's reason for the first (a skipped key), then each failure.
+		reason   = st.Credentials[0].Reason
 		lastResp *http.Response // the failure that led to the next credential
 		lastErr  error
 		lastCred Credential
