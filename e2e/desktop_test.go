@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,11 +275,35 @@ func (it menuItem) find(path ...string) (menuItem, bool) {
 	return cur, true
 }
 
-// trayMenu reads a tray's menu over com.canonical.dbusmenu.
+// trayMenu reads a tray's menu over com.canonical.dbusmenu, and its
+// item's properties over org.kde.StatusNotifierItem.
 type trayMenu struct {
 	t       *testing.T
 	obj     dbus.BusObject
+	item    dbus.BusObject
 	changes chan *dbus.Signal
+}
+
+// tooltip is the tray item's tooltip title, as a panel shows it.
+func (m *trayMenu) tooltip() string {
+	m.t.Helper()
+	v, err := m.item.GetProperty("org.kde.StatusNotifierItem.ToolTip")
+	if err != nil {
+		m.t.Fatalf("read the tooltip: %v", err)
+	}
+	// (sa(iiay)ss): icon name, icon pixmaps, title, text
+	var tip struct {
+		Icon   string
+		Pixmap []struct {
+			W, H int32
+			Data []byte
+		}
+		Title, Text string
+	}
+	if err := dbus.Store([]any{v.Value()}, &tip); err != nil {
+		m.t.Fatalf("tooltip %v: %v", v, err)
+	}
+	return tip.Title
 }
 
 // openTray finds the tray of the process pid on the session bus.
@@ -299,7 +325,7 @@ func openTray(t *testing.T, pid int) *trayMenu {
 	if err := conn.AddMatchSignal(dbus.WithMatchSender(owner), dbus.WithMatchObjectPath("/StatusNotifierItem/menu")); err != nil {
 		t.Fatal(err)
 	}
-	return &trayMenu{t: t, obj: conn.Object(name, "/StatusNotifierItem/menu"), changes: ch}
+	return &trayMenu{t: t, obj: conn.Object(name, "/StatusNotifierItem/menu"), item: conn.Object(name, "/StatusNotifierItem"), changes: ch}
 }
 
 // layout reads the whole menu. The first GetLayout after a change answers
@@ -352,7 +378,7 @@ func TestE2E_TrayMenu(t *testing.T) {
 		s, ok := l.find("byokd: proxy on " + m.proxy)
 		return ok && !s.enabled && checked(l, "OpenAI", "Use my personal key")
 	})
-	for _, want := range []string{"This month: $0.00 yours, $0.00 team", "Pending approvals (0)", "Add API key…", "Usage…", "Pause proxy", "Quit"} {
+	for _, want := range []string{"This month: $0.00 yours, $0.00 team", "Pending approvals (0)", "Add API key…", "Usage…", "Pause proxy", "Hide this icon", "Stop byokd"} {
 		if _, ok := l.find(want); !ok {
 			t.Errorf("menu lacks %q", want)
 		}
@@ -390,6 +416,9 @@ func TestE2E_TrayMenu(t *testing.T) {
 			_, b := l.find("Resume proxy")
 			return a && b
 		})
+		if tip := menu.tooltip(); tip != "byokd: paused: every call is refused" {
+			t.Errorf("tooltip while paused: %q", tip)
+		}
 		res := m.openaiCall(tok)
 		if res.Error == nil || res.Error.Status != 503 || !strings.Contains(res.Error.Message, "paused") {
 			t.Errorf("call while paused: %+v, want a 503 saying the proxy is paused", res)
@@ -411,6 +440,9 @@ func TestE2E_TrayMenu(t *testing.T) {
 		}
 		if !strings.Contains(label, "OpenAI · my-editor · gpt-4o-mini") {
 			t.Errorf("pending call: got %q, want service, app and model", label)
+		}
+		if tip := menu.tooltip(); tip != "byokd: 1 call waits for your answer" {
+			t.Errorf("tooltip with a held call: %q", tip)
 		}
 		use, _ := l.find("Pending approvals (1)", "    Use my key")
 		menu.click(use)
@@ -609,4 +641,76 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Con
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
+}
+
+// TestE2E_OneTrayIcon: the daemon shows the tray icon; a `byokd tray`
+// started too (the autostart entry) shows none while it does, and takes
+// over when the daemon goes: its menu says byokd is not running and
+// offers Start, which starts the daemon again.
+func TestE2E_OneTrayIcon(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, _ := setUp(t, fake)
+	openTray(t, m.daemon.Process.Pid) // the daemon's icon is up
+
+	trayLog := &lockedBuffer{}
+	standalone := exec.Command(byokdBin, "tray")
+	standalone.Env = m.env
+	standalone.Stderr = trayLog
+	if err := standalone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { standalone.Process.Signal(syscall.SIGTERM); standalone.Wait() })
+	for deadline := time.Now().Add(sdkrun.Timeout); !strings.Contains(trayLog.String(), "another process shows byokd's tray icon"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("byokd tray did not wait for the daemon's icon:\n%s", trayLog.String())
+		}
+	}
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var has bool
+	if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", standalone.Process.Pid)).Store(&has); err != nil || has {
+		t.Fatalf("byokd tray shows a second icon (%v)", err)
+	}
+
+	// The daemon goes: byokd tray takes over, and offers to start it.
+	// The daemon it starts listens where config.json says.
+	if err := os.WriteFile(filepath.Join(m.home, "config.json"), []byte(`{"listen":"127.0.0.1:0"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.stop()
+	menu := openTray(t, standalone.Process.Pid)
+	l := menu.until("not running", func(l menuItem) bool {
+		_, down := l.find("byokd is not running")
+		_, start := l.find("Start byokd")
+		return down && start
+	})
+	if _, ok := l.find("OpenAI"); ok {
+		t.Error("a menu for a daemon that is not running still offers its preferences")
+	}
+	if tip := menu.tooltip(); tip != "byokd is not running: apps pointed at it get no answer" {
+		t.Errorf("tooltip %q", tip)
+	}
+	start, _ := l.find("Start byokd")
+	menu.click(start)
+	menu.until("the started daemon", func(l menuItem) bool {
+		s, ok := l.find("Start byokd")
+		_, spend := l.find("This month: $0.00 yours, $0.00 team")
+		return (!ok || !s.visible) && spend
+	})
+	var st control.State
+	if b, err := os.ReadFile(filepath.Join(m.home, control.StateFile)); err == nil && json.Unmarshal(b, &st) == nil && st.PID > 0 {
+		t.Cleanup(func() {
+			if p, err := os.FindProcess(st.PID); err == nil {
+				p.Signal(syscall.SIGTERM)
+			}
+		})
+	} else {
+		t.Fatalf("no daemon state after Start: %v", err)
+	}
+	if out := m.mustCLI("", "status"); !strings.Contains(out, "proxy") {
+		t.Errorf("byokd status after Start:\n%s", out)
+	}
 }

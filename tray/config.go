@@ -24,12 +24,16 @@ type Config struct {
 	// Dial returns a client of the running daemon; it is called again
 	// after the daemon goes away. Required.
 	Dial func() (Client, error)
-	// Icon is the tray icon as PNG.
-	Icon []byte
+	// Icons are the tray icon for each Look, as PNG; a Look without one
+	// shows LookNormal's.
+	Icons map[Look][]byte
 	// Open opens a URL in the default browser; default OpenBrowser.
 	Open func(url string) error
-	// Quit is what the Quit item does besides closing the tray (stop the
-	// daemon the tray runs in); may be nil.
-	Quit   func()
+	// Start starts the daemon when it is not running (its service, or
+	// byokd run); nil offers no Start.
+	Start func(ctx context.Context) error
+	// Stop stops the daemon this tray runs in ("Stop byokd"); nil in a
+	// tray of its own process, which offers only to hide.
+	Stop   func()
 	Logger *slog.Logger
 }

@@ -25,19 +25,21 @@ type Tray struct {
 	cfg Config
 	log *slog.Logger
 
-	status, spend        *systray.MenuItem
-	services             map[byok.Service]*serviceItems
-	pending              *systray.MenuItem
-	approvals            [slots]approvalItems
-	addKey, usage, pause *systray.MenuItem
-	quit                 *systray.MenuItem
-	kick                 chan struct{} // asks the refresher to redraw
+	status, start, spend, teamPays *systray.MenuItem
+	services                       map[byok.Service]*serviceItems
+	pending                        *systray.MenuItem
+	approvals                      [slots]approvalItems
+	addKey, usage, pause           *systray.MenuItem
+	hide, stop                     *systray.MenuItem
+	kick                           chan struct{} // asks the refresher to redraw
 
 	mu     sync.Mutex // guards the fields below, written by the refresher
 	client Client
 	prefs  map[byok.Service]control.Pref
 	shown  [slots]string // approval id in each slot
 	paused bool
+	look   Look
+	tip    string
 }
 
 type serviceItems struct {
@@ -48,8 +50,8 @@ type approvalItems struct {
 	label, personal, shared, deny *systray.MenuItem
 }
 
-// Run shows the tray until ctx ends or the member chooses Quit. It may be
-// called once per process.
+// Run shows the tray until ctx ends or the member hides it (or stops the
+// daemon, where Config.Stop offers it). It may be called once per process.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Dial == nil {
 		return errors.New("tray: no way to reach the daemon")
@@ -61,7 +63,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Tray{cfg: cfg, log: cfg.Logger.With("component", "tray"), kick: make(chan struct{}, 1),
-		services: map[byok.Service]*serviceItems{}, prefs: map[byok.Service]control.Pref{}}
+		services: map[byok.Service]*serviceItems{}, prefs: map[byok.Service]control.Pref{}, look: -1}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan struct{})
@@ -86,15 +88,17 @@ func Run(ctx context.Context, cfg Config) error {
 // build makes every item once; refresh shows, hides, checks and relabels
 // them (fyne.io/systray cannot insert items in the middle of a menu).
 func (t *Tray) build() {
-	if len(t.cfg.Icon) > 0 {
-		systray.SetIcon(t.cfg.Icon)
-	}
+	t.setLook(LookNormal, "byokd: connecting…")
 	systray.SetTitle("byokd")
-	systray.SetTooltip("byokd: your own API keys")
 	t.status = systray.AddMenuItem("byokd: connecting…", "")
 	t.status.Disable()
+	t.start = systray.AddMenuItem("Start byokd", "Start the proxy, as the service if it is installed")
+	t.start.Hide()
 	t.spend = systray.AddMenuItem(spendLine(control.Status{}), "")
 	t.spend.Disable()
+	t.teamPays = systray.AddMenuItem("", "Your own key is skipped; it pays again once it works")
+	t.teamPays.Disable()
+	t.teamPays.Hide()
 	systray.AddSeparator()
 	for _, svc := range byok.Services() {
 		m := systray.AddMenuItem(svc.Title(), "Which key pays for "+svc.Title()+" calls")
@@ -125,7 +129,29 @@ func (t *Tray) build() {
 	t.usage = systray.AddMenuItem("Usage…", "This month's usage in the Credential Manager")
 	t.pause = systray.AddMenuItem(pauseLine(false), "Refuse every call until resumed")
 	systray.AddSeparator()
-	t.quit = systray.AddMenuItem("Quit", "")
+	t.hide = systray.AddMenuItem("Hide this icon", "byokd keeps running; `byokd tray` shows the icon again")
+	if t.cfg.Stop != nil {
+		t.stop = systray.AddMenuItem("Stop byokd", "Stop the proxy: apps get no answer until byokd runs again")
+	}
+}
+
+// setLook shows the icon and tooltip of a state, if they changed.
+func (t *Tray) setLook(l Look, tip string) {
+	t.mu.Lock()
+	same := l == t.look && tip == t.tip
+	t.look, t.tip = l, tip
+	t.mu.Unlock()
+	if same {
+		return
+	}
+	png := t.cfg.Icons[l]
+	if len(png) == 0 {
+		png = t.cfg.Icons[LookNormal]
+	}
+	if len(png) > 0 {
+		systray.SetIcon(png)
+	}
+	systray.SetTooltip(tip)
 }
 
 // redraw asks the refresher for a redraw; requests coalesce.
@@ -220,13 +246,20 @@ func (t *Tray) refresh(ctx context.Context) {
 		pending, err = c.Approvals(ctx)
 	}
 	t.status.SetTitle(statusLine(st, err))
+	t.setLook(look(st, len(pending), err))
 	if err != nil {
 		t.log.Debug("daemon unavailable", "err", err)
-		t.setEnabled(false)
+		t.setRunning(false)
 		return
 	}
-	t.setEnabled(true)
+	t.setRunning(true)
 	t.spend.SetTitle(spendLine(st))
+	if len(st.TeamPaying) > 0 {
+		t.teamPays.SetTitle(upperFirst(teamPayingLine(st.TeamPaying)))
+		t.teamPays.Show()
+	} else {
+		t.teamPays.Hide()
+	}
 	t.pause.SetTitle(pauseLine(st.Paused))
 	t.mu.Lock()
 	t.paused = st.Paused
@@ -272,18 +305,20 @@ func (t *Tray) refresh(ctx context.Context) {
 	t.mu.Unlock()
 }
 
-func (t *Tray) setEnabled(on bool) {
-	items := []*systray.MenuItem{t.pending, t.addKey, t.usage, t.pause}
+// setRunning shows what a running daemon offers, or only that it is not
+// running and how to start it.
+func (t *Tray) setRunning(on bool) {
+	items := []*systray.MenuItem{t.spend, t.pending, t.addKey, t.usage, t.pause}
 	for _, s := range t.services {
 		items = append(items, s.menu)
 	}
 	for _, it := range items {
-		if on {
-			it.Enable()
-		} else {
-			it.Disable()
-		}
+		showIf(it, on)
 	}
+	if !on {
+		t.teamPays.Hide()
+	}
+	showIf(t.start, !on && t.cfg.Start != nil)
 }
 
 func setChecked(it *systray.MenuItem, on bool) {
@@ -348,13 +383,21 @@ func (t *Tray) handleClicks(ctx context.Context, quit context.CancelFunc) {
 		t.mu.Unlock()
 		return c.SetPaused(ctx, !paused)
 	})
-	on(t.quit, func(context.Context) error {
-		if t.cfg.Quit != nil {
-			t.cfg.Quit()
-		}
+	on(t.start, func(ctx context.Context) error {
+		t.status.SetTitle("byokd: starting…")
+		return t.cfg.Start(ctx)
+	})
+	on(t.hide, func(context.Context) error {
 		quit()
 		return nil
 	})
+	if t.stop != nil {
+		on(t.stop, func(context.Context) error {
+			t.cfg.Stop()
+			quit()
+			return nil
+		})
+	}
 }
 
 // setPref changes one service's preference, starting from what the

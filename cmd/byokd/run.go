@@ -74,7 +74,7 @@ Example:
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
 		trayDone := make(chan struct{})
-		go func() { defer close(trayDone); runTray(ctx, dir, cfg.Logger, stop) }()
+		go func() { defer close(trayDone); runTray(ctx, e, dir, cfg.Logger, stop) }()
 		err = d.Run(ctx)
 		stop()
 		<-trayDone

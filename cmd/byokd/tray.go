@@ -3,19 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"image/color"
 	"image/png"
 	"log"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/gen2brain/beeep"
 
 	"byokd.dev/byok/control"
 	"byokd.dev/byok/daemon"
 	"byokd.dev/byok/internal/icon"
+	"byokd.dev/byok/internal/statelock"
 	"byokd.dev/byok/notify"
 	"byokd.dev/byok/tray"
 	"byokd.dev/byok/webui"
@@ -29,14 +36,18 @@ Shows byokd's tray menu for the daemon running with this $BYOKD_HOME:
 status, spend this month, which key each service uses, pending approvals,
 the Credential Manager page and pause. byokd run shows it by itself when a
 desktop session is present; use this when the daemon runs as a service
-without one, or after byokd run --no-tray. Quit closes the menu only.
+without one, or after byokd run --no-tray. One icon is shown per state
+folder: while another process shows it, this one waits, and takes over
+if that one goes. When the daemon is not running the menu offers to
+start it. "Hide this icon" hides it until the session ends; byokd keeps
+running.
 
 Example:
   byokd tray`,
 	run: homeRun(func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error {
 		logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		quietLibraryLog(logger)
-		return tray.Run(ctx, trayConfig(dir, logger, nil))
+		return showTray(ctx, e, dir, logger, nil)
 	}),
 }
 
@@ -114,17 +125,103 @@ type notifierFront struct{ n *notify.Notifier }
 
 func (f notifierFront) Run(ctx context.Context, b control.Backend) error { return f.n.Run(ctx, b) }
 
-// trayConfig reaches the daemon of dir through its control API.
-func trayConfig(dir string, logger *slog.Logger, quit func()) tray.Config {
-	var png64 bytes.Buffer
-	_ = png.Encode(&png64, icon.Draw(64))
+// trayConfig reaches the daemon of dir through its control API. stop,
+// if set, is "Stop byokd": the daemon in this process.
+func trayConfig(e env, dir string, logger *slog.Logger, stop func()) tray.Config {
+	colors := map[tray.Look]color.NRGBA{
+		tray.LookHubDown:    {0xdc, 0x26, 0x26, 0xff}, // red
+		tray.LookTeamPaying: {0xa8, 0x55, 0xf7, 0xff}, // purple
+		tray.LookWaiting:    {0xf9, 0x73, 0x16, 0xff}, // orange
+		tray.LookPaused:     {0x6b, 0x72, 0x80, 0xff}, // grey
+	}
+	icons := map[tray.Look][]byte{}
+	for _, l := range tray.Looks {
+		img := icon.Draw(64)
+		switch c, badged := colors[l]; {
+		case badged:
+			icon.Badge(img, c)
+		case l == tray.LookStopped:
+			icon.Grey(img)
+		}
+		var b bytes.Buffer
+		_ = png.Encode(&b, img)
+		icons[l] = b.Bytes()
+	}
 	return tray.Config{
 		Dial:   func() (tray.Client, error) { return control.Dial(dir) },
-		Icon:   png64.Bytes(),
+		Icons:  icons,
 		Open:   func(link string) error { return tray.OpenLink(dir, link) },
-		Quit:   quit,
+		Start:  startDaemon(e, dir, logger),
+		Stop:   stop,
 		Logger: logger,
 	}
+}
+
+// startDaemon is the tray's Start: the service where it is installed (on
+// Windows always: its Run-key service starts without), else `byokd run`
+// in a session of its own, logging to $BYOKD_HOME/byokd.log.
+func startDaemon(e env, dir string, logger *slog.Logger) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if s, err := newService(e); err == nil {
+			if st, err := s.Status(ctx); err == nil && (st.Installed || runtime.GOOS == "windows") {
+				return s.Start(ctx)
+			}
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		logf, err := os.OpenFile(filepath.Join(dir, "byokd.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		cmd := exec.Command(exe, "run")
+		cmd.Env = append(os.Environ(), "BYOKD_HOME="+dir)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		detach(cmd)
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start byokd run: %w", err)
+		}
+		logger.Info("started byokd run from the tray", "pid", cmd.Process.Pid, "log", logf.Name())
+		go cmd.Wait() // it outlives the tray; reap it if not
+		return nil
+	}
+}
+
+// showTray shows dir's tray icon once no other process shows it: one icon
+// per state folder, whether the daemon or its autostart entry came first.
+// It holds the tray's lock until ctx ends, so an icon hidden from the menu
+// stays hidden for the session instead of being taken over.
+func showTray(ctx context.Context, e env, dir string, logger *slog.Logger, stop func()) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	told := false
+	for {
+		release, err := statelock.AcquireFile(dir, statelock.TrayFile, "byokd's tray")
+		if err == nil {
+			defer release()
+			break
+		}
+		if !errors.Is(err, statelock.ErrHeld) {
+			return err
+		}
+		if !told {
+			logger.Info("another process shows byokd's tray icon; this one takes over if it goes", "detail", err)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	if err := tray.Run(ctx, trayConfig(e, dir, logger, stop)); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // quietLibraryLog sends what libraries print with the standard log
@@ -142,9 +239,10 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// runTray shows the tray of the daemon in this process; Quit stops it.
-func runTray(ctx context.Context, dir string, logger *slog.Logger, stop func()) {
-	if err := tray.Run(ctx, trayConfig(dir, logger, stop)); err != nil {
+// runTray shows the tray of the daemon in this process, whose "Stop
+// byokd" stops it.
+func runTray(ctx context.Context, e env, dir string, logger *slog.Logger, stop func()) {
+	if err := showTray(ctx, e, dir, logger, stop); err != nil {
 		logger.Warn("tray stopped", "err", err)
 	}
 }

@@ -72,3 +72,32 @@ func inKeyShape(x, y float64) bool {
 		in(0.19, 0.24, 0.04, 0.12) || // first bit
 		in(0.27, 0.34, 0.04, 0.16) // second bit
 }
+
+// Badge draws a dot of colour c, ringed in white, in the lower right
+// corner of img: the tray's mark for a state that wants attention.
+func Badge(img *image.NRGBA, c color.NRGBA) {
+	size := img.Bounds().Dx()
+	cx, cy, r := float64(size)*0.76, float64(size)*0.76, float64(size)*0.22
+	ring := r + float64(size)*0.05
+	for py := range size {
+		for px := range size {
+			d := math.Hypot(float64(px)+0.5-cx, float64(py)+0.5-cy)
+			switch {
+			case d <= r:
+				img.SetNRGBA(px, py, c)
+			case d <= ring:
+				img.SetNRGBA(px, py, color.NRGBA{0xff, 0xff, 0xff, 0xff})
+			}
+		}
+	}
+}
+
+// Grey turns img to greys at half strength: the tray's mark for a daemon
+// that is not running.
+func Grey(img *image.NRGBA) {
+	for i := 0; i+3 < len(img.Pix); i += 4 {
+		p := img.Pix[i : i+4 : i+4]
+		y := uint8((299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000)
+		p[0], p[1], p[2], p[3] = y, y, y, p[3]/2
+	}
+}

@@ -17,14 +17,22 @@ import (
 // File is the lock file's name in the state folder.
 const File = "lock"
 
+// TrayFile is the lock of the one process that shows the folder's tray
+// icon, whichever way it was started (the daemon, its autostart entry).
+const TrayFile = "tray.lock"
+
 // ErrHeld: another process holds the folder.
 var ErrHeld = errors.New("the state folder is in use")
 
 // Acquire takes dir's lock for what ("byokd", "the byokd hub") and
 // returns the function that gives it up. While held the file names this
 // process.
-func Acquire(dir, what string) (release func(), err error) {
-	path := filepath.Join(dir, File)
+func Acquire(dir, what string) (release func(), err error) { return AcquireFile(dir, File, what) }
+
+// AcquireFile is Acquire of another lock in dir, named name: one holder
+// of something besides the folder itself (the tray: TrayFile).
+func AcquireFile(dir, name, what string) (release func(), err error) {
+	path := filepath.Join(dir, name)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open the state folder's lock %s: %w", path, err)
