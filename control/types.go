@@ -1,6 +1,7 @@
 package control
 
 import (
+	"fmt"
 	"time"
 
 	"byokd.dev/byok"
@@ -149,6 +150,22 @@ type Key struct {
 	Created     time.Time    `json:"created"`
 	// Spent is this month's spend on the key.
 	Spent byok.Micros `json:"spent_micros"`
+	// SkippedUntil is when byokd tries the key again after it could not
+	// pay (SkippedFor says why); zero while it works.
+	SkippedUntil time.Time `json:"skipped_until,omitzero"`
+	SkippedFor   string    `json:"skipped_for,omitempty"`
+}
+
+// State says how the key stands, for people: "working", "skipped until
+// 14:35 (over quota)", "over its budget".
+func (k Key) State() string {
+	switch {
+	case !k.SkippedUntil.IsZero():
+		return fmt.Sprintf("skipped until %s (%s)", k.SkippedUntil.Local().Format("15:04"), k.SkippedFor)
+	case k.Budget > 0 && k.Spent >= k.Budget:
+		return "over its budget"
+	}
+	return "working"
 }
 
 // AddKey is the request that stores a new personal key. Secret is the only
@@ -201,8 +218,11 @@ const (
 	EventApproval = "approval" // a call waits for the member's answer
 	// EventUnanswered: a held call was refused because nobody answered.
 	EventUnanswered = "unanswered"
-	EventHub        = "hub"     // the hub link changed
-	EventChanged    = "changed" // preferences, keys or policy changed: fronts refresh
+	// EventUsage: calls were recorded (spend changed); at most one a
+	// second, for fronts that show spend.
+	EventUsage   = "usage"
+	EventHub     = "hub"     // the hub link changed
+	EventChanged = "changed" // preferences, keys or policy changed: fronts refresh
 )
 
 // Event is one line of the daemon's event stream (GET /v1/events,

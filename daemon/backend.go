@@ -88,9 +88,10 @@ func (b backend) Keys(ctx context.Context) ([]control.Key, error) {
 		if err != nil {
 			return nil, err
 		}
+		until, why := d.router.health.CoolingUntil(k.Service, k.Name)
 		out = append(out, control.Key{
 			Service: k.Service, Name: k.Name, Fingerprint: k.Fingerprint, Budget: k.Budget,
-			Primary: k.Primary, Created: k.Created, Spent: spent.Spent,
+			Primary: k.Primary, Created: k.Created, Spent: spent.Spent, SkippedUntil: until, SkippedFor: why,
 		})
 	}
 	return out, nil

@@ -121,9 +121,26 @@ func (b backend) TestKey(ctx context.Context, svc byok.Service, name string) (co
 		return control.KeyTest{OK: true, Status: resp.StatusCode, Message: fmt.Sprintf("The key works: %s answered %d.", svc.Title(), resp.StatusCode)}, nil
 	}
 	v := routing.Classify(svc, routing.Failure{Status: resp.StatusCode, Header: resp.Header, Body: body}, false)
-	reason := v.Reason
-	if reason == "" {
-		reason = http.StatusText(resp.StatusCode)
+	return control.KeyTest{Status: resp.StatusCode, Message: keyTestMessage(svc, resp.StatusCode, v)}, nil
+}
+
+// keyTestMessage says what a provider's failed answer to the test call
+// means for the key: only some answers judge it.
+func keyTestMessage(svc byok.Service, status int, v routing.Verdict) string {
+	name := svc.Title()
+	switch {
+	case v.CoolDown && (v.Reason == routing.ReasonInvalidKey || v.Reason == routing.ReasonUnauthorized || v.Reason == routing.ReasonDeactivated):
+		return fmt.Sprintf("%s does not accept the key (%s, HTTP %d): check that it was copied whole, or make a new one.", name, v.Reason, status)
+	case v.CoolDown:
+		return fmt.Sprintf("%s knows the key but will not bill it: %s (HTTP %d). Check the account's plan and billing.", name, v.Reason, status)
+	case v.RateLimit:
+		return fmt.Sprintf("The key was not judged: %s is %s (HTTP %d). Try again in a minute.", name, v.Reason, status)
+	case status == http.StatusNotFound:
+		return fmt.Sprintf("The key was not judged: %s answered 404 to the test call (its model list). If you set an upstream URL for %s, check it.", name, svc)
+	case status >= 500:
+		return fmt.Sprintf("The key was not judged: %s had a problem answering (HTTP %d). Try again later.", name, status)
+	case v.Reason != "":
+		return fmt.Sprintf("%s answered the test call with HTTP %d: %s.", name, status, v.Reason)
 	}
-	return control.KeyTest{Status: resp.StatusCode, Message: fmt.Sprintf("%s refused the key: %s (HTTP %d).", svc.Title(), reason, resp.StatusCode)}, nil
+	return fmt.Sprintf("%s answered the test call with HTTP %d (%s).", name, status, http.StatusText(status))
 }

@@ -31,6 +31,7 @@ type router struct {
 	mu          sync.RWMutex
 	prefs       map[byok.Service]ledger.Pref
 	warnedClock time.Time // when the clock was last said to be set back
+	usageSaid   time.Time // when EventUsage was last published
 }
 
 // routerDeps is what the router uses, each part as small as it needs.
@@ -346,10 +347,26 @@ func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
 	if note, ok := r.episodes.record(ev, r.retryAt(ev.Service)); ok {
 		r.events.publish(note)
 	}
+	r.saySpend()
 	if ev.Payer == byok.PayerPersonal && ev.Cost > 0 {
 		go r.budgetAlerts(ev)
 	}
 	return nil
+}
+
+// saySpend tells the fronts that spend changed, at most once a second:
+// a page or tray showing it redraws, and a burst of calls costs one redraw.
+func (r *router) saySpend() {
+	now := r.now()
+	r.mu.Lock()
+	due := now.Sub(r.usageSaid) >= time.Second || now.Before(r.usageSaid)
+	if due {
+		r.usageSaid = now
+	}
+	r.mu.Unlock()
+	if due {
+		r.events.publish(control.Event{Kind: control.EventUsage})
+	}
 }
 
 // retryAt is when byokd next tries one of the member's svc keys that is

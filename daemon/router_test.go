@@ -53,7 +53,13 @@ func (a *askedApprovals) ask(_ context.Context, req control.Approval) routing.Ap
 
 type eventLog chan control.Event
 
-func (e eventLog) publish(ev control.Event) { e <- ev }
+// publish keeps the events a person is told of; EventUsage, which only
+// tells fronts to redraw, is left out.
+func (e eventLog) publish(ev control.Event) {
+	if ev.Kind != control.EventUsage {
+		e <- ev
+	}
+}
 
 // next is the next event; a missing one fails the test instead of hanging
 // it.

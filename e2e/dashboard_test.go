@@ -186,7 +186,7 @@ func TestE2E_Dashboard(t *testing.T) {
 
 	open("/ui/shared")
 	want("shared keys", "#shared-total", all.team.String())
-	if fb := text("#fallbacks"); !strings.Contains(fb, "ann@example.com") || !strings.Contains(fb, "insufficient_quota") {
+	if fb := text("#fallbacks"); !strings.Contains(fb, "ann@example.com") || !strings.Contains(fb, "over quota") {
 		t.Errorf("shared keys: ann's fallback and its reason missing: %s", fb)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/control"
@@ -194,12 +195,12 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 			t.Fatalf("result %+v", res)
 		}
 		ev := nextEvent(t, sEvents, control.EventFallback)
-		if !strings.Contains(ev.Body, "the team pays") || !strings.Contains(ev.Body, "insufficient_quota") {
+		if ev.Title != "The team is paying for your OpenAI calls" || !strings.Contains(ev.Body, "could not pay (over quota), so the team's shared key pays") {
 			t.Errorf("fallback event %+v", ev)
 		}
 		rows := sarah.usage()
 		last := rows[len(rows)-1]
-		if last.Payer != byok.PayerTeam || last.FallbackReason != "insufficient_quota" {
+		if last.Payer != byok.PayerTeam || last.FallbackReason != "over quota" {
 			t.Errorf("Sarah's last row: %+v", last)
 		}
 		// The key cools down: the next call goes straight to the team key.
@@ -209,6 +210,22 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 		}
 		if got := fake.Requests()[before:]; len(got) != 1 || got[0].Key != teamOpenAIKey {
 			t.Errorf("during cool-down the upstream saw %v, want the team key alone", keys(got))
+		}
+		// Still the spell the team pays for: marked so, and no second notice.
+		rows = sarah.usage()
+		if last := rows[len(rows)-1]; last.Payer != byok.PayerTeam || last.FallbackReason != "cooling down: over quota" {
+			t.Errorf("the call during cool-down: %+v, want it marked as the team paying for a skipped key", last)
+		}
+		for quiet := time.After(300 * time.Millisecond); ; {
+			select {
+			case ev := <-sEvents:
+				if ev.Kind == control.EventFallback {
+					t.Errorf("a second fallback notice in one spell: %+v", ev)
+				}
+				continue
+			case <-quiet:
+			}
+			break
 		}
 	})
 	t.Run("fallback off: a clear error, nothing charged to the team", func(t *testing.T) {

@@ -29,7 +29,7 @@ type Verdict struct {
 	// Fallback: the next step of the plan may be tried.
 	Fallback bool
 	// Reason is short, for the ledger and the notification ("invalid key",
-	// "insufficient_quota", "rate limited"); empty if the failure is not one
+	// "over quota", "rate limited"); empty if the failure is not one
 	// Classify knows.
 	Reason string
 	// CoolDown: the personal key cannot pay right now (invalid, deactivated,
@@ -44,7 +44,7 @@ type Verdict struct {
 const (
 	ReasonInvalidKey   = "invalid key"
 	ReasonDeactivated  = "account deactivated"
-	ReasonQuota        = "insufficient_quota"
+	ReasonQuota        = "over quota"
 	ReasonBilling      = "billing"
 	ReasonSpendLimit   = "spend limit"
 	ReasonRegion       = "region blocked"

@@ -78,11 +78,11 @@ func TestDecide(t *testing.T) {
 		{"primary cooling: next key, then shared", with(func(in *Input) {
 			in.Fallback = true
 			in.Keys = []KeyState{coolingKey, {Name: "side"}}
-		}), steps(personal("side", "primary key cooling down: insufficient_quota"), fallback)},
+		}), steps(personal("side", "primary key cooling down: over quota"), fallback)},
 		{"every key cooling, fallback allowed: shared", with(func(in *Input) {
 			in.Fallback = true
 			in.Keys = []KeyState{coolingKey}
-		}), steps(shared("cooling down: insufficient_quota"))},
+		}), steps(shared("cooling down: over quota"))},
 		{"every key cooling, no fallback: tried anyway", with(func(in *Input) {
 			in.Keys = []KeyState{{Name: "side", CoolingUntil: t0.Add(time.Minute)}, coolingKey}
 		}), steps(personal("work", ""), personal("side", ReasonFallback))},

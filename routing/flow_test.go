@@ -97,7 +97,7 @@ func run(t *testing.T, in Input, h *Health, secrets map[string]string, provider,
 }
 
 // The seed scenario end to end: a personal key out of quota, fallback on.
-// The call is served by the shared key with the reason "insufficient_quota";
+// The call is served by the shared key with the reason "over quota";
 // the next call skips the key while it cools down; ten minutes later the key
 // is tried again.
 func TestPlan_FallbackOnQuota(t *testing.T) {
@@ -120,7 +120,7 @@ func TestPlan_FallbackOnQuota(t *testing.T) {
 	}
 
 	clk.Add(time.Minute)
-	if got, want := Decide(input()), steps(shared("cooling down: insufficient_quota")); !cmp.Equal(got, want) {
+	if got, want := Decide(input()), steps(shared("cooling down: over quota")); !cmp.Equal(got, want) {
 		t.Errorf("while cooling down: got %+v, want %+v", got, want)
 	}
 

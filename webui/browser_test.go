@@ -11,7 +11,12 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"byokd.dev/byok"
+	"byokd.dev/byok/control"
 )
 
 // chromium is Debian's browser, which .ci/run installs.
@@ -179,4 +184,92 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestUI_BrowserPageIsLive: an open page follows the daemon. A key added
+// from the CLI and a new app token appear without a reload (and without
+// clearing a form being filled in); removing a key asks first, and
+// declining keeps it; a token shown once can be copied with a button.
+func TestUI_BrowserPageIsLive(t *testing.T) {
+	r := startDaemon(t)
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(r.loginURL(t)), chromedp.WaitVisible(chromedp.CSS(`#secret`))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	run(t, ctx, chromedp.Evaluate[bool](`window.stillThisPage = true`))
+	// Half-typed in the form while the key arrives from elsewhere.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#name`), "half-typed")); err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+	if _, err := r.client.AddKey(bg, control.AddKey{Service: byok.OpenAI, Name: "from-cli", Secret: "sk-proj-fromTheCLI000000000000Ab12"}); err != nil {
+		t.Fatal(err)
+	}
+	// The form holds what was typed: the redraw waits until it is left.
+	run(t, ctx, chromedp.Poll[bool](`document.documentElement.dataset.waiting == "1"`))
+	if v := run(t, ctx, chromedp.Value(chromedp.CSS(`#name`))); v != "half-typed" {
+		t.Errorf("the form being filled in was cleared: %q", v)
+	}
+	run(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#name").value = "", document.activeElement.blur(), true`))
+	run(t, ctx, chromedp.Poll[bool](`document.querySelector("#live").textContent.includes("from-cli")`))
+	if !run(t, ctx, chromedp.Evaluate[bool](`window.stillThisPage === true`)) {
+		t.Error("the page was reloaded, not redrawn")
+	}
+	if st := run(t, ctx, chromedp.Text(chromedp.CSS(`td.state`))); st != "working" {
+		t.Errorf("the key's state: %q", st)
+	}
+
+	// Remove asks; declined, the key stays; accepted, it goes.
+	answers := make(chan bool, 2)
+	answers <- false
+	answers <- true
+	asked := make(chan string, 2)
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			asked <- ev.Message
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: <-answers})
+		}
+	}()
+	remove := chromedp.CSS(`form[action="/ui/keys/remove"] button`)
+	if err := chromedp.Do(ctx, chromedp.Click(remove)); err != nil {
+		t.Fatal(err)
+	}
+	if msg := <-asked; !strings.Contains(msg, "Remove your OpenAI key from-cli?") {
+		t.Errorf("the question: %q", msg)
+	}
+	if keys, _ := r.client.Keys(bg); len(keys) != 1 {
+		t.Fatalf("declined, yet %d keys remain", len(keys))
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(remove), chromedp.WaitVisible(chromedp.CSS(`.flash.ok`))); err != nil {
+		t.Fatal(err)
+	}
+	<-asked
+	if keys, _ := r.client.Keys(bg); len(keys) != 0 {
+		t.Errorf("accepted, yet %d keys remain", len(keys))
+	}
+
+	// A token created here is shown once, with a Copy button.
+	if err := chromedp.Do(ctx, chromedp.Navigate(r.base+"/ui/tokens"), chromedp.WaitVisible(chromedp.CSS(`#tname`)),
+		chromedp.SendKeys(chromedp.CSS(`#tname`), "editor"), chromedp.Submit(chromedp.CSS(`#tname`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-copy]`))); err != nil {
+		t.Fatal(err)
+	}
+	for _, perm := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.Call(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: perm}, Setting: cdpbrowser.PermissionSettingGranted, Origin: r.base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[data-copy]`))); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, chromedp.Poll[bool](`document.querySelector(".copied").textContent == "Copied."`))
+	copied := run(t, ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if shown := run(t, ctx, chromedp.Value(chromedp.CSS(`#secret-once`))); copied != shown || !strings.HasPrefix(copied, byok.AppTokenPrefix) {
+		t.Errorf("copied %q, the page showed %q", copied, shown)
+	}
 }

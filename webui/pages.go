@@ -51,7 +51,11 @@ func (u *UI) render(w http.ResponseWriter, name string, v view) {
 
 // base fills what every signed-in page shows.
 func (u *UI) base(r *http.Request, ss *session, nav, title string) view {
-	v := view{Title: title, Nav: nav, CSRF: ss.csrf, Flashes: u.sessions.takeFlashes(ss)}
+	v := view{Title: title, Nav: nav, CSRF: ss.csrf}
+	if r.Header.Get("X-Byokd-Live") == "" {
+		// A redraw by live.js keeps the messages for the next real visit.
+		v.Flashes = u.sessions.takeFlashes(ss)
+	}
 	if a, err := u.b.Approvals(r.Context()); err == nil {
 		v.Pending = len(a)
 	}

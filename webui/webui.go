@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,8 @@ type Backend interface {
 	SetPref(ctx context.Context, p control.Pref) error
 	Approvals(ctx context.Context) ([]control.Approval, error)
 	Answer(ctx context.Context, id string, a control.Answer) error
+	// Subscribe follows the daemon's events, which keep open pages current.
+	Subscribe(ctx context.Context) (<-chan control.Event, error)
 }
 
 // Config configures a UI.
@@ -50,9 +53,9 @@ var files embed.FS
 // cookieName is the session cookie.
 const cookieName = "byokd_session"
 
-// csp allows only this page's own stylesheet and script, no frames, and
-// forms that post back here.
-const csp = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; " +
+// csp allows only this page's own stylesheet, script and event stream, no
+// frames, and forms that post back here.
+const csp = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // UI serves the Credential Manager under /ui/. Safe for concurrent use.
@@ -133,7 +136,44 @@ func New(cfg Config) *UI {
 	m.HandleFunc("GET /ui/usage", u.authed(u.usagePage))
 	m.HandleFunc("GET /ui/approvals", u.authed(u.approvalsPage))
 	m.HandleFunc("POST /ui/approvals", u.authed(u.answer))
+	m.HandleFunc("GET /ui/events", u.authed(u.events))
 	return u
+}
+
+// events streams a "changed" event (server-sent events) whenever the
+// daemon's state may have changed: a key added from the CLI, a call
+// waiting, spend. The page's live.js then redraws what it shows. The
+// stream says only that something changed, never what.
+func (u *UI) events(w http.ResponseWriter, r *http.Request, _ *session) {
+	ch, err := u.b.Subscribe(r.Context())
+	if err != nil {
+		http.Error(w, "byokd: the event stream is unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	keepAlive := time.NewTicker(25 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		var msg string
+		select {
+		case <-r.Context().Done():
+			return
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			msg = "event: changed\ndata: {}\n\n"
+		case <-keepAlive.C:
+			msg = ": still here\n\n"
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(w, msg); err != nil || rc.Flush() != nil {
+			return
+		}
+	}
 }
 
 // NewLogin makes a one-time login path, valid for LoginTTL.

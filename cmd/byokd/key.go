@@ -76,9 +76,9 @@ Example:
 				if k.Budget > 0 {
 					budget = k.Budget.String()
 				}
-				rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, budget, k.Spent.String(), yes(k.Primary)})
+				rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, budget, k.Spent.String(), yes(k.Primary), k.State()})
 			}
-			table(e, "NAME\tSERVICE\tKEY\tBUDGET\tSPENT (MONTH)\tPRIMARY", rows)
+			table(e, "NAME\tSERVICE\tKEY\tBUDGET\tSPENT (MONTH)\tPRIMARY\tSTATE", rows)
 			return nil
 		}),
 	},
