@@ -221,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.controlLn, err = listenLoopback("127.0.0.1:0", "the control API and the Credential Manager", d.log); err != nil {
+	if d.controlLn, err = d.listenControl(ctx); err != nil {
 		return nil, err
 	}
 	token, readToken := randomToken("byokc_"), randomToken("byokr_")
@@ -340,6 +340,32 @@ func identifyCaller(r *http.Request) (byok.AppToken, bool) {
 		return byok.AppToken{Name: "unknown app"}, true
 	}
 	return byok.AppToken{Name: byok.CleanText(p.Name, 64), Project: byok.CleanText(peercred.Project(p.Dir), 64)}, true
+}
+
+// controlAddrMeta keeps the control listener's address between runs, so
+// that the Credential Manager keeps its address (a bookmark, an open tab)
+// across restarts.
+const controlAddrMeta = "control_addr"
+
+// listenControl listens for the control API and the page where the last
+// run did, or on a new port if that one is taken.
+func (d *Daemon) listenControl(ctx context.Context) (*peercred.Listener, error) {
+	const surface = "the control API and the Credential Manager"
+	last, _ := d.db.Meta(ctx, controlAddrMeta)
+	if last != "" {
+		if ln, err := listenLoopback(last, surface, d.log); err == nil {
+			return ln, nil
+		}
+		d.log.Info("the Credential Manager's last address is taken; it moves", "last", last)
+	}
+	ln, err := listenLoopback("127.0.0.1:0", surface, d.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.db.SetMeta(ctx, controlAddrMeta, ln.Addr().String()); err != nil {
+		d.log.Warn("keep the Credential Manager's address", "err", err)
+	}
+	return ln, nil
 }
 
 // listenLoopback listens on a loopback addr, and refuses any other: the

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"byokd.dev/byok/control"
 	"byokd.dev/byok/internal/fakeprovider"
 	"byokd.dev/byok/tray"
 )
@@ -64,5 +66,50 @@ func TestE2E_NoCodeOnACommandLine(t *testing.T) {
 		if err != nil || st.Mode().Perm() != 0o600 || !strings.Contains(string(b), secret) {
 			t.Errorf("byokd %s: the forwarding page %s: %v %v, want 0600 holding the link", cmd, page, err, st.Mode())
 		}
+	}
+}
+
+// TestE2E_NoBrowserSaysSo: where no browser opens (the opener finds none),
+// `byokd ui` says so, with what the opener said, and the link is printed
+// to open by hand.
+func TestE2E_NoBrowserSaysSo(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "xdg-open"), []byte("#!/bin/sh\necho \"xdg-open: no method available for opening '$1'\" >&2\nexit 3\n"), 0o755)
+	m := newMember(t, fake.URL, "PATH="+bin+":"+os.Getenv("PATH"))
+	m.mustStart()
+	out, errOut, code := m.cli("", "ui")
+	if code == 0 || !strings.Contains(errOut, "no browser opened: xdg-open: no method available for opening") ||
+		!strings.Contains(errOut, "open the link above in a browser yourself") {
+		t.Errorf("byokd ui without a browser: exit %d, %q", code, errOut)
+	}
+	if !strings.Contains(out, "/ui/login?code=") {
+		t.Errorf("the link was not printed: %q", out)
+	}
+}
+
+// TestE2E_PageKeepsItsAddress: the Credential Manager is where it was
+// after a restart, so a bookmark or an open tab still finds it.
+func TestE2E_PageKeepsItsAddress(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m := newMember(t, fake.URL)
+	addr := func() string {
+		t.Helper()
+		var st control.State
+		b, err := os.ReadFile(filepath.Join(m.home, control.StateFile))
+		if err != nil || json.Unmarshal(b, &st) != nil || st.Control == "" {
+			t.Fatalf("daemon state: %v %s", err, b)
+		}
+		return st.Control
+	}
+	m.mustStart()
+	first := addr()
+	m.stop()
+	m.mustStart()
+	if again := addr(); again != first {
+		t.Errorf("the page moved from %s to %s across a restart", first, again)
+	}
+	if link := strings.TrimSpace(m.mustCLI("", "ui", "--print")); !strings.HasPrefix(link, "http://"+first+"/ui/") {
+		t.Errorf("the sign-in link %s is not at %s", link, first)
 	}
 }

@@ -1,11 +1,15 @@
 package tray
 
 import (
+	"fmt"
 	"html"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
+	"time"
 
 	"byokd.dev/byok/internal/privfile"
 )
@@ -33,7 +37,10 @@ func OpenLink(dir, link string) error {
 }
 
 // OpenBrowser opens url in the default browser. url must hold no secret:
-// it is on the opener's command line.
+// it is on the opener's command line. An opener that fails within
+// openerWait (no browser installed, or one that will not start) is an
+// error that says what it said; one still running then has started a
+// browser, which it may wait for.
 func OpenBrowser(url string) error {
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
@@ -44,9 +51,50 @@ func OpenBrowser(url string) error {
 	default:
 		cmd = exec.Command("xdg-open", url)
 	}
+	said := &tail{}
+	cmd.Stdout, cmd.Stderr = said, said
 	if err := cmd.Start(); err != nil {
-		return err
+		return fmt.Errorf("no browser could be started (%w)", err)
 	}
-	go cmd.Wait() //nolint:errcheck // the browser outlives the tray's interest
-	return nil
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			if msg := said.String(); msg != "" {
+				return fmt.Errorf("no browser opened: %s (%s)", msg, err)
+			}
+			return fmt.Errorf("no browser opened (%s: %w)", filepath.Base(cmd.Path), err)
+		}
+		return nil
+	case <-time.After(openerWait):
+		return nil
+	}
+}
+
+// openerWait is how long an opener has to fail before it is taken to
+// have started a browser.
+const openerWait = 3 * time.Second
+
+// tail keeps the last line an opener printed, bounded.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 4096 {
+		t.buf = t.buf[len(t.buf)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

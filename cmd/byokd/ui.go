@@ -42,7 +42,7 @@ func openLogin(login func(*control.Client, context.Context) (control.Login, erro
 				return err
 			}
 			if err := tray.OpenLink(dir, l.URL); err != nil {
-				return fmt.Errorf("open a browser: %w; open the link above yourself", err)
+				return fmt.Errorf("%w: open the link above in a browser yourself (it works once, for 5 minutes)", err)
 			}
 			return nil
 		})(ctx, e, fs, args)
