@@ -714,3 +714,105 @@ func TestE2E_OneTrayIcon(t *testing.T) {
 		t.Errorf("byokd status after Start:\n%s", out)
 	}
 }
+
+// TestE2E_BudgetAlertsEachThresholdAndClickOpensThePage: on a real bus
+// with a real notification server, a key crossing 50 and 80% of its
+// budget in one call, then 100%, makes one notification per threshold,
+// none merged; a click on one (dunst's menu picks "Open byokd") opens the
+// Credential Manager's keys page in the browser.
+func TestE2E_BudgetAlertsEachThresholdAndClickOpensThePage(t *testing.T) {
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("no X display: run the tests through scripts/test (scripts/desktop-session)")
+	}
+	dir := t.TempDir()
+	pick := filepath.Join(dir, "pick")
+	os.WriteFile(pick, []byte("#!/bin/sh\nexec grep -m1 -F 'Open byokd'\n"), 0o755)
+	rc := filepath.Join(dir, "dunstrc")
+	os.WriteFile(rc, []byte("[global]\n    dmenu = "+pick+"\n"), 0o644)
+	opened := filepath.Join(dir, "opened")
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "xdg-open"), []byte("#!/bin/sh\necho \"$1\" >> \""+opened+"\"\n"), 0o755)
+	addr := privateBus(t)
+	bus := "DBUS_SESSION_BUS_ADDRESS=" + addr
+	dunst := exec.Command("dunst", "-config", rc)
+	dunst.Env = append(os.Environ(), bus)
+	if err := dunst.Start(); err != nil {
+		t.Fatalf("start dunst: %v", err)
+	}
+	t.Cleanup(func() { dunst.Process.Kill(); dunst.Wait() })
+	waitForName(t, busConn(t, addr), "org.freedesktop.Notifications")
+	summaries := monitorSummaries(t, addr)
+
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m := newMember(t, fake.URL, bus, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=e2e-pass", "PATH="+bin+":"+os.Getenv("PATH"))
+	m.mustStart()
+	// A gpt-4o-mini call of the fake's usage costs $0.000049: 82% of this budget.
+	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "small", "--budget", "0.00006")
+	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "app"))
+	next := func() string {
+		t.Helper()
+		select {
+		case s := <-summaries:
+			return s
+		case <-time.After(sdkrun.Timeout):
+			t.Fatalf("no notification; usage %+v\nlog:\n%s", m.usage(), m.logs.String())
+			return ""
+		}
+	}
+	if res := m.openaiCall(tok); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	for _, want := range []string{`Your OpenAI key "small" is at 50% of its monthly budget`, `Your OpenAI key "small" is at 80% of its monthly budget`} {
+		if got := next(); got != want {
+			t.Errorf("notification %q, want %q", got, want)
+		}
+	}
+	if res := m.openaiCall(tok); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	if got := next(); got != `Your OpenAI key "small" has used its monthly budget` {
+		t.Errorf("notification %q, want the 100%% one", got)
+	}
+
+	ctl := exec.Command("dunstctl", "context")
+	ctl.Env = append(os.Environ(), bus)
+	if out, err := ctl.CombinedOutput(); err != nil {
+		t.Fatalf("dunstctl context: %v: %s", err, out)
+	}
+	var page []byte
+	for deadline := time.Now().Add(sdkrun.Timeout); ; time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(opened); err == nil && len(b) > 0 {
+			page, _ = os.ReadFile(filepath.Join(m.home, "open-link.html"))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the click opened no browser")
+		}
+	}
+	if !strings.Contains(string(page), "next=%2Fui%2Fkeys") {
+		t.Errorf("the page the click opened: %s, want the keys page", page)
+	}
+}
+
+// monitorSummaries returns the summary of every notification shown on
+// the bus at addr from now on.
+func monitorSummaries(t *testing.T, addr string) <-chan string {
+	t.Helper()
+	conn := busConn(t, addr)
+	rule := "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"
+	if err := conn.BusObject().Call("org.freedesktop.DBus.Monitoring.BecomeMonitor", 0, []string{rule}, uint32(0)).Err; err != nil {
+		t.Fatalf("monitor the bus: %v", err)
+	}
+	msgs := make(chan *dbus.Message, 64)
+	conn.Eavesdrop(msgs)
+	out := make(chan string, 64)
+	go func() {
+		for msg := range msgs {
+			if member, _ := msg.Headers[dbus.FieldMember].Value().(string); member == "Notify" && len(msg.Body) == 8 {
+				s, _ := msg.Body[3].(string)
+				out <- s
+			}
+		}
+	}()
+	return out
+}

@@ -8,5 +8,5 @@ import "github.com/gen2brain/beeep"
 // cmd/byokd sets.
 type Beeep struct{}
 
-// Post shows title and body.
-func (Beeep) Post(title, body string) error { return beeep.Notify(title, body, "") }
+// Post shows title and body; beeep reports no clicks.
+func (Beeep) Post(title, body string, _ func()) error { return beeep.Notify(title, body, "") }

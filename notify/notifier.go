@@ -3,30 +3,35 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"byokd.dev/byok/control"
 )
 
-// Backend is what a Notifier needs of the daemon: its events, and the
-// approvals they announce. The daemon's control backend and
-// control.Client both satisfy it.
+// Backend is what a Notifier needs of the daemon: its events, the
+// approvals they announce, and sign-in links for the page a click opens.
+// The daemon's control backend and control.Client both satisfy it.
 type Backend interface {
 	Subscribe(ctx context.Context) (<-chan control.Event, error)
 	Approvals(ctx context.Context) ([]control.Approval, error)
 	Answer(ctx context.Context, id string, a control.Answer) error
+	LoginURL(ctx context.Context) (control.Login, error)
 }
 
-// Poster shows a plain notification.
+// Poster shows a plain notification. clicked, if the notification server
+// reports a click on it, is called once from another goroutine; a Poster
+// that cannot tell ignores it.
 type Poster interface {
-	Post(title, body string) error
+	Post(title, body string, clicked func()) error
 }
 
 // Asker shows approval popups.
 type Asker interface {
 	// Ask shows a popup for a; answer is called at most once, with the
-	// member's choice, from another goroutine.
-	Ask(a control.Approval, answer func(control.Answer)) error
+	// member's choice, from another goroutine; clicked (if not nil) when
+	// the popup itself is clicked.
+	Ask(a control.Approval, clicked func(), answer func(control.Answer)) error
 	// Withdraw closes a's popup if it is still shown: the call was
 	// answered elsewhere or timed out.
 	Withdraw(approvalID string)
@@ -36,6 +41,7 @@ type Asker interface {
 type Notifier struct {
 	poster Poster
 	asker  Asker
+	open   func(link string) error
 	now    func() time.Time
 	log    *slog.Logger
 	co     *Coalescer
@@ -51,6 +57,9 @@ type Config struct {
 	// default DefaultWindow.
 	Window time.Duration
 	Now    func() time.Time // default time.Now
+	// Open opens a one-time sign-in link in the browser; with it a click
+	// on a notification opens the Credential Manager page it is about.
+	Open   func(link string) error
 	Logger *slog.Logger
 }
 
@@ -67,7 +76,7 @@ func New(cfg Config) *Notifier {
 		w = DefaultWindow
 	}
 	return &Notifier{
-		poster: cfg.Poster, asker: cfg.Asker, now: cfg.Now,
+		poster: cfg.Poster, asker: cfg.Asker, open: cfg.Open, now: cfg.Now,
 		log: cfg.Logger.With("component", "notify"), co: NewCoalescer(w), tick: w / 6,
 	}
 }
@@ -108,7 +117,7 @@ func (n *Notifier) follow(ctx context.Context, b Backend, ch <-chan control.Even
 			n.handle(ctx, b, ev)
 		case <-t.C:
 			for _, ev := range n.co.Due(n.now()) {
-				n.post(ev)
+				n.post(ctx, b, ev)
 			}
 		}
 	}
@@ -122,14 +131,20 @@ var plain = map[string]bool{
 	control.EventKey: true, control.EventHub: true,
 }
 
+// pageOf is the Credential Manager page a click on a notification opens.
+var pageOf = map[string]string{
+	control.EventFallback: "/ui/usage", control.EventBudget: "/ui/keys", control.EventKey: "/ui/keys",
+	control.EventUnanswered: "/ui/approvals", control.EventHub: "/ui/usage",
+}
+
 func (n *Notifier) handle(ctx context.Context, b Backend, ev control.Event) {
 	coalesce, isPlain := plain[ev.Kind]
 	switch {
 	case isPlain && !coalesce:
-		n.post(ev)
+		n.post(ctx, b, ev)
 	case isPlain:
 		if n.co.Add(ev, n.now()) {
-			n.post(ev)
+			n.post(ctx, b, ev)
 		}
 	case ev.Kind == control.EventApproval && n.asker != nil:
 		n.ask(ctx, b, ev.ApprovalID)
@@ -138,12 +153,30 @@ func (n *Notifier) handle(ctx context.Context, b Backend, ev control.Event) {
 	}
 }
 
-func (n *Notifier) post(ev control.Event) {
+func (n *Notifier) post(ctx context.Context, b Backend, ev control.Event) {
 	if ev.Kind == control.EventHub && ev.Title == "" {
 		return
 	}
-	if err := n.poster.Post(ev.Title, ev.Body); err != nil {
+	if err := n.poster.Post(ev.Title, ev.Body, n.opener(ctx, b, pageOf[ev.Kind])); err != nil {
 		n.log.Warn("notification failed", "kind", ev.Kind, "err", err)
+	}
+}
+
+// opener is what a click does: open page with a fresh sign-in link.
+func (n *Notifier) opener(ctx context.Context, b Backend, page string) func() {
+	if n.open == nil || page == "" {
+		return nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		l, err := b.LoginURL(ctx)
+		if err == nil {
+			err = n.open(l.URL + "&next=" + url.QueryEscape(page))
+		}
+		if err != nil {
+			n.log.Warn("open the page a notification is about", "page", page, "err", err)
+		}
 	}
 }
 
@@ -157,7 +190,7 @@ func (n *Notifier) ask(ctx context.Context, b Backend, id string) {
 		if a.ID != id {
 			continue
 		}
-		err := n.asker.Ask(a, func(ans control.Answer) {
+		err := n.asker.Ask(a, n.opener(ctx, b, "/ui/approvals"), func(ans control.Answer) {
 			// The first answer from any front wins; a late one finds
 			// nothing to answer, which is no error worth a warning.
 			if err := b.Answer(context.WithoutCancel(ctx), a.ID, ans); err != nil {

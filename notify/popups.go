@@ -49,12 +49,19 @@ type Popups struct {
 	finished chan struct{}
 }
 
+// popup is a notification we showed: an approval (answer set) or a plain
+// one. clicked, if set, runs on its "default" action: a click on it.
 type popup struct {
 	approval string
 	owner    string // unique bus name that owned org.freedesktop.Notifications
 	choices  map[string]bool
 	answer   func(control.Answer)
+	clicked  func()
 }
+
+// defaultAction is the freedesktop action a click on a notification
+// invokes; its label is what servers that list actions show.
+const defaultAction, defaultLabel = "default", "Open byokd"
 
 // NewPopups connects to the session bus and listens for the answers.
 // Close it when done.
@@ -95,12 +102,47 @@ func (p *Popups) Close() error {
 	return err
 }
 
-// Ask shows a popup for a with one button per choice. The answer counts
-// only if it comes from the notification server that showed it, once.
-func (p *Popups) Ask(a control.Approval, answer func(control.Answer)) error {
+// Post shows a plain notification; a click on it runs clicked (if set),
+// once, when it comes from the notification server that showed it.
+func (p *Popups) Post(title, body string, clicked func()) error {
+	owner, err := p.server()
+	if err != nil {
+		return err
+	}
+	var actions []string
+	if clicked != nil {
+		actions = []string{defaultAction, defaultLabel}
+	}
+	hints := map[string]dbus.Variant{"category": dbus.MakeVariant("byokd")}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var id uint32
+	if err := p.conn.Object(notifyName, notifyPath).Call(notifyIface+".Notify", 0,
+		p.appName, uint32(0), "", title, body, actions, hints, int32(-1)).Store(&id); err != nil {
+		return fmt.Errorf("show notification: %w", err)
+	}
+	if clicked != nil {
+		p.byNote[id] = &popup{owner: owner, choices: map[string]bool{defaultAction: true}, clicked: clicked}
+	}
+	return nil
+}
+
+// server is the unique bus name of the notification server.
+func (p *Popups) server() (string, error) {
 	var owner string
 	if err := p.conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, notifyName).Store(&owner); err != nil {
-		return fmt.Errorf("find the notification server: %w", err)
+		return "", fmt.Errorf("find the notification server: %w", err)
+	}
+	return owner, nil
+}
+
+// Ask shows a popup for a with one button per choice, and a click on
+// the popup itself opens what clicked does. The answer counts only if it
+// comes from the notification server that showed it, once.
+func (p *Popups) Ask(a control.Approval, clicked func(), answer func(control.Answer)) error {
+	owner, err := p.server()
+	if err != nil {
+		return err
 	}
 	choices := map[string]bool{}
 	var actions []string
@@ -119,6 +161,10 @@ func (p *Popups) Ask(a control.Approval, answer func(control.Answer)) error {
 	if len(actions) == 0 {
 		return errors.New("approval offers no choice a popup can show")
 	}
+	if clicked != nil {
+		choices[defaultAction] = true
+		actions = append(actions, defaultAction, defaultLabel)
+	}
 	title := fmt.Sprintf("%s call from %s waits for you", a.Service.Title(), orDash(a.App))
 	left := a.Expires.Sub(p.now()).Round(time.Second)
 	body := fmt.Sprintf("Model %s, project %s, about %s. Unanswered by %s (%d s), it is not sent.",
@@ -136,12 +182,12 @@ func (p *Popups) Ask(a control.Approval, answer func(control.Answer)) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var id uint32
-	err := p.conn.Object(notifyName, notifyPath).Call(notifyIface+".Notify", 0,
+	err = p.conn.Object(notifyName, notifyPath).Call(notifyIface+".Notify", 0,
 		p.appName, uint32(0), "", title, body, actions, hints, timeout).Store(&id)
 	if err != nil {
 		return fmt.Errorf("show approval popup: %w", err)
 	}
-	p.byNote[id] = &popup{approval: a.ID, owner: owner, choices: choices, answer: answer}
+	p.byNote[id] = &popup{approval: a.ID, owner: owner, choices: choices, answer: answer, clicked: clicked}
 	p.byID[a.ID] = id
 	return nil
 }
@@ -195,8 +241,21 @@ func (p *Popups) listen() {
 			}
 			continue
 		}
+		if key == defaultAction {
+			// A click opens the page; an approval stays to be answered
+			// there or in the popup.
+			if pp.answer == nil {
+				delete(p.byNote, id)
+			}
+			p.mu.Unlock()
+			p.log.Info("notification clicked", "notification", id)
+			go pp.clicked()
+			continue
+		}
 		delete(p.byNote, id)
-		delete(p.byID, pp.approval)
+		if pp.approval != "" {
+			delete(p.byID, pp.approval)
+		}
 		p.mu.Unlock()
 		if key != "" {
 			p.log.Info("approval answered from popup", "approval", pp.approval, "answer", key)

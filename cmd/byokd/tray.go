@@ -109,10 +109,14 @@ func addDesktop(e env, cfg *daemon.Config) {
 		return
 	}
 	beeep.AppName = "byokd"
-	ncfg := notify.Config{Poster: notify.Beeep{}, Now: now, Logger: logger}
+	dir := cfg.Home
+	ncfg := notify.Config{Poster: notify.Beeep{}, Now: now, Logger: logger,
+		Open: func(link string) error { return tray.OpenLink(dir, link) }}
 	if bus {
+		// On the session bus the notifications are ours to follow: a
+		// click opens the page a notification is about.
 		if p, err := notify.NewPopups(logger, now); err == nil {
-			ncfg.Asker = p
+			ncfg.Asker, ncfg.Poster = p, p
 		} else {
 			logger.Warn("approval popups unavailable; answer in the tray, the page or with byokd approve", "err", err)
 		}
