@@ -113,6 +113,19 @@ type HubStatus struct {
 	Policy byok.Policy `json:"policy"`
 }
 
+// TeamKey reports whether the team's shared key can pay for svc's calls
+// on this machine, and if not, why, for people: the fronts offer the
+// choices that can work and say why the others cannot.
+func (st Status) TeamKey(svc byok.Service) (ok bool, why string) {
+	switch {
+	case st.Hub.URL == "":
+		return false, "this computer has not joined a team hub"
+	case !st.Hub.Policy.SharedAllowed(svc):
+		return false, "your team does not share a " + svc.Title() + " key"
+	}
+	return true, ""
+}
+
 // Join asks the daemon to join a team hub with an invite code.
 type Join struct {
 	HubURL     string `json:"hub_url"`

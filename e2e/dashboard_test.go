@@ -71,7 +71,7 @@ func newDashboardTeam(t *testing.T) *dashboardTeam {
 		m.mustStart()
 		ev := m.watchEvents()
 		m.mustCLI(strings.TrimSpace(h.cli("", "invite", email)), "join", h.url)
-		waitConnected(t, ev)
+		waitConnected(t, m, ev)
 		return m, ev
 	}
 	ann, annEv := join("ann@example.com")

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -383,10 +384,18 @@ func TestE2E_TrayMenu(t *testing.T) {
 			t.Errorf("menu lacks %q", want)
 		}
 	}
+	// No hub is joined: the team's key is offered, disabled, as what
+	// cannot be had.
+	const shared, fallback = "Use shared team key (not available)", "Fall back to team key (not available)"
 	for _, svc := range []string{"OpenAI", "Anthropic", "ClickUp"} {
-		got := [4]bool{checked(l, svc, "Use my personal key"), checked(l, svc, "Use shared team key"), checked(l, svc, "Ask each time"), checked(l, svc, "Fall back to team key")}
+		got := [4]bool{checked(l, svc, "Use my personal key"), checked(l, svc, shared), checked(l, svc, "Ask each time"), checked(l, svc, fallback)}
 		if want := [4]bool{true, false, false, false}; got != want {
 			t.Errorf("%s checks (personal, shared, ask, fallback): got %v, want %v", svc, got, want)
+		}
+		for _, label := range []string{shared, fallback} {
+			if it, ok := l.find(svc, label); !ok || it.enabled {
+				t.Errorf("%s %q: shown %v, enabled %v; want it shown and disabled", svc, label, ok, it.enabled)
+			}
 		}
 	}
 
@@ -396,19 +405,16 @@ func TestE2E_TrayMenu(t *testing.T) {
 		l = menu.until("Ask each time checked", func(l menuItem) bool {
 			return checked(l, "OpenAI", "Ask each time") && !checked(l, "OpenAI", "Use my personal key")
 		})
-		fb, _ := l.find("OpenAI", "Fall back to team key")
-		menu.click(fb)
-		l = menu.until("the fallback checked", func(l menuItem) bool { return checked(l, "OpenAI", "Fall back to team key") })
 		out := m.mustCLI("", "pref", "show")
-		if !regexpLine(out, `^openai\s+ask\s+on\s`) {
-			t.Errorf("pref show after the clicks:\n%s\nwant openai: ask, fallback on", out)
+		if !regexpLine(out, `^openai\s+ask\s+off\s`) {
+			t.Errorf("pref show after the click:\n%s\nwant openai: ask", out)
 		}
 	})
 
 	t.Run("a change elsewhere shows", func(t *testing.T) {
 		m.mustCLI("", "pref", "set", "anthropic", "shared")
 		menu.until("Anthropic on the shared key", func(l menuItem) bool {
-			return checked(l, "Anthropic", "Use shared team key") && !checked(l, "Anthropic", "Use my personal key")
+			return checked(l, "Anthropic", shared) && !checked(l, "Anthropic", "Use my personal key")
 		})
 		m.mustCLI("", "pause")
 		menu.until("the proxy paused", func(l menuItem) bool {
@@ -519,7 +525,7 @@ func TestE2E_Screenshots(t *testing.T) {
 	}
 	nextEvent(t, events, control.EventFallback)
 	if desktop {
-		shootScreen(t, filepath.Join(out, "notification-fallback.png"), "xfce4-notifyd", "420x240+860+0")
+		shootNotification(t, filepath.Join(out, "notification-fallback.png"), "The team is paying for your OpenAI calls", "over quota")
 	}
 
 	// A call waits for approval.
@@ -528,8 +534,8 @@ func TestE2E_Screenshots(t *testing.T) {
 	go func() { held <- m.anthropicCall(tok) }()
 	ev := nextEvent(t, events, control.EventApproval)
 	if desktop {
-		shootScreen(t, filepath.Join(out, "approval-popup.png"), "xfce4-notifyd", "420x360+860+0")
-		shootTray(t, filepath.Join(out, "tray-menu.png"))
+		shootNotification(t, filepath.Join(out, "approval-popup.png"), "Anthropic call from my-editor waits for you", "Use my key")
+		shootTray(t, filepath.Join(out, "tray-menu.png"), "Pending approvals (1)", "The team pays for OpenAI")
 	}
 
 	ctx := newBrowser(t)
@@ -595,22 +601,70 @@ func (m *member) anthropicCall(tok string) sdkrun.Result {
 		"BASE_URL": "http://" + m.proxy + "/anthropic", "API_KEY": tok, "MODEL": "claude-sonnet-4-5", "STREAM": "0", "PROMPT": "x"})
 }
 
-// shootScreen waits for a window of class to be drawn, then saves the
-// screen.
-func shootScreen(t *testing.T, path, class, crop string) {
+// shootNotification saves the notification on screen that shows want:
+// it looks at each notification window, newest first, cropped to the
+// window with a margin, and reads it back (tesseract) until one holds
+// every line of want. None does: the test fails, saying what was read.
+func shootNotification(t *testing.T, path string, want ...string) {
 	t.Helper()
-	if out, err := exec.Command("xdotool", "search", "--sync", "--onlyvisible", "--class", class).CombinedOutput(); err != nil {
-		t.Fatalf("wait for %s: %v: %s", class, err, out)
+	var read []string
+	for deadline := time.Now().Add(sdkrun.Timeout); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		out, _ := exec.Command("xdotool", "search", "--onlyvisible", "--class", "xfce4-notifyd").Output()
+		ids := strings.Fields(string(out))
+		read = read[:0]
+		for i := len(ids) - 1; i >= 0; i-- {
+			geo, err := exec.Command("xdotool", "getwindowgeometry", "--shell", ids[i]).Output()
+			if err != nil {
+				continue
+			}
+			g := map[string]int{}
+			for _, l := range strings.Fields(string(geo)) {
+				if k, v, ok := strings.Cut(l, "="); ok {
+					g[k], _ = strconv.Atoi(v)
+				}
+			}
+			if g["WIDTH"] < 50 || g["HEIGHT"] < 20 {
+				continue
+			}
+			time.Sleep(700 * time.Millisecond) // the notification fades in
+			crop := fmt.Sprintf("%dx%d+%d+%d", g["WIDTH"]+24, g["HEIGHT"]+24, max(g["X"]-12, 0), max(g["Y"]-12, 0))
+			if out, err := exec.Command("import", "-window", "root", "-crop", crop, "+repage", path).CombinedOutput(); err != nil {
+				t.Fatalf("import: %v: %s", err, out)
+			}
+			text := ocr(t, path)
+			read = append(read, text)
+			if holdsAll(text, want) {
+				return
+			}
+		}
 	}
-	time.Sleep(700 * time.Millisecond) // the notification fades in
-	if out, err := exec.Command("import", "-window", "root", "-crop", crop, "+repage", path).CombinedOutput(); err != nil {
-		t.Fatalf("import: %v: %s", err, out)
-	}
+	t.Errorf("no notification on screen shows %q; read:\n%s", want, strings.Join(read, "\n---\n"))
 }
 
-// shootTray opens the tray icon's menu in the panel with a right click and
-// saves the screen.
-func shootTray(t *testing.T, path string) {
+// ocr is the text tesseract reads in the image at path, its whitespace
+// folded.
+func ocr(t *testing.T, path string) string {
+	t.Helper()
+	out, err := exec.Command("tesseract", path, "-", "--psm", "6").Output()
+	if err != nil {
+		t.Fatalf("tesseract %s: %v (install tesseract-ocr: scripts/setup)", path, err)
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// holdsAll reports whether text holds each of want, its whitespace folded.
+func holdsAll(text string, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(text, strings.Join(strings.Fields(w), " ")) {
+			return false
+		}
+	}
+	return true
+}
+
+// shootTray opens the tray icon's menu in the panel with a right click,
+// saves the screen, and checks that the menu reads as want.
+func shootTray(t *testing.T, path string, want ...string) {
 	t.Helper()
 	x, y := os.Getenv("BYOKD_TRAY_X"), os.Getenv("BYOKD_TRAY_Y")
 	if x == "" {
@@ -620,10 +674,13 @@ func shootTray(t *testing.T, path string) {
 		t.Fatalf("click the tray icon: %v: %s", err, out)
 	}
 	time.Sleep(time.Second) // the menu opens
-	if out, err := exec.Command("import", "-window", "root", "-crop", "640x320+640+0", "+repage", path).CombinedOutput(); err != nil {
+	if out, err := exec.Command("import", "-window", "root", "-crop", "640x420+640+0", "+repage", path).CombinedOutput(); err != nil {
 		t.Fatalf("import: %v: %s", err, out)
 	}
 	_ = exec.Command("xdotool", "key", "Escape").Run()
+	if text := ocr(t, path); !holdsAll(text, want) {
+		t.Errorf("the tray menu's picture does not show %q; read: %s", want, text)
+	}
 }
 
 // newBrowser starts Debian's headless Chromium with a profile of its own.

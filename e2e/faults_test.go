@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -200,19 +201,27 @@ func TestE2E_DamagedJournalDoctor(t *testing.T) {
 		t.Fatalf("call: %d %v", status, err)
 	}
 	m.stop()
+	// Another program appends a line that is no row. (The call's row is
+	// in SQLite or, if the stop came before SQLite took it, in the
+	// journal: either way it must survive the repair.)
 	journal := filepath.Join(m.home, "ledger.db.journal")
-	if err := os.WriteFile(journal, []byte("{\"not\": \"a row\"}\n"), 0o600); err != nil {
+	f, err := os.OpenFile(journal, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.WriteString("{\"not\": \"a row\"}\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	if err := m.start(); err == nil || !strings.Contains(err.Error(), "run `byokd doctor`") {
 		t.Fatalf("start with a damaged journal: %v, want a refusal pointing at byokd doctor", err)
 	}
 	out, _, code := m.cli("", "doctor", "--check")
-	if code == 0 || !strings.Contains(out, journal+": lines [1] are not usage rows") {
+	if code == 0 || !regexp.MustCompile(regexp.QuoteMeta(journal)+`: lines \[[12]\] are not usage rows`).MatchString(out) {
 		t.Errorf("doctor --check: exit %d, %q, want the damaged line named", code, out)
 	}
 	out = m.mustCLI("", "doctor")
-	if !strings.Contains(out, "removed lines [1], which were not usage rows; kept 0 rows") {
+	if !regexp.MustCompile(`removed lines \[[12]\], which were not usage rows; kept [01] rows?`).MatchString(out) {
 		t.Errorf("doctor: %q", out)
 	}
 	m.mustStart()

@@ -66,7 +66,7 @@ func TestE2E_SyncLosesNothingDoublesNothing(t *testing.T) {
 	events := m.watchEvents()
 	code := strings.TrimSpace(h.cli("", "invite", "sam@example.com"))
 	m.mustCLI(code, "join", h.url)
-	waitConnected(t, events)
+	waitConnected(t, m, events)
 	m.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
 	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "load"))
 

@@ -109,11 +109,16 @@ func joinedMember(t *testing.T, h *teamHub, upstream, email string) *member {
 	return m
 }
 
-// waitHub reads events until the hub link reports connected.
-func waitConnected(t *testing.T, events <-chan control.Event) {
+// waitConnected reads m's events until, after a hub link change, its
+// status says the link is up. (A routine connect tells no one, so the
+// event carries no title to wait for.)
+func waitConnected(t *testing.T, m *member, events <-chan control.Event) {
 	t.Helper()
+	if strings.Contains(m.mustCLI("", "status"), ", connected,") {
+		return
+	}
 	for ev := range events {
-		if ev.Kind == control.EventHub && strings.HasPrefix(ev.Title, "Connected") {
+		if ev.Kind == control.EventHub && strings.Contains(m.mustCLI("", "status"), ", connected,") {
 			return
 		}
 	}
@@ -142,7 +147,7 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 	sEvents := sarah.watchEvents()
 	code := strings.TrimSpace(h.cli("", "invite", "sarah@example.com"))
 	sarah.mustCLI(code, "join", h.url)
-	waitConnected(t, sEvents)
+	waitConnected(t, sarah, sEvents)
 	sarah.mustCLI(openaiKey, "key", "add", "openai", "--name", "work")
 	sTok := strings.TrimSpace(sarah.mustCLI("", "token", "create", "editor", "--project", "acme"))
 
@@ -151,7 +156,7 @@ func TestE2E_TeamSeedScenarios(t *testing.T) {
 	mEvents := mike.watchEvents()
 	code = strings.TrimSpace(h.cli("", "invite", "mike@example.com"))
 	mike.mustCLI(code, "join", h.url)
-	waitConnected(t, mEvents)
+	waitConnected(t, mike, mEvents)
 	mTok := strings.TrimSpace(mike.mustCLI("", "token", "create", "scripts", "--project", "globex"))
 
 	// The admin shares OpenAI and allows fallback; both daemons get it.

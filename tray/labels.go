@@ -110,3 +110,12 @@ func upperFirst(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// teamChoice labels a choice of the team's key, marked where it cannot
+// be had (the tooltip says why).
+func teamChoice(label string, ok bool) string {
+	if ok {
+		return label
+	}
+	return label + " (not available)"
+}

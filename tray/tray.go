@@ -276,6 +276,19 @@ func (t *Tray) refresh(ctx context.Context) {
 		setChecked(items.shared, p.Preference == byok.PreferShared)
 		setChecked(items.ask, p.Preference == byok.PreferAsk)
 		setChecked(items.fallback, p.Fallback)
+		// The team's key only where it can pay; else say why.
+		ok, why := st.TeamKey(p.Service)
+		for _, it := range []*systray.MenuItem{items.shared, items.fallback} {
+			if ok {
+				it.Enable()
+				it.SetTooltip("The team pays")
+			} else {
+				it.Disable()
+				it.SetTooltip("Not available: " + why)
+			}
+		}
+		items.shared.SetTitle(teamChoice("Use shared team key", ok))
+		items.fallback.SetTitle(teamChoice("Fall back to team key", ok))
 	}
 	t.pending.SetTitle(pendingLine(len(pending)))
 	var shown [slots]string

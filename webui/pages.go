@@ -193,8 +193,23 @@ func (u *UI) prefsPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	if err != nil {
 		v.Flashes = append(v.Flashes, errFlash(err))
 	}
-	v.Data = prefs
+	st, _ := u.b.Status(r.Context())
+	rows := make([]prefRow, 0, len(prefs))
+	for _, p := range prefs {
+		row := prefRow{Pref: p}
+		row.TeamOK, row.TeamWhy = st.TeamKey(p.Service)
+		rows = append(rows, row)
+	}
+	v.Data = rows
 	u.render(w, "prefs", v)
+}
+
+// prefRow is a service's preference and whether the team's key can be
+// chosen for it.
+type prefRow struct {
+	control.Pref
+	TeamOK  bool
+	TeamWhy string
 }
 
 func (u *UI) setPref(w http.ResponseWriter, r *http.Request, ss *session) {
