@@ -121,8 +121,8 @@ func (b backend) AddKey(ctx context.Context, req control.AddKey) (control.Key, e
 	}
 	for _, k := range d.keys.personal(req.Service) {
 		if k.info.Name == req.Name {
-			return control.Key{}, fmt.Errorf("%w: a %s key named %q already exists; remove it first with `byokd key rm %s %s`",
-				byok.ErrExists, req.Service.Title(), req.Name, req.Service, req.Name)
+			return control.Key{}, fmt.Errorf("%s key %q %w: remove it first with `byokd key rm %s %s`, or give this one another name",
+				req.Service.Title(), req.Name, byok.ErrExists, req.Service, req.Name)
 		}
 	}
 	ref := secretRef(req.Service, req.Name)
@@ -198,7 +198,7 @@ func (b backend) CreateToken(ctx context.Context, req control.NewToken) (control
 	t := byok.AppToken{Name: req.Name, Project: req.Project, Created: b.d.now().UTC()}
 	if err := b.d.db.CreateToken(ctx, t, sha256.Sum256([]byte(value))); err != nil {
 		if errors.Is(err, byok.ErrExists) {
-			return control.CreatedToken{}, fmt.Errorf("%w: an app token named %q already exists", byok.ErrExists, req.Name)
+			return control.CreatedToken{}, fmt.Errorf("app token %q %w: revoke it first, or give this one another name", req.Name, byok.ErrExists)
 		}
 		return control.CreatedToken{}, err
 	}

@@ -113,3 +113,15 @@ func TestE2E_PageKeepsItsAddress(t *testing.T) {
 		t.Errorf("the sign-in link %s is not at %s", link, first)
 	}
 }
+
+// TestE2E_ErrorsSayItOnce: an error the daemon names comes out of the CLI
+// once, in plain words, with what to do.
+func TestE2E_ErrorsSayItOnce(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, _ := setUp(t, fake)
+	_, errOut, code := m.cli(anthropicKey, "key", "add", "anthropic", "--name", "work")
+	want := "byokd: Anthropic key \"work\" already exists: remove it first with `byokd key rm anthropic work`, or give this one another name\n"
+	if code == 0 || errOut != want {
+		t.Errorf("adding a key twice: exit %d, %q, want %q", code, errOut, want)
+	}
+}

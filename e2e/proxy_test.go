@@ -255,3 +255,36 @@ func TestE2E_RefusesPublicStateFolder(t *testing.T) {
 		t.Errorf("start with a 0755 state folder: %v, want a refusal", err)
 	}
 }
+
+// TestE2E_BaseURLMistakesCostNothing: an app pointed at byokd with a
+// base URL missing /v1, with it twice, or with one service's route for
+// the other's SDK gets byokd's answer naming the base URL to use; nothing
+// reaches the provider signed with a key, and no call is recorded.
+func TestE2E_BaseURLMistakesCostNothing(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m, tok := setUp(t, fake)
+	base := "http://" + m.proxy
+	for _, c := range []struct {
+		script, baseURL, want string
+	}{
+		{"openai_chat.mjs", base + "/openai", "the base URL lacks /v1: use " + base + "/openai/v1"},
+		{"openai_chat.mjs", base + "/openai/v1/v1", "the base URL has /v1 twice: use " + base + "/openai/v1"},
+		{"anthropic_messages.mjs", base + "/anthropic/v1", "the base URL has /v1 twice: use " + base + "/anthropic"},
+		{"openai_chat.mjs", base + "/anthropic/v1", "/v1/chat/completions is OpenAI's API, not Anthropic's: for OpenAI use " + base + "/openai/v1"},
+	} {
+		model := "gpt-4o-mini"
+		if strings.HasPrefix(c.script, "anthropic") {
+			model = "claude-sonnet-4-5"
+		}
+		res := sdkrun.Run(t, c.script, map[string]string{"BASE_URL": c.baseURL, "API_KEY": tok, "MODEL": model, "STREAM": "0", "PROMPT": "x"})
+		if res.Error == nil || res.Error.Status != 404 || !strings.Contains(res.Error.Message, c.want) {
+			t.Errorf("%s at %s: %+v, want a 404 saying %q", c.script, c.baseURL, res.Error, c.want)
+		}
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("the provider saw %d requests", n)
+	}
+	if rows := m.usage(); len(rows) != 0 {
+		t.Errorf("%d usage rows for calls that never left", len(rows))
+	}
+}

@@ -149,6 +149,14 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if plain, err := url.PathUnescape(rest); err == nil {
+		if why := metering.BaseURLMistake(svc, plain, "http://"+r.Host); why != "" {
+			// Answered here: the provider has no such path, and the call
+			// would go out signed with a real key. It is no call, so no row.
+			upstream.WriteError(w, svc, &byok.Refusal{Status: http.StatusNotFound, Code: "wrong_base_url", Message: "byokd: not sent: " + why})
+			return
+		}
+	}
 	call, ref := p.fwd.ReadCall(w, r, svc, rest, p.cfg.MaxBody)
 	if ref != nil {
 		upstream.WriteError(w, svc, ref)

@@ -99,7 +99,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 			eb.Error = resp.Status
 		}
 		if sentinel := c.codes[eb.Code]; sentinel != nil {
-			return fmt.Errorf("%w: %s", sentinel, eb.Error)
+			return &coded{sentinel: sentinel, msg: eb.Error}
 		}
 		return errors.New(eb.Error)
 	}
@@ -130,3 +130,13 @@ func (c *Client) Stream(ctx context.Context, path string) (io.ReadCloser, error)
 	}
 	return resp.Body, nil
 }
+
+// coded is an error the server named by its code: it says what the server
+// said (which already names the kind), and errors.Is finds the kind.
+type coded struct {
+	sentinel error
+	msg      string
+}
+
+func (e *coded) Error() string { return e.msg }
+func (e *coded) Unwrap() error { return e.sentinel }
