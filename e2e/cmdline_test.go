@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +125,50 @@ func TestE2E_ErrorsSayItOnce(t *testing.T) {
 	want := "byokd: Anthropic key \"work\" already exists: remove it first with `byokd key rm anthropic work`, or give this one another name\n"
 	if code == 0 || errOut != want {
 		t.Errorf("adding a key twice: exit %d, %q, want %q", code, errOut, want)
+	}
+}
+
+// TestE2E_CLIHabits: --version, help asked for on standard output with
+// flags as they are typed (--name), and shell completion that completes
+// commands, subcommands and services in a real bash.
+func TestE2E_CLIHabits(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m := newMember(t, fake.URL)
+	if out, _, code := m.cli("", "--version"); code != 0 || !strings.HasPrefix(out, "byokd ") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{{"key", "add", "--help"}, {"service", "--help"}, {"--help"}} {
+		out, errOut, code := m.cli("", args...)
+		if code != 0 || errOut != "" || !strings.Contains(out, "Usage: byokd") {
+			t.Errorf("byokd %v: exit %d, stdout %q, stderr %q; want the help on stdout", args, code, out, errOut)
+		}
+	}
+	if out, _, _ := m.cli("", "key", "add", "--help"); !strings.Contains(out, "  --name ") || strings.Contains(out, "\n  -name") {
+		t.Errorf("flags are not shown as --name:\n%s", out)
+	}
+	script := m.mustCLI("", "completion", "bash")
+	complete := func(words ...string) string {
+		t.Helper()
+		prog := script + "\nCOMP_WORDS=(" + strings.Join(words, " ") + "); COMP_CWORD=" + strconv.Itoa(len(words)-1) + "; _byokd; echo \"${COMPREPLY[@]}\"\n"
+		out, err := exec.Command("bash", "-c", prog).CombinedOutput()
+		if err != nil {
+			t.Fatalf("bash: %v: %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for _, c := range []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"byokd", "ke"}, "key"},
+		{[]string{"byokd", "service", "unin"}, "uninstall"},
+		{[]string{"byokd", "key", "add", "anth"}, "anthropic"},
+	} {
+		if got := complete(c.words...); got != c.want {
+			t.Errorf("completing %v: %q, want %q", c.words, got, c.want)
+		}
+	}
+	if _, errOut, code := m.cli("", "completion", "tcsh"); code == 0 || !strings.Contains(errOut, "use bash, zsh or fish") {
+		t.Errorf("an unknown shell: exit %d, %q", code, errOut)
 	}
 }

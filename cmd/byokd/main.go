@@ -34,6 +34,7 @@ type command struct {
 	summary string
 	usage   string // full help: synopsis, what it does, an example
 	run     runFunc
+	subs    map[string]command // a group's subcommands, for completion
 }
 
 // runFunc runs a command: fs is its empty FlagSet, args what follows its name.
@@ -41,30 +42,31 @@ type runFunc func(ctx context.Context, e env, fs *flag.FlagSet, args []string) e
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":       runCmd,
-		"key":       keyCmd,
-		"token":     tokenCmd,
-		"env":       envCmd,
-		"exec":      execCmd,
-		"usage":     usageCmd,
-		"status":    statusCmd,
-		"prices":    pricesCmd,
-		"pref":      prefCmd,
-		"version":   versionCmd,
-		"approvals": approvalsCmd,
-		"join":      joinCmd,
-		"approve":   approveCmd,
-		"deny":      denyCmd,
-		"events":    eventsCmd,
-		"service":   serviceCmd,
-		"logs":      logsCmd,
-		"hub":       hubCmd,
-		"tray":      trayCmd,
-		"ui":        uiCmd,
-		"team":      teamCmd,
-		"pause":     pauseCmd,
-		"resume":    resumeCmd,
-		"doctor":    doctorCmd,
+		"run":        runCmd,
+		"key":        keyCmd,
+		"token":      tokenCmd,
+		"env":        envCmd,
+		"exec":       execCmd,
+		"usage":      usageCmd,
+		"status":     statusCmd,
+		"prices":     pricesCmd,
+		"pref":       prefCmd,
+		"version":    versionCmd,
+		"approvals":  approvalsCmd,
+		"join":       joinCmd,
+		"approve":    approveCmd,
+		"deny":       denyCmd,
+		"events":     eventsCmd,
+		"service":    serviceCmd,
+		"logs":       logsCmd,
+		"hub":        hubCmd,
+		"tray":       trayCmd,
+		"ui":         uiCmd,
+		"team":       teamCmd,
+		"pause":      pauseCmd,
+		"resume":     resumeCmd,
+		"doctor":     doctorCmd,
+		"completion": completionCommand(),
 	}
 }
 
@@ -81,6 +83,13 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func runMain(ctx context.Context, e env, args []string) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-V") {
+		args = []string{"version"}
+	}
+	if helpAsked(args) {
+		// Asked for, help is the answer: it goes to standard output.
+		e.stderr = e.stdout
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		topHelp(e.stdout)
 		if len(args) == 0 {
@@ -128,6 +137,20 @@ func topHelp(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `byokd COMMAND --help` for a command's flags and an example.")
 }
 
+// helpAsked reports whether args ask for help (-h, -help, --help) before
+// any "--", after which they belong to another program.
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 // errUsage: the flags were wrong; the flag package already said why.
 var errUsage = errors.New("usage")
 
@@ -139,10 +162,26 @@ func flags(e env, name, usage string) *flag.FlagSet {
 		fmt.Fprintln(e.stderr, strings.TrimSpace(usage))
 		if hasFlags(fs) {
 			fmt.Fprintln(e.stderr, "\nFlags:")
-			fs.PrintDefaults()
+			printFlags(e.stderr, fs)
 		}
 	}
 	return fs
+}
+
+// printFlags lists fs's flags as they are typed: "--name VALUE".
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 func hasFlags(fs *flag.FlagSet) bool {

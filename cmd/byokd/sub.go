@@ -30,6 +30,7 @@ func group(parent, summary string, subs map[string]command) command {
 	return command{
 		summary: summary,
 		usage:   usage,
+		subs:    subs,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 			if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 				fmt.Fprintln(e.stderr, usage)
