@@ -12,6 +12,17 @@ const ServiceName = "byokd"
 // serviceArg is the command the service manager starts the binary with.
 const serviceArg = "run"
 
+// ExitNotRestarted is `byokd run`'s exit status when the daemon could not
+// start for a reason restarting will not mend (no keychain and no key
+// file passphrase, a bad config, the state folder in use): the service
+// manager is told not to restart it (EX_CONFIG). StartError says why,
+// for `byokd status`.
+const ExitNotRestarted = 78
+
+// StartErrorFile, in the state folder, holds why the last start failed;
+// a start that succeeds removes it.
+const StartErrorFile = "start-error.txt"
+
 // SystemdUnit returns the text of the systemd user unit that runs
 // `exe run`. A non-empty home is passed as BYOKD_HOME. The unit is wanted
 // by default.target, the target a user manager reaches at login
@@ -22,6 +33,15 @@ func SystemdUnit(exe, home string) string {
 	var b strings.Builder
 	b.WriteString("[Unit]\n")
 	b.WriteString("Description=byokd: bring-your-own-keys proxy for OpenAI, Anthropic and ClickUp\n")
+	// Five failed starts in ten minutes end the restarts; a start that
+	// failed for a reason a restart cannot mend exits ExitNotRestarted.
+	b.WriteString("StartLimitIntervalSec=600\n")
+	b.WriteString("StartLimitBurst=5\n")
+	if home == "" {
+		// The package's unit is enabled for every login: not for root or
+		// system accounts such as a display manager's greeter.
+		b.WriteString("ConditionUser=!@system\n")
+	}
 	b.WriteString("\n")
 	b.WriteString("[Service]\n")
 	b.WriteString("Type=exec\n")
@@ -31,7 +51,14 @@ func SystemdUnit(exe, home string) string {
 	}
 	b.WriteString("Restart=on-failure\n")
 	b.WriteString("RestartSec=5\n")
-	b.WriteString("TimeoutStopSec=45\n\n")
+	fmt.Fprintf(&b, "RestartPreventExitStatus=%d\n", ExitNotRestarted)
+	b.WriteString("TimeoutStopSec=45\n")
+	// Hardening a user manager applies without namespaces of its own, and
+	// that neither the daemon nor the browser it opens needs otherwise.
+	b.WriteString("UMask=0077\n")
+	b.WriteString("NoNewPrivileges=yes\n")
+	b.WriteString("LockPersonality=yes\n")
+	b.WriteString("SystemCallArchitectures=native\n\n")
 	b.WriteString("[Install]\n")
 	b.WriteString("WantedBy=default.target\n")
 	return b.String()

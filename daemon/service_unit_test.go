@@ -17,10 +17,11 @@ func TestSystemdUnit(t *testing.T) {
 		want, notWant   []string
 	}{
 		{"plain", "/usr/bin/byokd", "/home/ann/.config/byokd",
-			[]string{"ExecStart=/usr/bin/byokd run\n", "Environment=BYOKD_HOME=/home/ann/.config/byokd\n", "WantedBy=default.target\n", "TimeoutStopSec=45\n"},
-			[]string{"multi-user.target"}},
+			[]string{"ExecStart=/usr/bin/byokd run\n", "Environment=BYOKD_HOME=/home/ann/.config/byokd\n", "WantedBy=default.target\n", "TimeoutStopSec=45\n",
+				"StartLimitBurst=5\n", "RestartPreventExitStatus=78\n", "NoNewPrivileges=yes\n"},
+			[]string{"multi-user.target", "ConditionUser"}},
 		{"package unit without home", "/usr/bin/byokd", "",
-			[]string{"ExecStart=/usr/bin/byokd run\n"}, []string{"Environment="}},
+			[]string{"ExecStart=/usr/bin/byokd run\n", "ConditionUser=!@system\n"}, []string{"Environment="}},
 		{"spaces and specifiers", "/opt/my apps/byokd", "/home/ann/my 100% state",
 			[]string{`ExecStart="/opt/my apps/byokd" run` + "\n", `Environment="BYOKD_HOME=/home/ann/my 100%% state"` + "\n"}, nil},
 		{"quote and dollar", "/opt/byokd", `/home/a"b$c`,

@@ -280,3 +280,33 @@ func TestE2E_DebPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_FailedStartSaysWhyAndIsNotRetried: a daemon that cannot start
+// for a reason a restart will not mend (a key file and no passphrase, as
+// in a login without a keychain) exits 78, which its unit tells systemd
+// not to restart on, and `byokd status` says why it is not running.
+func TestE2E_FailedStartSaysWhyAndIsNotRetried(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m := newMember(t, fake.URL, "BYOKD_KEYSTORE=file")
+	cmd := exec.Command(byokdBin, "run", "--listen", "127.0.0.1:0", "--no-tray")
+	cmd.Env = m.env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != daemon.ExitNotRestarted {
+		t.Fatalf("byokd run without a passphrase: %v, want exit %d\n%s", err, daemon.ExitNotRestarted, out)
+	}
+	_, errOut, code := m.cli("", "status")
+	if code == 0 || !strings.Contains(errOut, "the daemon is not running") || !strings.Contains(errOut, "Its last start, at ") ||
+		!strings.Contains(errOut, "passphrase") {
+		t.Errorf("status after the failed start: exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(daemon.SystemdUnit("/usr/bin/byokd", ""), "RestartPreventExitStatus=78\n") {
+		t.Error("the unit restarts a start that cannot succeed")
+	}
+	// A start that works clears it.
+	m.env = append(m.env, "BYOKD_KEYSTORE_PASSPHRASE=now-given")
+	m.mustStart()
+	if out := m.mustCLI("", "status"); strings.Contains(out, "last start") {
+		t.Errorf("status after a good start still tells of the failed one:\n%s", out)
+	}
+}

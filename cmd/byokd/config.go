@@ -152,7 +152,26 @@ func client(e env) (*control.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return control.Dial(dir)
+	c, err := control.Dial(dir)
+	return c, whyNotRunning(dir, err)
+}
+
+// whyNotRunning adds to "the daemon is not running" why its last start
+// failed, if it did: the service that stopped retrying says so here.
+func whyNotRunning(dir string, err error) error {
+	if !errors.Is(err, control.ErrNotRunning) {
+		return err
+	}
+	b, rerr := os.ReadFile(filepath.Join(dir, daemon.StartErrorFile))
+	at, why, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if rerr != nil || !ok {
+		return err
+	}
+	when := at
+	if t, perr := time.Parse(time.RFC3339, at); perr == nil {
+		when = t.Local().Format("Jan 2 15:04:05")
+	}
+	return fmt.Errorf("%w\nIts last start, at %s, failed: %s", err, when, byok.CleanText(why, 2000))
 }
 
 // readClient connects to the running daemon with the read-only token.
@@ -161,7 +180,8 @@ func readClient(e env) (*control.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return control.DialReadOnly(dir)
+	c, err := control.DialReadOnly(dir)
+	return c, whyNotRunning(dir, err)
 }
 
 // homeRun is runWith for commands that only need the state folder.

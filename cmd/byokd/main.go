@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"byokd.dev/byok/daemon"
 )
 
 // Stamped at build time with -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
@@ -77,6 +79,13 @@ func main() {
 	os.Exit(runMain(ctx, e, os.Args[1:]))
 }
 
+// startFailed: the daemon could not start, for a reason restarting will
+// not mend; `byokd run` exits daemon.ExitNotRestarted.
+type startFailed struct{ err error }
+
+func (e startFailed) Error() string { return e.err.Error() }
+func (e startFailed) Unwrap() error { return e.err }
+
 // exitError carries a child's exit code through `byokd exec`.
 type exitError struct{ code int }
 
@@ -119,6 +128,9 @@ func runMain(ctx context.Context, e env, args []string) int {
 		msg = "byokd: " + msg
 	}
 	fmt.Fprintln(e.stderr, msg)
+	if errors.As(err, new(startFailed)) {
+		return daemon.ExitNotRestarted
+	}
 	return 1
 }
 

@@ -4,10 +4,16 @@ import (
 	"context"
 	"flag"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/gen2brain/beeep"
 
 	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/internal/privfile"
 )
 
 var runCmd = command{
@@ -64,9 +70,18 @@ Example:
 		}
 		addDesktop(e, &cfg)
 		d, err := daemon.Start(ctx, cfg)
+		startErr := filepath.Join(dir, daemon.StartErrorFile)
 		if err != nil {
-			return err
+			// Kept for `byokd status`; the service is not restarted for it.
+			msg := time.Now().Format(time.RFC3339) + " " + strings.TrimPrefix(err.Error(), "byokd: ") + "\n"
+			_ = privfile.Write(startErr, []byte(msg))
+			if desktopSession(e) {
+				beeep.AppName = "byokd"
+				_ = beeep.Notify("byokd could not start", strings.TrimPrefix(err.Error(), "byokd: "), "")
+			}
+			return startFailed{err}
 		}
+		_ = os.Remove(startErr)
 		if *noTray || !desktopSession(e) {
 			return d.Run(ctx)
 		}
