@@ -121,7 +121,7 @@ func (st Status) TeamKey(svc byok.Service) (ok bool, why string) {
 	case st.Hub.URL == "":
 		return false, "this computer has not joined a team hub"
 	case !st.Hub.Policy.SharedAllowed(svc):
-		return false, "your team does not share a " + svc.Title() + " key"
+		return false, "your team shares no " + svc.Title() + " key"
 	}
 	return true, ""
 }

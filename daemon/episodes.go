@@ -19,17 +19,14 @@ import (
 // team paid), not once a call; the tray shows it in between.
 type episodes struct {
 	mu  sync.Mutex
-	now map[byok.Service]*episode
-}
-
-type episode struct {
-	control.TeamPaying
+	now map[byok.Service]*control.TeamPaying
 }
 
 // record counts a recorded call; it returns the event a person should
 // see, if the call began or ended a spell. until is when byokd tries the
-// member's key again (zero if it will not by itself).
-func (e *episodes) record(ev byok.UsageEvent, until time.Time) (control.Event, bool) {
+// member's key again (zero if it will not by itself), asked only of calls
+// the team paid for a skipped key: every call is recorded here.
+func (e *episodes) record(ev byok.UsageEvent, until func() time.Time) (control.Event, bool) {
 	served := ev.Status > 0 && ev.Status < 400
 	if !served {
 		return control.Event{}, false
@@ -37,7 +34,7 @@ func (e *episodes) record(ev byok.UsageEvent, until time.Time) (control.Event, b
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.now == nil {
-		e.now = map[byok.Service]*episode{}
+		e.now = map[byok.Service]*control.TeamPaying{}
 	}
 	cur := e.now[ev.Service]
 	switch {
@@ -45,16 +42,16 @@ func (e *episodes) record(ev byok.UsageEvent, until time.Time) (control.Event, b
 		if cur != nil {
 			cur.Calls++
 			cur.Cost.Add(ev.Cost, ev.CostKnown)
-			cur.Until, cur.Reason = until, ev.FallbackReason
+			cur.Until, cur.Reason = until(), ev.FallbackReason
 			return control.Event{}, false
 		}
-		cur = &episode{control.TeamPaying{Service: ev.Service, Since: ev.Time, Until: until, Reason: ev.FallbackReason, Calls: 1}}
+		cur = &control.TeamPaying{Service: ev.Service, Since: ev.Time, Until: until(), Reason: ev.FallbackReason, Calls: 1}
 		cur.Cost.Add(ev.Cost, ev.CostKnown)
 		e.now[ev.Service] = cur
-		return beganEvent(cur.TeamPaying, ev.Time), true
+		return beganEvent(*cur, ev.Time), true
 	case ev.Payer == byok.PayerPersonal && cur != nil:
 		delete(e.now, ev.Service)
-		return endedEvent(cur.TeamPaying, ev.Time), true
+		return endedEvent(*cur, ev.Time), true
 	}
 	return control.Event{}, false
 }
@@ -65,7 +62,7 @@ func (e *episodes) list() []control.TeamPaying {
 	defer e.mu.Unlock()
 	out := make([]control.TeamPaying, 0, len(e.now))
 	for _, ep := range e.now {
-		out = append(out, ep.TeamPaying)
+		out = append(out, *ep)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
 	return out

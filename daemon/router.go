@@ -344,7 +344,7 @@ func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
 	if ev.Payer == byok.PayerPersonal && ev.Status < 400 {
 		r.health.Succeeded(ev.Service, ev.Credential.Name)
 	}
-	if note, ok := r.episodes.record(ev, r.retryAt(ev.Service)); ok {
+	if note, ok := r.episodes.record(ev, func() time.Time { return r.retryAt(ev.Service) }); ok {
 		r.events.publish(note)
 	}
 	r.saySpend()

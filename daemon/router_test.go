@@ -268,3 +268,28 @@ func newTestRouter(t *testing.T, c routerCase) (*router, *askedApprovals, eventL
 	}
 	return r, appr, events
 }
+
+// Fronts that show spend hear of new rows at most once a second: a burst
+// of calls is one redraw.
+func TestRouter_SpendEventsAtMostOnceASecond(t *testing.T) {
+	clock := testclock.New(time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC))
+	var said int
+	r := &router{routerDeps: routerDeps{now: clock.Now, events: countUsage{&said}}}
+	for range 5 {
+		r.saySpend()
+	}
+	clock.Add(time.Second)
+	r.saySpend()
+	r.saySpend()
+	if said != 2 {
+		t.Errorf("%d spend events for two bursts a second apart, want 2", said)
+	}
+}
+
+type countUsage struct{ n *int }
+
+func (c countUsage) publish(ev control.Event) {
+	if ev.Kind == control.EventUsage {
+		*c.n++
+	}
+}

@@ -150,27 +150,9 @@ func TestE2E_ApprovalPopup(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run the tests through scripts/test (scripts/desktop-session)")
 	}
-	dir := t.TempDir()
-	// dunst's context menu runs its dmenu setting with one line per
-	// action; this one picks "Use my key".
-	pick := filepath.Join(dir, "pick")
-	if err := os.WriteFile(pick, []byte("#!/bin/sh\nexec grep -m1 -F 'Use my key'\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rc := filepath.Join(dir, "dunstrc")
-	if err := os.WriteFile(rc, []byte("[global]\n    dmenu = "+pick+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := privateBus(t)
+	addr := startDunst(t, "Use my key")
 	bus := "DBUS_SESSION_BUS_ADDRESS=" + addr
-	dunst := exec.Command("dunst", "-config", rc)
-	dunst.Env = append(os.Environ(), bus)
-	if err := dunst.Start(); err != nil {
-		t.Fatalf("start dunst: %v", err)
-	}
-	t.Cleanup(func() { dunst.Process.Kill(); dunst.Wait() })
 	conn := busConn(t, addr)
-	waitForName(t, conn, "org.freedesktop.Notifications")
 	seen := monitorNotifications(t, addr)
 
 	fake := fakeprovider.New(t, fakeprovider.Options{})
@@ -215,6 +197,32 @@ func TestE2E_ApprovalPopup(t *testing.T) {
 			t.Errorf("CloseNotification for %d, want the popup %d", got, id)
 		}
 	})
+}
+
+// startDunst starts the dunst notification server on a private bus and
+// returns the bus's address once dunst serves on it. dunst's context menu
+// (dunstctl context) runs its dmenu setting with one line per action; this
+// one picks the first whose label holds pick.
+func startDunst(t *testing.T, pick string) string {
+	t.Helper()
+	dir := t.TempDir()
+	picker := filepath.Join(dir, "pick")
+	if err := os.WriteFile(picker, []byte("#!/bin/sh\nexec grep -m1 -F '"+pick+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(dir, "dunstrc")
+	if err := os.WriteFile(rc, []byte("[global]\n    dmenu = "+picker+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := privateBus(t)
+	dunst := exec.Command("dunst", "-config", rc)
+	dunst.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr)
+	if err := dunst.Start(); err != nil {
+		t.Fatalf("start dunst: %v", err)
+	}
+	t.Cleanup(func() { dunst.Process.Kill(); dunst.Wait() })
+	waitForName(t, busConn(t, addr), "org.freedesktop.Notifications")
+	return addr
 }
 
 // menuItem is one entry of a dbusmenu layout.
@@ -793,23 +801,11 @@ func TestE2E_BudgetAlertsEachThresholdAndClickOpensThePage(t *testing.T) {
 	if os.Getenv("DISPLAY") == "" {
 		t.Fatal("no X display: run the tests through scripts/test (scripts/desktop-session)")
 	}
-	dir := t.TempDir()
-	pick := filepath.Join(dir, "pick")
-	os.WriteFile(pick, []byte("#!/bin/sh\nexec grep -m1 -F 'Open byokd'\n"), 0o755)
-	rc := filepath.Join(dir, "dunstrc")
-	os.WriteFile(rc, []byte("[global]\n    dmenu = "+pick+"\n"), 0o644)
-	opened := filepath.Join(dir, "opened")
+	opened := filepath.Join(t.TempDir(), "opened")
 	bin := t.TempDir()
 	os.WriteFile(filepath.Join(bin, "xdg-open"), []byte("#!/bin/sh\necho \"$1\" >> \""+opened+"\"\n"), 0o755)
-	addr := privateBus(t)
+	addr := startDunst(t, "Open byokd")
 	bus := "DBUS_SESSION_BUS_ADDRESS=" + addr
-	dunst := exec.Command("dunst", "-config", rc)
-	dunst.Env = append(os.Environ(), bus)
-	if err := dunst.Start(); err != nil {
-		t.Fatalf("start dunst: %v", err)
-	}
-	t.Cleanup(func() { dunst.Process.Kill(); dunst.Wait() })
-	waitForName(t, busConn(t, addr), "org.freedesktop.Notifications")
 	summaries := monitorSummaries(t, addr)
 
 	fake := fakeprovider.New(t, fakeprovider.Options{})

@@ -229,10 +229,19 @@ func (d *DB) Budget(ctx context.Context, svc byok.Service, credential byok.Crede
 // month (YYYY-MM). It reports false if it already was, so each alert is
 // raised once per key per month.
 func (d *DB) MarkAlert(ctx context.Context, svc byok.Service, credential byok.CredentialRef, month string, percent int) (bool, error) {
-	first := false
-	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO budget_alerts (service, credential, month, percent)
+	first, err := d.insertOnce(ctx, `INSERT INTO budget_alerts (service, credential, month, percent)
 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, string(svc), credential.String(), month, percent)
+	if err != nil {
+		return false, fmt.Errorf("mark budget alert: %w", err)
+	}
+	return first, nil
+}
+
+// insertOnce runs an INSERT … ON CONFLICT DO NOTHING through the writer
+// and reports whether it inserted: the first to mark something wins.
+func (d *DB) insertOnce(ctx context.Context, query string, args ...any) (first bool, err error) {
+	err = d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -240,8 +249,5 @@ VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, string(svc), credential.String(), m
 		first = n == 1
 		return err
 	})
-	if err != nil {
-		return false, fmt.Errorf("mark budget alert: %w", err)
-	}
-	return first, nil
+	return first, err
 }

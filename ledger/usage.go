@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -231,17 +230,9 @@ func placeholders(n int) string {
 // CountBatch claims the batch results file key (metering.BatchKey) and
 // reports whether no one had: the first whole download of a batch's
 // results bills it, and a later one costs nothing twice.
-func (d *DB) CountBatch(ctx context.Context, key string) (first bool, err error) {
-	err = d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO counted_batches (key, counted_us) VALUES (?, ?)
+func (d *DB) CountBatch(ctx context.Context, key string) (bool, error) {
+	first, err := d.insertOnce(ctx, `INSERT INTO counted_batches (key, counted_us) VALUES (?, ?)
 ON CONFLICT DO NOTHING`, key, d.opts.Now().UnixMicro())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		first = n == 1
-		return err
-	})
 	if err != nil {
 		return false, fmt.Errorf("count batch results %s: %w", key, err)
 	}
