@@ -28,13 +28,13 @@ type ServiceConfig struct {
 
 // ServiceStatus is what `byokd service status` shows.
 type ServiceStatus struct {
-	Manager   string // "systemd --user", "launchd" or "Run key"
-	Path      string // the unit file, the plist, or the registry value
-	Installed bool   // the service is set up to start at login
-	Running   bool
+	Manager   string `json:"manager"`   // "systemd --user", "launchd" or "Run key"
+	Path      string `json:"path"`      // the unit file, the plist, or the registry value
+	Installed bool   `json:"installed"` // the service is set up to start at login
+	Running   bool   `json:"running"`
 	// Note says something the member should know, such as that the
 	// service manager is not running in this session.
-	Note string
+	Note string `json:"note,omitempty"`
 }
 
 // Service is the per-user service: on Linux a systemd user unit, on macOS

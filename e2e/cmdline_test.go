@@ -171,4 +171,37 @@ func TestE2E_CLIHabits(t *testing.T) {
 	if _, errOut, code := m.cli("", "completion", "tcsh"); code == 0 || !strings.Contains(errOut, "use bash, zsh or fish") {
 		t.Errorf("an unknown shell: exit %d, %q", code, errOut)
 	}
+
+	// Every listing and status speaks JSON for scripts; an empty list is
+	// [], and a key's secret is in none of them.
+	const secret = "sk-cli-habits-0123456789abcdef"
+	m.mustStart()
+	m.mustCLI(secret, "key", "add", "openai", "--name", "work")
+	for _, args := range [][]string{
+		{"status"}, {"key", "list"}, {"token", "list"}, {"approvals"}, {"pref", "show"},
+		{"usage"}, {"prices", "openai"},
+	} {
+		out, errOut, code := m.cli("", append(args, "--json")...)
+		var v any
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Errorf("byokd %v --json: exit %d, stdout %q, stderr %q; want JSON", args, code, out, errOut)
+		}
+		if strings.Contains(out, secret) {
+			t.Errorf("byokd %v --json shows the key's secret", args)
+		}
+	}
+	var keys []struct {
+		Service, Name, Fingerprint string
+	}
+	if err := json.Unmarshal([]byte(m.mustCLI("", "key", "list", "--json")), &keys); err != nil || len(keys) != 1 || keys[0].Name != "work" || !strings.HasSuffix(secret, strings.TrimLeft(keys[0].Fingerprint, ".…*")) {
+		t.Errorf("key list --json: %+v, %v", keys, err)
+	}
+	if out := m.mustCLI("", "approvals", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("approvals --json with none waiting: %q, want []", out)
+	}
+	for _, args := range [][]string{{"status", "now"}, {"key", "list", "openai"}, {"prices", "openai", "anthropic"}} {
+		if _, errOut, code := m.cli("", args...); code == 0 || !strings.Contains(errOut, "takes no arguments") && !strings.Contains(errOut, "at most one") {
+			t.Errorf("byokd %v: exit %d, %q; want a refusal of the extra argument", args, code, errOut)
+		}
+	}
 }

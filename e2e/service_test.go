@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -95,6 +96,13 @@ func TestE2E_ServiceInstallWritesUnit(t *testing.T) {
 	}
 	if out, _ := runByokd(t, env, "", "service", "status"); !strings.Contains(out, "installed, not running") || !strings.Contains(out, unitPath) {
 		t.Errorf("service status:\n%s", out)
+	}
+	var st struct {
+		Installed, Running bool
+		Path               string
+	}
+	if out, _ := runByokd(t, env, "", "service", "status", "--json"); json.Unmarshal([]byte(out), &st) != nil || !st.Installed || st.Running || st.Path != unitPath {
+		t.Errorf("service status --json: %+v from\n%s", st, out)
 	}
 	if out, _ := runByokd(t, env, "", "service", "unit"); out != unit {
 		t.Errorf("service unit printed\n%s\nwant the installed unit\n%s", out, unit)

@@ -12,30 +12,36 @@ import (
 
 var approvalsCmd = command{
 	summary: "list calls waiting for your approval (\"ask each time\")",
-	usage: `Usage: byokd approvals
+	usage: `Usage: byokd approvals [--json]
 
 Lists the calls held until you answer them with byokd approve or byokd
-deny. A call nobody answers is denied after its timeout (60 s).
+deny. A call nobody answers is refused after its timeout (60 s).
 
 Example:
   byokd approvals`,
-	run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-		list, err := c.Approvals(ctx)
-		if err != nil {
-			return err
-		}
-		if len(list) == 0 {
-			fmt.Fprintln(e.stdout, "no calls are waiting for approval")
-			return nil
-		}
-		var rows [][]string
-		for _, a := range list {
-			rows = append(rows, []string{a.ID, string(a.Service), firstOf(a.Model, "-"), a.App, firstOf(a.Project, "-"),
-				a.Estimate.String(), fmt.Sprint(time.Until(a.Expires).Round(time.Second))})
-		}
-		table(e, "ID\tSERVICE\tMODEL\tAPP\tPROJECT\tESTIMATE\tEXPIRES IN", rows)
-		return nil
-	}),
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		asJSON := jsonFlag(fs)
+		return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			list, err := c.Approvals(ctx)
+			if err != nil {
+				return err
+			}
+			return emit(e, *asJSON, list, printApprovals)
+		})(ctx, e, fs, args)
+	},
+}
+
+func printApprovals(e env, list []control.Approval) {
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no calls are waiting for approval")
+		return
+	}
+	var rows [][]string
+	for _, a := range list {
+		rows = append(rows, []string{a.ID, string(a.Service), firstOf(a.Model, "-"), a.App, firstOf(a.Project, "-"),
+			a.Estimate.String(), fmt.Sprint(time.Until(a.Expires).Round(time.Second))})
+	}
+	table(e, "ID\tSERVICE\tMODEL\tAPP\tPROJECT\tESTIMATE\tEXPIRES IN", rows)
 }
 
 var approveCmd = command{
@@ -96,7 +102,7 @@ approvals) as one JSON line until interrupted.
 
 Example:
   byokd events`,
-	run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+	run: daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 		ch, err := c.Subscribe(ctx)
 		if err != nil {
 			return err

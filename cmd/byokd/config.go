@@ -186,7 +186,7 @@ func readClient(e env) (*control.Client, error) {
 
 // homeRun is runWith for commands that only need the state folder.
 func homeRun(f func(ctx context.Context, e env, dir string, fs *flag.FlagSet) error) runFunc {
-	return runWith(home, anyArgs, "", nil, f)
+	return runWith(home, 0, "", nil, f)
 }
 
 // daemonRun is runWith for commands that talk to the running daemon.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -95,7 +94,7 @@ Example:
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		if err := exactArgs(fs, 0, "no arguments"); err != nil {
+		if err := exactArgs(fs, 0, ""); err != nil {
 			return err
 		}
 		dir, err := hubData(e, *data)
@@ -208,22 +207,26 @@ Example:
 	},
 	"list": {
 		summary: "list the shared keys: name, service, fingerprint",
-		usage: `Usage: byokd hub key list [--data DIR]
+		usage: `Usage: byokd hub key list [--json] [--data DIR]
 
 Example:
   byokd hub key list`,
-		run: hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-			keys, err := c.Keys(ctx)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, k := range keys {
-				rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, k.Created.Local().Format(time.DateOnly)})
-			}
-			table(e, "NAME\tSERVICE\tKEY\tADDED", rows)
-			return nil
-		}),
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			asJSON := jsonFlag(fs)
+			return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+				keys, err := c.Keys(ctx)
+				if err != nil {
+					return err
+				}
+				return emit(e, *asJSON, keys, func(e env, keys []hub.SharedKey) {
+					var rows [][]string
+					for _, k := range keys {
+						rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, k.Created.Local().Format(time.DateOnly)})
+					}
+					table(e, "NAME\tSERVICE\tKEY\tADDED", rows)
+				})
+			})(ctx, e, fs, args)
+		},
 	},
 	"rm": {
 		summary: "remove a shared key",
@@ -265,50 +268,60 @@ Example:
 
 var hubStatusCmd = command{
 	summary: "show the running hub: address, devices, shared keys, policy, refused requests",
-	usage: `Usage: byokd hub status [--data DIR]
+	usage: `Usage: byokd hub status [--json] [--data DIR]
 
 Example:
   byokd hub status`,
-	run: hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-		s, err := c.Status(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "byokd hub %s at %s\ndevices:     %d (%d connected now)\nshared keys: %d\npolicy:      version %d\nrefused:     %d public, %d admin API requests since start\nrejected:    %d synced usage rows since start (see the log)\n",
-			s.Version, s.PublicURL, s.Devices, s.Connected, s.SharedKeys, s.PolicyVersion, s.Refused.Public, s.Refused.Admin, s.Rejected)
-		return nil
-	}),
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		asJSON := jsonFlag(fs)
+		return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+			s, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			return emit(e, *asJSON, s, func(e env, s hub.Status) {
+				fmt.Fprintf(e.stdout, "byokd hub %s at %s\ndevices:     %d (%d connected now)\nshared keys: %d\npolicy:      version %d\nrefused:     %d public, %d admin API requests since start\nrejected:    %d synced usage rows since start (see the log)\n",
+					s.Version, s.PublicURL, s.Devices, s.Connected, s.SharedKeys, s.PolicyVersion, s.Refused.Public, s.Refused.Admin, s.Rejected)
+			})
+		})(ctx, e, fs, args)
+	},
 }
 
 var hubDevicesCmd = command{
 	summary: "list members' devices",
-	usage: `Usage: byokd hub devices [--data DIR]
+	usage: `Usage: byokd hub devices [--json] [--data DIR]
 
 Example:
   byokd hub devices`,
-	run: hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-		devs, err := c.Devices(ctx)
-		if err != nil {
-			return err
-		}
-		var rows [][]string
-		for _, d := range devs {
-			state := "offline"
-			switch {
-			case d.Revoked != nil:
-				state = "revoked"
-			case d.Connected:
-				state = "connected"
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		asJSON := jsonFlag(fs)
+		return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+			devs, err := c.Devices(ctx)
+			if err != nil {
+				return err
 			}
-			seen := "-"
-			if !d.LastSeen.IsZero() {
-				seen = d.LastSeen.Local().Format(time.DateTime)
-			}
-			rows = append(rows, []string{d.ID, d.Member, d.Name, state, seen})
+			return emit(e, *asJSON, devs, printDevices)
+		})(ctx, e, fs, args)
+	},
+}
+
+func printDevices(e env, devs []hub.DeviceStatus) {
+	var rows [][]string
+	for _, d := range devs {
+		state := "offline"
+		switch {
+		case d.Revoked != nil:
+			state = "revoked"
+		case d.Connected:
+			state = "connected"
 		}
-		table(e, "DEVICE\tMEMBER\tNAME\tSTATE\tLAST SEEN", rows)
-		return nil
-	}),
+		seen := "-"
+		if !d.LastSeen.IsZero() {
+			seen = d.LastSeen.Local().Format(time.DateTime)
+		}
+		rows = append(rows, []string{d.ID, d.Member, d.Name, state, seen})
+	}
+	table(e, "DEVICE\tMEMBER\tNAME\tSTATE\tLAST SEEN", rows)
 }
 
 var hubRevokeCmd = command{
@@ -337,17 +350,13 @@ var hubPolicyCmd = group("hub policy", "the team policy pushed to every daemon",
 Example:
   byokd hub policy show`,
 		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			asJSON := fs.Bool("json", false, "print JSON")
-			return hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+			asJSON := jsonFlag(fs)
+			return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 				p, err := c.Policy(ctx)
 				if err != nil {
 					return err
 				}
-				if *asJSON {
-					return json.NewEncoder(e.stdout).Encode(p)
-				}
-				printPolicy(e, p)
-				return nil
+				return emit(e, *asJSON, p, printPolicy)
 			})(ctx, e, fs, args)
 		},
 	},
@@ -385,7 +394,7 @@ Example:
 				endpoints = append(endpoints, e)
 				return err
 			})
-			return hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+			return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 				p, err := c.Policy(ctx)
 				if err != nil {
 					return err
@@ -474,8 +483,8 @@ Example:
   byokd hub usage --month 2026-10 --json`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		month := fs.String("month", "", "month as YYYY-MM (default: this month)")
-		asJSON := fs.Bool("json", false, "print a JSON array, one object per call")
-		return hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+		asJSON := jsonFlag(fs)
+		return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 			from := time.Now().UTC()
 			if *month != "" {
 				m, err := time.Parse("2006-01", *month)
@@ -489,52 +498,47 @@ Example:
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if evs == nil {
-					evs = []byok.UsageEvent{}
-				}
-				return enc.Encode(evs)
-			}
-			type key struct {
-				member  string
-				service byok.Service
-				payer   byok.Payer
-			}
-			type sum struct {
-				calls, in, out int64
-				cost           byok.Micros
-			}
-			sums := map[key]*sum{}
-			for _, ev := range evs {
-				k := key{ev.Member, ev.Service, ev.Payer}
-				if sums[k] == nil {
-					sums[k] = &sum{}
-				}
-				s := sums[k]
-				s.calls++
-				s.in += ev.Usage.InputTokens
-				s.out += ev.Usage.OutputTokens
-				s.cost += ev.Cost
-			}
-			keys := make([]key, 0, len(sums))
-			for k := range sums {
-				keys = append(keys, k)
-			}
-			sort.Slice(keys, func(i, j int) bool {
-				a, b := keys[i], keys[j]
-				return a.member+string(a.service)+string(a.payer) < b.member+string(b.service)+string(b.payer)
-			})
-			var rows [][]string
-			for _, k := range keys {
-				s := sums[k]
-				rows = append(rows, []string{k.member, string(k.service), string(k.payer),
-					fmt.Sprint(s.calls), fmt.Sprint(s.in), fmt.Sprint(s.out), s.cost.String()})
-			}
-			fmt.Fprintf(e.stdout, "%s\n", from.Format("January 2006"))
-			table(e, "MEMBER\tSERVICE\tPAYER\tCALLS\tINPUT\tOUTPUT\tCOST", rows)
-			return nil
+			return emit(e, *asJSON, evs, func(e env, evs []byok.UsageEvent) { printHubUsage(e, from, evs) })
 		})(ctx, e, fs, args)
 	},
+}
+
+func printHubUsage(e env, from time.Time, evs []byok.UsageEvent) {
+	type key struct {
+		member  string
+		service byok.Service
+		payer   byok.Payer
+	}
+	type sum struct {
+		calls, in, out int64
+		cost           byok.Micros
+	}
+	sums := map[key]*sum{}
+	for _, ev := range evs {
+		k := key{ev.Member, ev.Service, ev.Payer}
+		if sums[k] == nil {
+			sums[k] = &sum{}
+		}
+		s := sums[k]
+		s.calls++
+		s.in += ev.Usage.InputTokens
+		s.out += ev.Usage.OutputTokens
+		s.cost += ev.Cost
+	}
+	keys := make([]key, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		return a.member+string(a.service)+string(a.payer) < b.member+string(b.service)+string(b.payer)
+	})
+	var rows [][]string
+	for _, k := range keys {
+		s := sums[k]
+		rows = append(rows, []string{k.member, string(k.service), string(k.payer),
+			fmt.Sprint(s.calls), fmt.Sprint(s.in), fmt.Sprint(s.out), s.cost.String()})
+	}
+	fmt.Fprintf(e.stdout, "%s\n", from.Format("January 2006"))
+	table(e, "MEMBER\tSERVICE\tPAYER\tCALLS\tINPUT\tOUTPUT\tCOST", rows)
 }

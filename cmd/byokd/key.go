@@ -55,32 +55,22 @@ Example:
 	},
 	"list": {
 		summary: "list your keys: name, service, fingerprint, budget, primary",
-		usage: `Usage: byokd key list
+		usage: `Usage: byokd key list [--json]
 
 Lists your personal keys without their secrets.
 
 Example:
   byokd key list`,
-		run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-			keys, err := c.Keys(ctx)
-			if err != nil {
-				return err
-			}
-			if len(keys) == 0 {
-				fmt.Fprintln(e.stdout, "no personal keys yet: add one with `byokd key add SERVICE --name NAME`")
-				return nil
-			}
-			var rows [][]string
-			for _, k := range keys {
-				budget := "-"
-				if k.Budget > 0 {
-					budget = k.Budget.String()
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			asJSON := jsonFlag(fs)
+			return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+				keys, err := c.Keys(ctx)
+				if err != nil {
+					return err
 				}
-				rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, budget, k.Spent.String(), yes(k.Primary), k.State()})
-			}
-			table(e, "NAME\tSERVICE\tKEY\tBUDGET\tSPENT (MONTH)\tPRIMARY\tSTATE", rows)
-			return nil
-		}),
+				return emit(e, *asJSON, keys, printKeys)
+			})(ctx, e, fs, args)
+		},
 	},
 	"rm": {
 		summary: "remove a personal key from the keychain",
@@ -113,4 +103,20 @@ func yes(b bool) string {
 		return "yes"
 	}
 	return "-"
+}
+
+func printKeys(e env, keys []control.Key) {
+	if len(keys) == 0 {
+		fmt.Fprintln(e.stdout, "no personal keys yet: add one with `byokd key add SERVICE --name NAME`")
+		return
+	}
+	var rows [][]string
+	for _, k := range keys {
+		budget := "-"
+		if k.Budget > 0 {
+			budget = k.Budget.String()
+		}
+		rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, budget, k.Spent.String(), yes(k.Primary), k.State()})
+	}
+	table(e, "NAME\tSERVICE\tKEY\tBUDGET\tSPENT (MONTH)\tPRIMARY\tSTATE", rows)
 }

@@ -27,40 +27,55 @@ Example:
 
 var statusCmd = command{
 	summary: "show the daemon: proxy, keys, tokens, spend, unsynced rows",
-	usage: `Usage: byokd status
+	usage: `Usage: byokd status [--json]
 
 Example:
-  byokd status`,
-	run: runWith(readClient, anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-		s, err := c.Status(ctx)
-		if err != nil {
-			return err
+  byokd status
+  byokd status --json | jq .hub.connected`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		asJSON := jsonFlag(fs)
+		return runWith(readClient, 0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+			s, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			return emit(e, *asJSON, s, printDaemonStatus)
+		})(ctx, e, fs, args)
+	},
+}
+
+func printDaemonStatus(e env, s control.Status) {
+	state := "running"
+	if s.Paused {
+		state = "running, proxy PAUSED (byokd resume)"
+	}
+	fmt.Fprintf(e.stdout, "byokd %s %s\nproxy:      http://%s\nkeystore:   %s\nkeys:       %d\napp tokens: %d\nthis month: %s personal, %s team\n",
+		s.Version, state, s.Proxy, s.Keystore, s.Keys, s.Tokens, s.PersonalSpend, s.TeamSpend)
+	switch h := s.Hub; {
+	case h.URL == "":
+		fmt.Fprintln(e.stdout, "team hub:   not joined (byokd join HUB_URL, then paste the invite code)")
+	case h.Connected:
+		fmt.Fprintf(e.stdout, "team hub:   %s as %s, connected, last sync %s\n", h.URL, h.Member, h.LastSync.Local().Format("15:04:05"))
+	default:
+		fmt.Fprintf(e.stdout, "team hub:   %s as %s, NOT connected: %s\n", h.URL, h.Member, firstOf(h.LastError, "connecting"))
+	}
+	for _, t := range s.TeamPaying {
+		until := "until your key works again"
+		if !t.Until.IsZero() {
+			until = "until " + t.Until.Local().Format("15:04") + ", when your key is tried again"
 		}
-		state := "running"
-		if s.Paused {
-			state = "running, proxy PAUSED (byokd resume)"
-		}
-		fmt.Fprintf(e.stdout, "byokd %s %s\nproxy:      http://%s\nkeystore:   %s\nkeys:       %d\napp tokens: %d\nthis month: %s personal, %s team\n",
-			s.Version, state, s.Proxy, s.Keystore, s.Keys, s.Tokens, s.PersonalSpend, s.TeamSpend)
-		switch h := s.Hub; {
-		case h.URL == "":
-			fmt.Fprintln(e.stdout, "team hub:   not joined (byokd join HUB_URL, then paste the invite code)")
-		case h.Connected:
-			fmt.Fprintf(e.stdout, "team hub:   %s as %s, connected, last sync %s\n", h.URL, h.Member, h.LastSync.Local().Format("15:04:05"))
-		default:
-			fmt.Fprintf(e.stdout, "team hub:   %s as %s, NOT connected: %s\n", h.URL, h.Member, firstOf(h.LastError, "connecting"))
-		}
-		fmt.Fprintf(e.stdout, "unsynced:   %d rows\n", s.Unsynced)
-		if r := s.Rejected; r.Count > 0 {
-			fmt.Fprintf(e.stdout, "rejected:   %d rows the team hub refused to store; the newest (%s): %s\n", r.Count, byok.CleanText(r.LastID, 128), byok.CleanText(r.Reason, 300))
-		}
-		fmt.Fprintf(e.stdout, "ledger:     %s\n", ledgerLine(s.Ledger))
-		if r := s.Refused; r != (control.Refused{}) {
-			fmt.Fprintf(e.stdout, "refused:    %d proxy, %d control API, %d page requests, %d connections from other users since start (see the log)\n",
-				r.Proxy, r.Control, r.Page, r.OtherUsers)
-		}
-		return nil
-	}),
+		fmt.Fprintf(e.stdout, "TEAM PAYS:  your %s calls since %s (%s), %s: %d calls, %s\n",
+			t.Service.Title(), t.Since.Local().Format("15:04"), byok.CleanText(t.Reason, 200), until, t.Calls, t.Cost)
+	}
+	fmt.Fprintf(e.stdout, "unsynced:   %d rows\n", s.Unsynced)
+	if r := s.Rejected; r.Count > 0 {
+		fmt.Fprintf(e.stdout, "rejected:   %d rows the team hub refused to store; the newest (%s): %s\n", r.Count, byok.CleanText(r.LastID, 128), byok.CleanText(r.Reason, 300))
+	}
+	fmt.Fprintf(e.stdout, "ledger:     %s\n", ledgerLine(s.Ledger))
+	if r := s.Refused; r != (control.Refused{}) {
+		fmt.Fprintf(e.stdout, "refused:    %d proxy, %d control API, %d page requests, %d connections from other users since start (see the log)\n",
+			r.Proxy, r.Control, r.Page, r.OtherUsers)
+	}
 }
 
 // ledgerLine says whether usage can be recorded, and what happens if not.
@@ -107,22 +122,20 @@ Example:
 	},
 	"show": {
 		summary: "show each service's preference and fallback",
-		usage: `Usage: byokd pref show
+		usage: `Usage: byokd pref show [--json]
 
 Example:
   byokd pref show`,
-		run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-			prefs, err := c.Prefs(ctx)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, p := range prefs {
-				rows = append(rows, []string{string(p.Service), string(p.Preference), onOff(p.Fallback), onOff(p.RateLimitFallback), p.OverBudget})
-			}
-			table(e, "SERVICE\tPREFERENCE\tFALLBACK\tON RATE LIMIT\tOVER BUDGET", rows)
-			return nil
-		}),
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			asJSON := jsonFlag(fs)
+			return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+				prefs, err := c.Prefs(ctx)
+				if err != nil {
+					return err
+				}
+				return emit(e, *asJSON, prefs, printPrefs)
+			})(ctx, e, fs, args)
+		},
 	},
 	"set": {
 		summary: "set a service's preference: personal, shared or ask",
@@ -210,4 +223,12 @@ func setOnOff(dst *bool, name, v string) error {
 		return fmt.Errorf("--%s %q: use on or off", name, v)
 	}
 	return nil
+}
+
+func printPrefs(e env, prefs []control.Pref) {
+	var rows [][]string
+	for _, p := range prefs {
+		rows = append(rows, []string{string(p.Service), string(p.Preference), onOff(p.Fallback), onOff(p.RateLimitFallback), p.OverBudget})
+	}
+	table(e, "SERVICE\tPREFERENCE\tFALLBACK\tON RATE LIMIT\tOVER BUDGET", rows)
 }

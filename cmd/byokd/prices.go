@@ -27,8 +27,8 @@ folder, which wins over both.
 Example:
   byokd prices anthropic`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		asJSON := fs.Bool("json", false, "print JSON")
-		return runWith(readClient, anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+		asJSON := jsonFlag(fs)
+		return runWith(readClient, anyArgs, "", atMostOneService, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 			list, err := c.Prices(ctx)
 			if err != nil {
 				return err
@@ -46,13 +46,17 @@ Example:
 				}
 				list = only
 			}
-			if *asJSON {
-				return json.NewEncoder(e.stdout).Encode(list)
-			}
-			printPrices(e, list)
-			return nil
+			return emit(e, *asJSON, list, printPrices)
 		})(ctx, e, fs, args)
 	},
+}
+
+// atMostOneService refuses more than the one SERVICE prices takes.
+func atMostOneService(fs *flag.FlagSet) error {
+	if fs.NArg() > 1 {
+		return exactArgs(fs, 1, "at most one SERVICE")
+	}
+	return nil
 }
 
 func printPrices(e env, list []metering.Listed) {
@@ -82,7 +86,7 @@ var hubPricesCmd = group("hub prices", "the team's price table, pushed to every 
 
 Example:
   byokd hub prices show`,
-		run: hubRun(0, "no arguments", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
+		run: hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
 			t, err := c.Prices(ctx)
 			if err != nil {
 				return err

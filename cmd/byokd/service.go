@@ -27,7 +27,7 @@ func newService(e env) (*daemon.Service, error) {
 // serviceRun is runWith for commands that work on the per-user service;
 // none of them takes positional arguments.
 func serviceRun(check func(fs *flag.FlagSet) error, f func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error) runFunc {
-	return runWith(newService, anyArgs, "", check, f)
+	return runWith(newService, 0, "", check, f)
 }
 
 // serviceAction is a service subcommand that takes no arguments.
@@ -45,20 +45,6 @@ func serviceAction(summary, name string, act func(*daemon.Service, context.Conte
 	}
 }
 
-// serviceState runs act, then prints the lines head makes of the
-// service's status and its state.
-func serviceState(act func(*daemon.Service, context.Context) (daemon.ServiceStatus, error), head func(daemon.ServiceStatus) string) runFunc {
-	return serviceRun(nil, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
-		st, err := act(s, ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprint(e.stdout, head(st))
-		printStatus(e, st)
-		return nil
-	})
-}
-
 var serviceCmd = group("service", "run byokd at login as a per-user service", map[string]command{
 	"install": {
 		summary: "start byokd at login and now (idempotent)",
@@ -72,8 +58,14 @@ picks up a moved binary or another state folder.
 
 Example:
   byokd service install`,
-		run: serviceState((*daemon.Service).Install, func(st daemon.ServiceStatus) string {
-			return fmt.Sprintf("installed: %s (%s)\n", st.Path, st.Manager)
+		run: serviceRun(nil, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
+			st, err := s.Install(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "installed: %s (%s)\n", st.Path, st.Manager)
+			printStatus(e, st)
+			return nil
 		}),
 	},
 	"uninstall": {
@@ -121,13 +113,23 @@ Example:
 	"restart": serviceAction("restart the service", "restart", (*daemon.Service).Restart, "restarted"),
 	"status": {
 		summary: "show whether the service is installed and running",
-		usage: `Usage: byokd service status
+		usage: `Usage: byokd service status [--json]
 
 Example:
   byokd service status`,
-		run: serviceState((*daemon.Service).Status, func(st daemon.ServiceStatus) string {
-			return fmt.Sprintf("manager:   %s\nentry:     %s\n", st.Manager, st.Path)
-		}),
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			asJSON := jsonFlag(fs)
+			return serviceRun(nil, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
+				st, err := s.Status(ctx)
+				if err != nil {
+					return err
+				}
+				return emit(e, *asJSON, st, func(e env, st daemon.ServiceStatus) {
+					fmt.Fprintf(e.stdout, "manager:   %s\nentry:     %s\n", st.Manager, st.Path)
+					printStatus(e, st)
+				})
+			})(ctx, e, fs, args)
+		},
 	},
 	"unit": {
 		summary: "print the systemd user unit install would write",

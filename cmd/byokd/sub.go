@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -66,9 +68,32 @@ func table(e env, header string, rows [][]string) {
 
 // exactArgs checks the number of positional arguments.
 func exactArgs(fs *flag.FlagSet, n int, what string) error {
-	if fs.NArg() != n {
-		fs.Usage()
-		return fmt.Errorf("%s needs %s", fs.Name(), what)
+	switch {
+	case fs.NArg() == n:
+		return nil
+	case n == 0:
+		return fmt.Errorf("byokd %s takes no arguments, but was given %q; see `byokd %s --help`", fs.Name(), strings.Join(fs.Args(), " "), fs.Name())
 	}
-	return nil
+	fs.Usage()
+	return fmt.Errorf("%s needs %s", fs.Name(), what)
+}
+
+// jsonFlag adds --json to a command that prints a listing or a status.
+func jsonFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("json", false, "print JSON, for scripts")
+}
+
+// emit prints v as show writes it for a person, or, asJSON, as indented
+// JSON; an empty list is [] rather than null, so scripts can range over it.
+func emit[T any](e env, asJSON bool, v T, show func(env, T)) error {
+	if !asJSON {
+		show(e, v)
+		return nil
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		return enc.Encode([]struct{}{})
+	}
+	return enc.Encode(v)
 }

@@ -33,26 +33,20 @@ Example:
 	},
 	"list": {
 		summary: "list app tokens (names and projects, never the tokens)",
-		usage: `Usage: byokd token list
+		usage: `Usage: byokd token list [--json]
 
 Example:
   byokd token list`,
-		run: daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-			toks, err := c.Tokens(ctx)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, t := range toks {
-				state := "active"
-				if t.Revoked {
-					state = "revoked"
+		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+			asJSON := jsonFlag(fs)
+			return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+				toks, err := c.Tokens(ctx)
+				if err != nil {
+					return err
 				}
-				rows = append(rows, []string{t.Name, firstOf(t.Project, "-"), t.Created.Local().Format("2006-01-02 15:04"), state})
-			}
-			table(e, "NAME\tPROJECT\tCREATED\tSTATE", rows)
-			return nil
-		}),
+				return emit(e, *asJSON, toks, printTokens)
+			})(ctx, e, fs, args)
+		},
 	},
 	"revoke": {
 		summary: "revoke an app token at once",
@@ -69,3 +63,19 @@ Example:
 		}),
 	},
 })
+
+func printTokens(e env, toks []control.Token) {
+	if len(toks) == 0 {
+		fmt.Fprintln(e.stdout, "no app tokens yet: create one with `byokd token create NAME`")
+		return
+	}
+	var rows [][]string
+	for _, t := range toks {
+		state := "active"
+		if t.Revoked {
+			state = "revoked"
+		}
+		rows = append(rows, []string{t.Name, firstOf(t.Project, "-"), t.Created.Local().Format("2006-01-02 15:04"), state})
+	}
+	table(e, "NAME\tPROJECT\tCREATED\tSTATE", rows)
+}

@@ -74,7 +74,7 @@ Example:
 }
 
 func setPaused(paused bool) runFunc {
-	return daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+	return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 		if err := c.SetPaused(ctx, paused); err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ Example:
 func openLogin(login func(*control.Client, context.Context) (control.Login, error)) runFunc {
 	return func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		printOnly := fs.Bool("print", false, "print the login link instead of opening a browser")
-		return daemonRun(anyArgs, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+		return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 			l, err := login(c, ctx)
 			if err != nil {
 				return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"sort"
@@ -27,7 +26,7 @@ Example:
   byokd usage --month 2026-10 --json`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		month := fs.String("month", "", "month as YYYY-MM (default: this month)")
-		asJSON := fs.Bool("json", false, "print a JSON array, one object per call")
+		asJSON := jsonFlag(fs)
 		from := time.Now()
 		check := func(*flag.FlagSet) error {
 			if *month != "" {
@@ -40,21 +39,12 @@ Example:
 			from = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.Local)
 			return nil
 		}
-		return daemonRun(anyArgs, "", check, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
+		return daemonRun(0, "", check, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
 			events, err := c.Usage(ctx, from, from.AddDate(0, 1, 0))
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if events == nil {
-					events = []byok.UsageEvent{}
-				}
-				return enc.Encode(events)
-			}
-			printSummary(e, from, events)
-			return nil
+			return emit(e, *asJSON, events, func(e env, events []byok.UsageEvent) { printSummary(e, from, events) })
 		})(ctx, e, fs, args)
 	},
 }
