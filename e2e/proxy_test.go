@@ -167,17 +167,39 @@ func TestE2E_CLIKeyLifecycle(t *testing.T) {
 	if _, errOut, code := m.cli("", "key", "rm", "openai", "work"); code == 0 || !strings.Contains(errOut, "no OpenAI key named") {
 		t.Errorf("removing a missing key: exit %d, %q", code, errOut)
 	}
-	env := m.mustCLI("", "env", "anthropic", "--token", "byok_x")
-	if !strings.Contains(env, "export ANTHROPIC_BASE_URL='http://"+m.proxy+"/anthropic'") || !strings.Contains(env, "export ANTHROPIC_API_KEY='byok_x'") {
+	tok := strings.TrimSpace(m.mustCLI("", "token", "create", "scripts"))
+	env := m.mustCLI("", "env", "anthropic", "--token", tok)
+	if !strings.Contains(env, "export ANTHROPIC_BASE_URL='http://"+m.proxy+"/anthropic'") || !strings.Contains(env, "export ANTHROPIC_API_KEY='"+tok+"'") || strings.Contains(env, "OPENAI") {
 		t.Errorf("env printed:\n%s", env)
 	}
-	out := m.mustCLI("", "exec", "--token", "byok_y", "--", "sh", "-c", "echo $OPENAI_BASE_URL $OPENAI_API_KEY")
-	if want := "http://" + m.proxy + "/openai/v1 byok_y\n"; out != want {
+	out := m.mustCLI("", "exec", "--token", tok, "--", "sh", "-c", "echo $OPENAI_BASE_URL $OPENAI_API_KEY")
+	if want := "http://" + m.proxy + "/openai/v1 " + tok + "\n"; out != want {
 		t.Errorf("exec saw %q, want %q", out, want)
 	}
-	if _, _, code := m.cli("", "exec", "--token", "t", "--", "sh", "-c", "exit 7"); code != 7 {
+	// On Linux byokd names the calling program, so no token is needed;
+	// --service exports one service only.
+	out = m.mustCLI("", "exec", "--service", "openai", "--", "sh", "-c", "echo $OPENAI_API_KEY ${ANTHROPIC_BASE_URL:-none}")
+	if f := strings.Fields(out); len(f) != 2 || f[0] == "" || f[1] != "none" {
+		t.Errorf("exec --service openai without a token saw %q", out)
+	}
+	if _, _, code := m.cli("", "exec", "--", "sh", "-c", "exit 7"); code != 7 {
 		t.Errorf("exec exit code %d, want the child's 7", code)
 	}
+	// A token the daemon does not know fails in byokd, not in the app.
+	for _, args := range [][]string{{"env", "--token", "byok_forged"}, {"exec", "--token", "byok_forged", "--", "sh", "-c", "echo ran"}} {
+		out, errOut, code := m.cli("", args...)
+		if code == 0 || strings.Contains(out, "ran") || strings.Contains(out, "export") || !strings.Contains(errOut, "invalid or revoked app token") {
+			t.Errorf("byokd %v: exit %d, stdout %q, stderr %q; want a refusal of the token", args, code, out, errOut)
+		}
+	}
+	if _, errOut, code := m.cli("", "exec", "--service", "gemini", "--", "true"); code == 0 || !strings.Contains(errOut, "unknown service") {
+		t.Errorf("exec --service gemini: exit %d, %q", code, errOut)
+	}
+	m.stop()
+	if out, errOut, code := m.cli("", "exec", "--", "sh", "-c", "echo ran"); code == 0 || strings.Contains(out, "ran") || !strings.Contains(errOut, "not running") {
+		t.Errorf("exec with the daemon stopped: exit %d, stdout %q, stderr %q; want it to say byokd is not running", code, out, errOut)
+	}
+	m.mustStart()
 	m.assertNoSecret(openaiKey)
 }
 

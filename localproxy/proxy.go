@@ -2,6 +2,7 @@ package localproxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -138,7 +139,26 @@ func (p *Proxy) app(w http.ResponseWriter, r *http.Request, svc byok.Service) (b
 //  6. the Planner's credentials, tried in order.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
 
+// WhoAmIPath answers, after the same gate as a call and sending nothing
+// upstream, whom a call from the asker would be attributed to (WhoAmI):
+// `byokd env` and `byokd exec` ask before they hand the proxy to an app,
+// so that a wrong token fails there, saying why, rather than in the app.
+const WhoAmIPath = "/byokd/whoami"
+
+// WhoAmI is the answer at WhoAmIPath.
+type WhoAmI struct {
+	App     string `json:"app"`
+	Project string `json:"project"`
+}
+
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == WhoAmIPath {
+		if app, ok := p.app(w, r, byok.OpenAI); ok {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(WhoAmI{App: app.Name, Project: app.Project})
+		}
+		return
+	}
 	svc, rest := splitService(r.URL.EscapedPath())
 	if svc == "" {
 		p.gate.Refuse(w, r, http.StatusNotFound, "unknown_route",

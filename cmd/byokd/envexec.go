@@ -6,13 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strings"
 
 	"byokd.dev/byok"
-	"byokd.dev/byok/control"
-	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/localproxy"
 )
 
 // sdkEnv returns the environment variables that point svc's SDKs at the
@@ -30,30 +31,69 @@ func sdkEnv(svc byok.Service, addr, token string) [][2]string {
 	return nil
 }
 
-// proxyAddr is the running daemon's proxy address, else the default.
-func proxyAddr(e env) string {
-	dir, err := home(e)
-	if err == nil {
-		if b, err := os.ReadFile(filepath.Join(dir, control.StateFile)); err == nil {
-			var st control.State
-			if json.Unmarshal(b, &st) == nil && st.Proxy != "" {
-				return st.Proxy
-			}
-		}
-	}
-	return daemon.DefaultListen
-}
+// localKey is the API key env and exec give apps where no app token is
+// needed: SDKs refuse to start without one, and the proxy, which names
+// the calling process instead, ignores it.
+const localKey = "byokd-local"
 
 func tokenFlag(fs *flag.FlagSet) *string {
-	return fs.String("token", "", "the app token (default $BYOKD_TOKEN), from byokd token create")
+	return fs.String("token", "", "the app token (default $BYOKD_TOKEN), from byokd token create; none is needed where byokd names the calling program (Linux)")
 }
 
-func tokenValue(e env, flagVal string) (string, error) {
-	t := firstOf(flagVal, e.getenv("BYOKD_TOKEN"))
-	if t == "" {
-		return "", errors.New("no app token: pass --token or set BYOKD_TOKEN (create one with `byokd token create NAME`)")
+// proxyFor checks what an app would meet: the daemon runs, its proxy
+// answers, and it takes the token (or, with none, calls from this user's
+// programs). It returns the proxy's address and the API key to give apps.
+func proxyFor(ctx context.Context, e env, token string) (addr, key string, err error) {
+	c, err := readClient(e)
+	if err != nil {
+		return "", "", err
 	}
-	return t, nil
+	st, err := c.Status(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if st.Paused {
+		fmt.Fprintln(e.stderr, "byokd: warning: the proxy is paused and refuses calls until `byokd resume`")
+	}
+	key = firstOf(token, localKey)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+st.Proxy+localproxy.WhoAmIPath, nil)
+	if err != nil {
+		return "", "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", "", fmt.Errorf("byokd runs, but its proxy at %s does not answer (%v): see `byokd logs`", st.Proxy, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return st.Proxy, key, nil
+	}
+	var refusal struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&refusal)
+	why := strings.TrimPrefix(byok.CleanText(refusal.Error.Message, 500), "byokd: ")
+	if token == "" && resp.StatusCode == http.StatusUnauthorized {
+		why = "apps need an app token here, as byokd cannot tell which program calls: create one with `byokd token create NAME` and pass it with --token or $BYOKD_TOKEN"
+	}
+	return "", "", fmt.Errorf("the proxy at %s refuses calls so made (%d): %s", st.Proxy, resp.StatusCode, firstOf(why, resp.Status))
+}
+
+// services parses a comma list of services; empty is all of them.
+func services(list string) ([]byok.Service, error) {
+	if list == "" {
+		return byok.Services(), nil
+	}
+	var out []byok.Service
+	for _, name := range strings.Split(list, ",") {
+		svc, err := byok.ParseService(strings.TrimSpace(name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, svc)
+	}
+	return out, nil
 }
 
 var envCmd = command{
@@ -61,82 +101,86 @@ var envCmd = command{
 	usage: `Usage: byokd env [SERVICE] [--token TOKEN]
 
 Prints shell export lines for the SDK environment variables of SERVICE
-(openai, anthropic, clickup; default all) so that apps use the proxy with
-your app token.
+(openai, anthropic, clickup; default all) so that apps use the proxy, after
+checking that the daemon runs and takes the token. Where byokd names the
+calling program (Linux) no token is needed.
 
 Example:
+  eval "$(byokd env openai)"
   eval "$(byokd env openai --token "$(byokd token create scripts)")"`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		tok := tokenFlag(fs)
-		if err := parse(fs, args); err != nil {
+		var svcs []byok.Service
+		check := func(fs *flag.FlagSet) (err error) {
+			if fs.NArg() > 1 {
+				return exactArgs(fs, 1, "at most one SERVICE")
+			}
+			svcs, err = services(fs.Arg(0))
 			return err
 		}
-		token, err := tokenValue(e, *tok)
-		if err != nil {
-			return err
-		}
-		svcs := byok.Services()
-		if fs.NArg() > 1 {
-			return errors.New("give at most one SERVICE")
-		}
-		if fs.NArg() == 1 {
-			svc, err := byok.ParseService(fs.Arg(0))
+		return runWith(home, anyArgs, "", check, func(ctx context.Context, e env, _ string, fs *flag.FlagSet) error {
+			addr, key, err := proxyFor(ctx, e, firstOf(*tok, e.getenv("BYOKD_TOKEN")))
 			if err != nil {
 				return err
 			}
-			svcs = []byok.Service{svc}
-		}
-		addr := proxyAddr(e)
-		for _, svc := range svcs {
-			for _, kv := range sdkEnv(svc, addr, token) {
-				fmt.Fprintf(e.stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+			for _, svc := range svcs {
+				for _, kv := range sdkEnv(svc, addr, key) {
+					fmt.Fprintf(e.stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+				}
 			}
-		}
-		return nil
+			return nil
+		})(ctx, e, fs, args)
 	},
 }
 
 var execCmd = command{
-	summary: "run a command with every SDK pointed at the proxy",
-	usage: `Usage: byokd exec [--token TOKEN] -- COMMAND [ARGS...]
+	summary: "run a command with the SDKs pointed at the proxy",
+	usage: `Usage: byokd exec [--service LIST] [--token TOKEN] -- COMMAND [ARGS...]
 
-Runs COMMAND with the OpenAI, Anthropic and ClickUp SDK environment
-variables set to use the proxy with your app token, and exits with its
-status.
+Checks that the daemon runs and takes the token, then runs COMMAND with the
+SDK environment variables of the services in LIST (openai, anthropic,
+clickup, comma-separated; default all) set to use the proxy, and exits with
+its status. Where byokd names the calling program (Linux) no token is
+needed.
 
 Example:
-  byokd exec --token "$TOKEN" -- python my_script.py`,
+  byokd exec -- python my_script.py
+  byokd exec --service openai --token "$TOKEN" -- python my_script.py`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		tok := tokenFlag(fs)
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			fs.Usage()
-			return errUsage
-		}
-		token, err := tokenValue(e, *tok)
-		if err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(ctx, fs.Arg(0), fs.Args()[1:]...)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
-		cmd.Env = os.Environ()
-		addr := proxyAddr(e)
-		for _, svc := range byok.Services() {
-			for _, kv := range sdkEnv(svc, addr, token) {
-				cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
+		only := fs.String("service", "", "only these services' variables: openai, anthropic or clickup, comma-separated")
+		var svcs []byok.Service
+		check := func(fs *flag.FlagSet) (err error) {
+			if fs.NArg() == 0 {
+				fs.Usage()
+				return errors.New("exec needs a COMMAND to run, after --")
 			}
+			svcs, err = services(*only)
+			return err
 		}
-		err = cmd.Run()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return exitError{code: ee.ExitCode()}
-		}
-		if err != nil {
-			return fmt.Errorf("run %s: %w", fs.Arg(0), err)
-		}
-		return nil
+		return runWith(home, anyArgs, "", check, func(ctx context.Context, e env, _ string, fs *flag.FlagSet) error {
+			addr, key, err := proxyFor(ctx, e, firstOf(*tok, e.getenv("BYOKD_TOKEN")))
+			if err != nil {
+				return err
+			}
+			cmd := exec.CommandContext(ctx, fs.Arg(0), fs.Args()[1:]...)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
+			cmd.Env = os.Environ()
+			for _, svc := range svcs {
+				for _, kv := range sdkEnv(svc, addr, key) {
+					cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
+				}
+			}
+			err = cmd.Run()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return exitError{code: ee.ExitCode()}
+			}
+			if err != nil {
+				return fmt.Errorf("run %s: %w", fs.Arg(0), err)
+			}
+			return nil
+		})(ctx, e, fs, args)
 	},
 }
 
