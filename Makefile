@@ -1,7 +1,10 @@
 # byokd build and release. `make dist` builds every artifact into dist/:
 # .deb and .rpm for linux amd64 and arm64, a Windows amd64 zip, tray-less
 # macOS archives, icons and SHA256SUMS. See packaging/.
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# A tag's build is its version; others count commits since it (or since
+# the first commit), so every build's package sorts after the one before.
+VERSION ?= $(shell git describe --tags --long --dirty 2>/dev/null || \
+	{ n=$$(git rev-list --count HEAD 2>/dev/null) && echo "v0.0.0-$$n-g$$(git rev-parse --short HEAD)"; } || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)

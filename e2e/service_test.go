@@ -239,11 +239,23 @@ func TestE2E_DebPackage(t *testing.T) {
 		}
 		return string(out)
 	}
-	dpkg("-i", deb("v9.9.0"))
+	first := deb("v9.9.0")
+	// lintian is Debian's own judge of a package: no error or warning.
+	if out, err := exec.Command("lintian", "--fail-on", "error,warning", "--tag-display-limit", "0", first).CombinedOutput(); err != nil {
+		t.Errorf("lintian %s: %v\n%s", filepath.Base(first), err, out)
+	}
+	if out, err := exec.Command("dpkg", "-i", first).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg -i: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "systemctl --user start byokd") && !strings.Contains(string(out), "byokd run") {
+		t.Errorf("dpkg -i does not say what to run next:\n%s", out)
+	}
+	if page, err := exec.Command("man", "--warnings", "-P", "cat", "byokd").CombinedOutput(); err != nil || !strings.Contains(string(page), "byokd key add") || !strings.Contains(string(page), "BYOKD_HOME") {
+		t.Errorf("man byokd: %v\n%.2000s", err, page)
+	}
 	if v := version(); !strings.HasPrefix(v, "byokd v9.9.0 (commit testcommit, built 2026-01-02T03:04:05Z") {
 		t.Errorf("%s version printed %q, want the stamped version", binPath, v)
 	}
-	wantFiles := []string{binPath, unitPath, autostartPath,
+	wantFiles := []string{binPath, unitPath, autostartPath, "/usr/share/man/man1/byokd.1.gz", "/usr/share/doc/byokd/copyright", "/usr/share/doc/byokd/changelog.gz",
 		"/usr/share/icons/hicolor/16x16/apps/byokd.png", "/usr/share/icons/hicolor/256x256/apps/byokd.png", "/usr/share/icons/hicolor/512x512/apps/byokd.png"}
 	listed, _ := exec.Command("dpkg", "-L", "byokd").Output()
 	for _, f := range wantFiles {
@@ -269,8 +281,19 @@ func TestE2E_DebPackage(t *testing.T) {
 		t.Errorf("postinstall did not enable the user unit: %v", err)
 	}
 
-	// An upgrade replaces the files and keeps the unit enabled.
-	dpkg("-i", deb("v9.9.1"))
+	// An upgrade replaces the files and keeps the unit enabled, and an
+	// admin's change to the autostart entry (a conffile).
+	edited, _ := os.ReadFile(autostartPath)
+	edited = append(edited, []byte("X-Admin-Edited=true\n")...)
+	if err := os.WriteFile(autostartPath, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("dpkg", "--force-confold", "-i", deb("v9.9.1")).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg -i the upgrade: %v\n%s", err, out)
+	}
+	if d, _ := os.ReadFile(autostartPath); !strings.Contains(string(d), "X-Admin-Edited=true") {
+		t.Errorf("the upgrade overwrote the admin's autostart entry:\n%s", d)
+	}
 	if v := version(); !strings.HasPrefix(v, "byokd v9.9.1 ") {
 		t.Errorf("after upgrade %s version printed %q, want v9.9.1", binPath, v)
 	}
@@ -281,11 +304,20 @@ func TestE2E_DebPackage(t *testing.T) {
 		t.Errorf("upgrade disabled the user unit: %v", err)
 	}
 
+	// Removal leaves only the conffile, which TryExec keeps from running
+	// without byokd; purging removes it too.
 	dpkg("-r", "byokd")
 	for _, f := range append(wantFiles, globalLink) {
-		if _, err := os.Lstat(f); !errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Lstat(f); f != autostartPath && !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still there after dpkg -r (%v)", f, err)
 		}
+	}
+	if d, _ := os.ReadFile(autostartPath); !strings.Contains(string(d), "\nTryExec=byokd\n") {
+		t.Errorf("the autostart entry left after removal would run without byokd:\n%s", d)
+	}
+	dpkg("--purge", "byokd")
+	if _, err := os.Lstat(autostartPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there after dpkg --purge (%v)", autostartPath, err)
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 )
 
@@ -54,13 +56,46 @@ func BuildCmd(ctx context.Context, root string, t Target, s Stamp, out string) *
 	return cmd
 }
 
-var semverish = regexp.MustCompile(`^v?(\d+\.\d+\.\d+.*)$`)
-
-// PackageVersion turns a git-describe version (v1.2.0, v1.2.0-3-gabc) into
-// one deb and rpm accept; anything else (dev) becomes 0.0.0~dev.
-func PackageVersion(v string) string {
-	if m := semverish.FindStringSubmatch(v); m != nil {
-		return m[1]
+// Manual is byokd(1) of the byokd built from root with stamp s: it
+// builds byokd for this machine and asks it (`byokd man`), as the page is
+// made from the command tree.
+func Manual(ctx context.Context, root string, s Stamp) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "byokd-man-")
+	if err != nil {
+		return nil, err
 	}
-	return "0.0.0~" + regexp.MustCompile(`[^A-Za-z0-9.+]`).ReplaceAllString(v, ".")
+	defer os.RemoveAll(dir)
+	exe := filepath.Join(dir, "byokd")
+	build := BuildCmd(ctx, root, Target{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Tags: []string{"notray"}}, s, exe)
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build byokd for its manual page: %w\n%s", err, out)
+	}
+	page, err := exec.CommandContext(ctx, exe, "man").Output()
+	if err != nil {
+		return nil, fmt.Errorf("byokd man: %w", err)
+	}
+	return page, nil
+}
+
+var describe = regexp.MustCompile(`^v?(\d+\.\d+\.\d+)(?:-(\d+)-g([0-9a-f]+))?(-dirty)?$`)
+
+// PackageVersion turns what `git describe --tags --long --dirty` prints
+// (v1.2.0-0-gabc1234 for a release, v1.2.0-3-gdef5678 three commits
+// after it) into a version deb and rpm sort in commit order: 1.2.0, then
+// 1.2.0+3.gdef5678. The Makefile describes an untagged tree as
+// v0.0.0-COMMITS-gHASH, so untagged builds sort by commit count too.
+// Anything else (dev) becomes 0.0.0~dev, before every real build.
+func PackageVersion(v string) string {
+	m := describe.FindStringSubmatch(v)
+	if m == nil {
+		return "0.0.0~" + regexp.MustCompile(`[^A-Za-z0-9.+]`).ReplaceAllString(v, ".")
+	}
+	out, sep := m[1], "+"
+	if m[2] != "" && m[2] != "0" {
+		out, sep = out+"+"+m[2]+".g"+m[3], "."
+	}
+	if m[4] != "" {
+		out += sep + "dirty"
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package packaging
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -51,13 +52,31 @@ func TestPackageVersion(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"v1.2.0", "1.2.0"},
 		{"1.2.0", "1.2.0"},
-		{"v1.2.0-3-gabc1234", "1.2.0-3-gabc1234"},
-		{"v1.2.0-3-gabc1234-dirty", "1.2.0-3-gabc1234-dirty"},
+		{"v1.2.0-0-gabc1234", "1.2.0"},
+		{"v1.2.0-3-gabc1234", "1.2.0+3.gabc1234"},
+		{"v1.2.0-3-gabc1234-dirty", "1.2.0+3.gabc1234.dirty"},
+		{"v1.2.0-0-gabc1234-dirty", "1.2.0+dirty"},
 		{"dev", "0.0.0~dev"},
 		{"abc1234-dirty", "0.0.0~abc1234.dirty"},
 	} {
 		if got := PackageVersion(c.in); got != c.want {
 			t.Errorf("PackageVersion(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestPackageVersion_SortsInCommitOrder asks dpkg itself: each build sorts
+// after the one before it, across a release and its tag.
+func TestPackageVersion_SortsInCommitOrder(t *testing.T) {
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		t.Fatal("dpkg is not installed: run scripts/setup")
+	}
+	order := []string{"dev", "v0.0.0-1-g1111111", "v0.0.0-2-g0000000", "v0.0.0-10-gfff0000", "v0.1.0-0-gaaaaaaa",
+		"v0.1.0-1-gbbbbbbb", "v0.1.0-9-gccccccc", "v0.1.0-11-gddddddd", "v0.2.0-0-geeeeeee", "v1.0.0-0-g0000001", "v1.0.0-1-g0000002"}
+	for i := 1; i < len(order); i++ {
+		a, b := PackageVersion(order[i-1]), PackageVersion(order[i])
+		if err := exec.Command("dpkg", "--compare-versions", a, "lt", b).Run(); err != nil {
+			t.Errorf("dpkg sorts %s (%s) not before %s (%s)", a, order[i-1], b, order[i])
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package packaging
 
 import (
+	"bytes"
+	"compress/gzip"
 	"embed"
 	"fmt"
 	"os"
@@ -34,7 +36,21 @@ type LinuxPackage struct {
 	Binary  string // the linux/Arch byokd binary
 	Icons   IconFiles
 	MTime   time.Time // every file's time, for reproducible packages
+	Manual  []byte    // byokd(1) in roff, from `byokd man`
 }
+
+// Description is the packages' synopsis and, after the first line, their
+// long description.
+const Description = `per-user proxy that pays AI API calls with your own keys
+byokd keeps each member's OpenAI, Anthropic and ClickUp keys in the OS
+keychain and runs a proxy on 127.0.0.1:8787 that apps and SDKs point their
+base URL at. It signs every call with the member's own key, so the member's
+own account pays, and records each call's tokens and cost in a local
+SQLite ledger, with monthly budgets. With a team hub, calls can fall back
+to the team's shared keys, which never leave the hub.
+.
+The package installs a systemd user unit, enabled for every user (except
+root and system accounts) at login, and a tray icon for desktops.`
 
 // BuildLinuxPackage writes p into dir and returns the package's path. The
 // package holds the binary, the systemd user unit (enabled for every user
@@ -55,7 +71,7 @@ func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 		return "", err
 	}
 	scripts := map[string]string{}
-	for _, name := range []string{"byokd-tray.desktop", "postinstall.sh", "preremove.sh", "postremove.sh"} {
+	for _, name := range []string{"byokd-tray.desktop", "postinstall.sh", "preremove.sh", "postremove.sh", "copyright", "lintian-overrides"} {
 		b, err := linuxFiles.ReadFile("linux/" + name)
 		if err != nil {
 			return "", err
@@ -67,10 +83,26 @@ func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 	file := func(src, dst string, mode os.FileMode) *files.Content {
 		return &files.Content{Source: src, Destination: dst, FileInfo: &files.ContentFileInfo{Mode: mode, MTime: p.MTime}}
 	}
+	manual, err := put("byokd.1.gz", gzipped(p.Manual))
+	if err != nil {
+		return "", err
+	}
+	changelog, err := put("changelog.gz", gzipped([]byte(debianChangelog(p.Version, p.MTime))))
+	if err != nil {
+		return "", err
+	}
+	autostart := file(scripts["byokd-tray.desktop"], AutostartPath, 0o644)
+	autostart.Type = files.TypeConfig // in /etc: the admin's to change, and dpkg keeps the change
 	contents := files.Contents{
 		file(p.Binary, BinPath, 0o755),
 		file(unit, UnitPath, 0o644),
-		file(scripts["byokd-tray.desktop"], AutostartPath, 0o644),
+		autostart,
+		file(manual, "/usr/share/man/man1/byokd.1.gz", 0o644),
+		file(scripts["copyright"], "/usr/share/doc/byokd/copyright", 0o644),
+		file(changelog, "/usr/share/doc/byokd/changelog.gz", 0o644),
+	}
+	if p.Format == "deb" {
+		contents = append(contents, file(scripts["lintian-overrides"], "/usr/share/lintian/overrides/byokd", 0o644))
 	}
 	for n, png := range p.Icons.Hicolor {
 		contents = append(contents, file(png, fmt.Sprintf("%s/%dx%d/apps/byokd.png", IconDir, n, n), 0o644))
@@ -83,7 +115,7 @@ func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 		Section:     "net",
 		Priority:    "optional",
 		Maintainer:  "byokd team <team@byokd.dev>",
-		Description: "Bring your own API keys: a per-user local proxy that signs OpenAI, Anthropic and ClickUp calls with your own keys and meters their cost.",
+		Description: Description,
 		Homepage:    "https://byokd.dev",
 		License:     "Proprietary",
 		MTime:       p.MTime,
@@ -94,7 +126,11 @@ func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 				PreRemove:   scripts["preremove.sh"],
 				PostRemove:  scripts["postremove.sh"],
 			},
-			Recommends: []string{"gnome-keyring"},
+			// A Secret Service and a session bus: a desktop has both. A
+			// keyring is only suggested, as gnome-keyring would bring GTK
+			// onto a minimal system, where BYOKD_KEYSTORE=file serves.
+			Recommends: []string{"dbus-user-session | dbus-x11"},
+			Suggests:   []string{"gnome-keyring | keepassxc"},
 		},
 	})
 	var pkgr nfpm.Packager
@@ -119,4 +155,21 @@ func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 		return "", fmt.Errorf("build %s for %s: %w", p.Format, p.Arch, err)
 	}
 	return out, f.Close()
+}
+
+// gzipped is b compressed as Debian wants: the best compression, and no
+// name or time in the header, so the same input makes the same package.
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// debianChangelog is the package's changelog: one entry for its version,
+// as byokd's release notes are kept with the releases.
+func debianChangelog(version string, at time.Time) string {
+	return fmt.Sprintf("byokd (%s) unstable; urgency=medium\n\n  * Release %s; see the release notes at https://byokd.dev.\n\n -- byokd team <team@byokd.dev>  %s\n",
+		version, version, at.UTC().Format(time.RFC1123Z))
 }

@@ -69,6 +69,7 @@ func commands() map[string]command {
 		"resume":     resumeCmd,
 		"doctor":     doctorCmd,
 		"completion": completionCommand(),
+		"man":        manCommand(),
 	}
 }
 

@@ -11,9 +11,13 @@ case "$1" in
 configure) [ -n "$2" ] && upgrade=1 ;;
 2) upgrade=1 ;;
 esac
-command -v systemctl >/dev/null 2>&1 || exit 0
+if ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then
+	[ -n "$upgrade" ] || echo "byokd: installed. Without systemd it does not start by itself: run \`byokd run\` as your user."
+	command -v systemctl >/dev/null 2>&1 && systemctl --global enable byokd.service >/dev/null 2>&1 || true
+	exit 0
+fi
 systemctl --global enable byokd.service >/dev/null 2>&1 || true
-[ -d /run/systemd/system ] || exit 0
+[ -n "$upgrade" ] || echo "byokd: installed; it starts at each user's next login. To start it now, run as your user: systemctl --user start byokd"
 for dir in /run/user/*/; do
 	uid=$(basename "$dir")
 	[ -S "${dir}systemd/private" ] || continue

@@ -84,6 +84,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	pv := packaging.PackageVersion(o.stamp.Version)
+	var manual []byte
+	if slices.ContainsFunc(packaging.Targets(), func(t packaging.Target) bool {
+		return t.GOOS == "linux" && (len(o.only) == 0 || slices.Contains(o.only, t.String()))
+	}) {
+		if manual, err = packaging.Manual(ctx, root, o.stamp); err != nil {
+			return err
+		}
+	}
 	var made []string
 	for _, t := range packaging.Targets() {
 		if len(o.only) > 0 && !slices.Contains(o.only, t.String()) {
@@ -104,7 +112,7 @@ func run(ctx context.Context, o options) error {
 		case "linux":
 			for _, f := range o.formats {
 				p, err := packaging.BuildLinuxPackage(packaging.LinuxPackage{
-					Format: f, Arch: t.GOARCH, Version: pv, Binary: exe, Icons: icons, MTime: mtime,
+					Format: f, Arch: t.GOARCH, Version: pv, Binary: exe, Icons: icons, MTime: mtime, Manual: manual,
 				}, o.out)
 				if err != nil {
 					return err
