@@ -78,6 +78,16 @@ func managerRunning(ctx context.Context) bool {
 
 const noManagerNote = "systemd's user manager is not running in this session: byokd starts at your next login under systemd (or run `byokd run` now)"
 
+// packageUnit is the unit the .deb and .rpm install. Each user enables it
+// in their own unit folder (the package's byokd-enable.service does, at
+// their first login), so each user can disable it for good.
+const packageUnit = "/usr/lib/systemd/user/" + ServiceName + ".service"
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
 func (s *systemdUser) wantsLink() string {
 	return filepath.Join(filepath.Dir(s.unit), "default.target.wants", ServiceName+".service")
 }
@@ -120,10 +130,18 @@ func (s *systemdUser) enabled() bool {
 }
 
 func (s *systemdUser) uninstall(ctx context.Context) error {
-	if _, err := os.Stat(s.unit); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	running := managerRunning(ctx)
+	if !exists(s.unit) {
+		// The package's unit: disabling it for this user sticks, as it
+		// is only ever enabled in this user's folder.
+		if !exists(packageUnit) || !exists(s.wantsLink()) {
+			return nil
+		}
+		if running {
+			return wrapCtl("disable --now", exec.CommandContext(ctx, "systemctl", "--user", "disable", "--now", ServiceName+".service").Run())
+		}
+		return os.Remove(s.wantsLink())
+	}
 	if running {
 		_ = s.svc.Stop()
 	}
@@ -143,10 +161,8 @@ func (s *systemdUser) needManager(ctx context.Context) error {
 	if !managerRunning(ctx) {
 		return errors.New("systemd's user manager is not running in this session, so the service cannot be controlled from here: run `byokd run` in the foreground instead")
 	}
-	if _, err := os.Stat(s.unit); err != nil {
-		if _, err := os.Stat("/usr/lib/systemd/user/" + ServiceName + ".service"); err != nil {
-			return errors.New("byokd is not installed as a service: run `byokd service install`")
-		}
+	if !exists(s.unit) && !exists(packageUnit) {
+		return errors.New("byokd is not installed as a service: run `byokd service install`")
 	}
 	return nil
 }
@@ -181,10 +197,10 @@ func wrapCtl(action string, err error) error {
 
 func (s *systemdUser) status(ctx context.Context) (ServiceStatus, error) {
 	st := ServiceStatus{Manager: "systemd --user", Path: s.unit, Installed: s.enabled()}
-	if !st.Installed {
-		if _, err := os.Stat("/usr/lib/systemd/user/" + ServiceName + ".service"); err == nil {
-			st.Path = "/usr/lib/systemd/user/" + ServiceName + ".service"
-			st.Note = "the package's unit is present; enable it with `systemctl --user enable --now byokd` or `byokd service install`"
+	if !exists(s.unit) && exists(packageUnit) {
+		st.Path, st.Installed = packageUnit, exists(s.wantsLink())
+		if !st.Installed {
+			st.Note = "the package's unit is not enabled for you; enable it with `systemctl --user enable --now byokd` or `byokd service install`"
 		}
 	}
 	if !managerRunning(ctx) {

@@ -198,32 +198,7 @@ func TestE2E_DebPackage(t *testing.T) {
 	if out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", "byokd").CombinedOutput(); err == nil && strings.Contains(string(out), "installed") {
 		t.Fatal("a byokd package is already installed on this machine; remove it (dpkg -r byokd) before this test")
 	}
-	// The packaging tool itself, built without the race detector:
-	// compressing the package is slow under it.
-	dir := t.TempDir()
-	dist := filepath.Join(dir, "dist")
-	goEnv := append(os.Environ(), goCacheEnv()...)
-	build := exec.Command("go", "build", "-o", dist, "byokd.dev/byok/packaging/cmd/dist")
-	build.Env = goEnv
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build packaging/cmd/dist: %v\n%s", err, out)
-	}
-	// deb builds the package of version with `make dist`'s tool.
-	deb := func(version string) string {
-		t.Helper()
-		out := filepath.Join(dir, version)
-		cmd := exec.Command(dist, "-only", "linux/"+runtime.GOARCH, "-formats", "deb", "-version", version, "-commit", "testcommit", "-date", "2026-01-02T03:04:05Z", "-out", out)
-		cmd.Dir = ".."
-		cmd.Env = goEnv
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("dist %s: %v\n%s", version, err, b)
-		}
-		debs, _ := filepath.Glob(filepath.Join(out, "*.deb"))
-		if len(debs) != 1 {
-			t.Fatalf("dist %s made %v, want one .deb", version, debs)
-		}
-		return debs[0]
-	}
+	deb := debBuilder(t)
 	dpkg := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("dpkg", args...).CombinedOutput(); err != nil {
@@ -255,7 +230,7 @@ func TestE2E_DebPackage(t *testing.T) {
 	if v := version(); !strings.HasPrefix(v, "byokd v9.9.0 (commit testcommit, built 2026-01-02T03:04:05Z") {
 		t.Errorf("%s version printed %q, want the stamped version", binPath, v)
 	}
-	wantFiles := []string{binPath, unitPath, autostartPath, "/usr/share/man/man1/byokd.1.gz", "/usr/share/doc/byokd/copyright", "/usr/share/doc/byokd/changelog.gz",
+	wantFiles := []string{binPath, unitPath, autostartPath, "/usr/lib/systemd/user/byokd-enable.service", "/usr/share/man/man1/byokd.1.gz", "/usr/share/doc/byokd/copyright", "/usr/share/doc/byokd/changelog.gz",
 		"/usr/share/icons/hicolor/16x16/apps/byokd.png", "/usr/share/icons/hicolor/256x256/apps/byokd.png", "/usr/share/icons/hicolor/512x512/apps/byokd.png"}
 	listed, _ := exec.Command("dpkg", "-L", "byokd").Output()
 	for _, f := range wantFiles {
@@ -275,10 +250,11 @@ func TestE2E_DebPackage(t *testing.T) {
 	if d, _ := os.ReadFile(autostartPath); !strings.Contains(string(d), "\nExec=byokd tray\n") {
 		t.Errorf("autostart entry does not run `byokd tray`:\n%s", d)
 	}
-	// postinstall enabled the unit for every user's login.
-	globalLink := "/etc/systemd/user/default.target.wants/byokd.service"
+	// postinstall enabled the enabler for every user's login; the unit
+	// itself is enabled in each user's folder (TestE2E_PackageInBootedDebian).
+	globalLink := "/etc/systemd/user/default.target.wants/byokd-enable.service"
 	if _, err := os.Lstat(globalLink); err != nil {
-		t.Errorf("postinstall did not enable the user unit: %v", err)
+		t.Errorf("postinstall did not enable byokd-enable.service: %v", err)
 	}
 
 	// An upgrade replaces the files and keeps the unit enabled, and an
@@ -318,6 +294,36 @@ func TestE2E_DebPackage(t *testing.T) {
 	dpkg("--purge", "byokd")
 	if _, err := os.Lstat(autostartPath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s still there after dpkg --purge (%v)", autostartPath, err)
+	}
+}
+
+// debBuilder returns a function that builds the .deb of a version with
+// `make dist`'s tool, the tool itself built without the race detector:
+// compressing the package is slow under it.
+func debBuilder(t *testing.T) func(version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	dist := filepath.Join(dir, "dist")
+	goEnv := append(os.Environ(), goCacheEnv()...)
+	build := exec.Command("go", "build", "-o", dist, "byokd.dev/byok/packaging/cmd/dist")
+	build.Env = goEnv
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build packaging/cmd/dist: %v\n%s", err, out)
+	}
+	return func(version string) string {
+		t.Helper()
+		out := filepath.Join(dir, version)
+		cmd := exec.Command(dist, "-only", "linux/"+runtime.GOARCH, "-formats", "deb", "-version", version, "-commit", "testcommit", "-date", "2026-01-02T03:04:05Z", "-out", out)
+		cmd.Dir = ".."
+		cmd.Env = goEnv
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("dist %s: %v\n%s", version, err, b)
+		}
+		debs, _ := filepath.Glob(filepath.Join(out, "*.deb"))
+		if len(debs) != 1 {
+			t.Fatalf("dist %s made %v, want one .deb", version, debs)
+		}
+		return debs[0]
 	}
 }
 

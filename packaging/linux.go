@@ -24,6 +24,7 @@ var linuxFiles embed.FS
 const (
 	BinPath       = "/usr/bin/byokd"
 	UnitPath      = "/usr/lib/systemd/user/byokd.service"
+	EnablerPath   = "/usr/lib/systemd/user/byokd-enable.service"
 	AutostartPath = "/etc/xdg/autostart/byokd-tray.desktop"
 	IconDir       = "/usr/share/icons/hicolor"
 )
@@ -49,12 +50,14 @@ own account pays, and records each call's tokens and cost in a local
 SQLite ledger, with monthly budgets. With a team hub, calls can fall back
 to the team's shared keys, which never leave the hub.
 .
-The package installs a systemd user unit, enabled for every user (except
-root and system accounts) at login, and a tray icon for desktops.`
+The package installs a systemd user unit, enabled for each user (except
+root and system accounts) at their first login, which each user can
+disable, and a tray icon for desktops.`
 
 // BuildLinuxPackage writes p into dir and returns the package's path. The
-// package holds the binary, the systemd user unit (enabled for every user
-// at login by the postinstall script), the tray's XDG autostart entry and
+// package holds the binary, the systemd user unit and byokd-enable.service
+// (which enables it in each user's own unit folder at their first login,
+// so that each user can turn it off), the tray's XDG autostart entry and
 // the hicolor icons.
 func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 	work, err := os.MkdirTemp("", "byokd-pkg-")
@@ -71,7 +74,7 @@ func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 		return "", err
 	}
 	scripts := map[string]string{}
-	for _, name := range []string{"byokd-tray.desktop", "postinstall.sh", "preremove.sh", "postremove.sh", "copyright", "lintian-overrides"} {
+	for _, name := range []string{"byokd-tray.desktop", "postinstall.sh", "preremove.sh", "postremove.sh", "copyright", "lintian-overrides", "byokd-enable.service"} {
 		b, err := linuxFiles.ReadFile("linux/" + name)
 		if err != nil {
 			return "", err
@@ -96,6 +99,7 @@ func BuildLinuxPackage(p LinuxPackage, dir string) (string, error) {
 	contents := files.Contents{
 		file(p.Binary, BinPath, 0o755),
 		file(unit, UnitPath, 0o644),
+		file(scripts["byokd-enable.service"], EnablerPath, 0o644),
 		autostart,
 		file(manual, "/usr/share/man/man1/byokd.1.gz", 0o644),
 		file(scripts["copyright"], "/usr/share/doc/byokd/copyright", 0o644),

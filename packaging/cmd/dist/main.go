@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "dist", "output folder")
 	only := flag.String("only", "", "comma-separated targets such as linux/amd64 (default all)")
 	formats := flag.String("formats", "deb,rpm", "Linux package formats")
+	flag.StringVar(&o.signer, "sign", "", "sign SHA256SUMS (SHA256SUMS.asc) with this GnuPG key: its fingerprint or e-mail")
 	flag.Parse()
 	if o.stamp.Date == "" {
 		o.stamp.Date = time.Now().UTC().Format(time.RFC3339)
@@ -49,6 +51,7 @@ func main() {
 type options struct {
 	stamp         packaging.Stamp
 	out           string
+	signer        string // the GnuPG key that signs SHA256SUMS; none: unsigned
 	only, formats []string
 }
 
@@ -143,7 +146,24 @@ func run(ctx context.Context, o options) error {
 			made = append(made, p)
 		}
 	}
-	return writeSums(o.out, made)
+	if err := writeSums(o.out, made); err != nil {
+		return err
+	}
+	if o.signer == "" {
+		return nil
+	}
+	return sign(ctx, o.signer, filepath.Join(o.out, "SHA256SUMS"))
+}
+
+// sign writes sums.asc, an armored detached signature of sums by the
+// GnuPG key signer, which `gpg --verify SHA256SUMS.asc SHA256SUMS` checks.
+func sign(ctx context.Context, signer, sums string) error {
+	cmd := exec.CommandContext(ctx, "gpg", "--batch", "--yes", "--local-user", signer, "--armor", "--detach-sign", "--output", sums+".asc", sums)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("sign %s with %s: %w\n%s", filepath.Base(sums), signer, err, out)
+	}
+	fmt.Println(sums + ".asc")
+	return nil
 }
 
 func writeSums(dir string, paths []string) error {
