@@ -7,6 +7,7 @@ VERSION ?= $(shell git describe --tags --long --dirty 2>/dev/null || \
 	{ n=$$(git rev-list --count HEAD 2>/dev/null) && echo "v0.0.0-$$n-g$$(git rev-parse --short HEAD)"; } || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+SIGN    ?=  # a GnuPG key to sign SHA256SUMS with; empty: unsigned
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
 .PHONY: build dist icons test clean
@@ -16,7 +17,7 @@ build:
 
 dist:
 	rm -rf dist
-	go run ./packaging/cmd/dist -version "$(VERSION)" -commit "$(COMMIT)" -date "$(DATE)" -out dist
+	go run ./packaging/cmd/dist -version "$(VERSION)" -commit "$(COMMIT)" -date "$(DATE)" -sign "$(SIGN)" -out dist
 
 # Redraws the source icon packaging/icon/byokd.png.
 icons:

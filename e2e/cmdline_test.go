@@ -205,3 +205,35 @@ func TestE2E_CLIHabits(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_SetupFirstRun drives `byokd setup` as a script would, one answer
+// per line: the key is added and tested, the preference set, and the last
+// step checks that this user's programs reach the proxy.
+func TestE2E_SetupFirstRun(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	m := newMember(t, fake.URL)
+	m.mustStart()
+	const secret = "sk-setup-first-run-0123456789"
+	out := m.mustCLI(secret+"\n\n\n\n", "setup")
+	for _, want := range []string{
+		`OpenAI key "personal" (…6789) added and works`,
+		"OpenAI: your key pays",
+		"Anthropic: no key",
+		"byokd answers at http://" + m.proxy,
+		"need no app token",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup did not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, secret) || strings.Contains(m.output.String(), secret) {
+		t.Error("setup shows the key's secret")
+	}
+	if list := m.mustCLI("", "key", "list"); !strings.Contains(list, "personal") || !strings.Contains(list, "openai") {
+		t.Errorf("after setup, key list:\n%s", list)
+	}
+	// Run again, setup shows what is done and asks nothing of it.
+	if again := m.mustCLI("", "setup"); !strings.Contains(again, "✓ OpenAI: a key is already added") {
+		t.Errorf("setup a second time:\n%s", again)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -24,6 +25,28 @@ var (
 	commit  = "none"
 	date    = "unknown"
 )
+
+// A binary built without the stamp (`go install ./cmd/byokd` in a clone)
+// still says which commit it is: Go records it in the build info.
+func init() {
+	if commit != "none" {
+		return
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value[:min(len(s.Value), 12)]
+		case "vcs.modified":
+			if s.Value == "true" {
+				commit += "-dirty"
+			}
+		}
+	}
+}
 
 // env is the process's outside world, injected so commands can be tested.
 type env struct {
@@ -70,6 +93,7 @@ func commands() map[string]command {
 		"doctor":     doctorCmd,
 		"completion": completionCommand(),
 		"man":        manCommand(),
+		"setup":      setupCmd,
 	}
 }
 
