@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,5 +236,38 @@ func TestE2E_SetupFirstRun(t *testing.T) {
 	// Run again, setup shows what is done and asks nothing of it.
 	if again := m.mustCLI("", "setup"); !strings.Contains(again, "✓ OpenAI: a key is already added") {
 		t.Errorf("setup a second time:\n%s", again)
+	}
+}
+
+// goWords are the decoder's phrases (json: cannot unmarshal … into Go
+// struct field … of type int64).
+var goWords = regexp.MustCompile(`(^|[\s(])json: |Go struct|of type `)
+
+// TestE2E_ConfigErrorsNameFileAndField: a broken config.json is reported
+// by file, line and field, in the file's words rather than Go's.
+func TestE2E_ConfigErrorsNameFileAndField(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	for _, c := range []struct{ config, want string }{
+		{"{\n  \"listen\": \"127.0.0.1:0\",\n}\n", "not valid JSON at line 3, column 1"},
+		{`{"max_body_mib": "64"}`, `field "max_body_mib" at line 1: give a number, not a string`},
+		{`{"listn": "127.0.0.1:0"}`, `unknown field "listn"; the fields are listen,`},
+		{`{"approval_timeout": "soon"}`, `field "approval_timeout" is "soon": give a duration such as 60s`},
+		{``, "the file is empty or cut short"},
+	} {
+		m := newMember(t, fake.URL)
+		if err := os.MkdirAll(m.home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(m.home, "config.json")
+		if err := os.WriteFile(path, []byte(c.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, errOut, code := m.cli("", "run", "--listen", "127.0.0.1:0", "--no-tray")
+		if code == 0 || !strings.Contains(errOut, c.want) || !strings.Contains(errOut, path) {
+			t.Errorf("config %q: exit %d, %q; want it to name %s and say %q", c.config, code, errOut, path, c.want)
+		}
+		if goWords.MatchString(errOut) {
+			t.Errorf("config %q: Go's words reach the member: %q", c.config, errOut)
+		}
 	}
 }

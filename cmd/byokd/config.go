@@ -61,9 +61,56 @@ func loadFileConfig(dir string) (fileConfig, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("config file %s: %w", filepath.Join(dir, ConfigFile), err)
+		return c, fmt.Errorf("config file %s: %s", filepath.Join(dir, ConfigFile), configProblem(b, err))
 	}
 	return c, nil
+}
+
+// configProblem says what is wrong in config.json in the words of the
+// file (line, column, field), not of Go's decoder.
+func configProblem(b []byte, err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		line, col := position(b, syn.Offset-1) // Offset is just past the wrong byte
+		return fmt.Sprintf("not valid JSON at line %d, column %d (%s)", line, col, strings.TrimPrefix(syn.Error(), "invalid character "))
+	case errors.As(err, &typ):
+		line, _ := position(b, typ.Offset)
+		return fmt.Sprintf("field %q at line %d: give a %s, not a %s", typ.Field, line, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Sprintf("unknown field %s; the fields are listen, upstreams, max_body_mib, keystore, log_level and approval_timeout",
+			strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the file is empty or cut short: it must hold one JSON object, such as {\"log_level\": \"debug\"}"
+	}
+	return err.Error()
+}
+
+// position is the line and column of byte offset off in b.
+func position(b []byte, off int64) (line, col int) {
+	line, col = 1, 1
+	for _, c := range b[:min(int(off), len(b))] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// jsonKind names a Go kind as JSON does.
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "number"
+	case k == "map", k == "struct":
+		return "JSON object"
+	case k == "bool":
+		return "true or false"
+	}
+	return k
 }
 
 // daemonConfig builds the daemon's config from the file, the environment
@@ -88,7 +135,7 @@ func daemonConfig(e env, dir, listen string, logOut io.Writer) (daemon.Config, e
 	}
 	if fc.ApprovalTimeout != "" {
 		if cfg.ApprovalTimeout, err = time.ParseDuration(fc.ApprovalTimeout); err != nil || cfg.ApprovalTimeout <= 0 {
-			return daemon.Config{}, fmt.Errorf("approval_timeout %q in the config file: give a duration such as 60s", fc.ApprovalTimeout)
+			return daemon.Config{}, fmt.Errorf("config file %s: field \"approval_timeout\" is %q: give a duration such as 60s", filepath.Join(dir, ConfigFile), fc.ApprovalTimeout)
 		}
 	}
 	cfg.Keystore = keystore.Config{
@@ -97,7 +144,8 @@ func daemonConfig(e env, dir, listen string, logOut io.Writer) (daemon.Config, e
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(firstOf(e.getenv("BYOKD_LOG_LEVEL"), fc.LogLevel, "info"))); err != nil {
-		return daemon.Config{}, fmt.Errorf("log level: %w", err)
+		return daemon.Config{}, fmt.Errorf("log level %q (BYOKD_LOG_LEVEL, or log_level in %s): use debug, info, warn or error",
+			firstOf(e.getenv("BYOKD_LOG_LEVEL"), fc.LogLevel), filepath.Join(dir, ConfigFile))
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	return cfg, nil
