@@ -19,16 +19,7 @@ deny. A call nobody answers is refused after its timeout (60 s).
 
 Example:
   byokd approvals`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		asJSON := jsonFlag(fs)
-		return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-			list, err := c.Approvals(ctx)
-			if err != nil {
-				return err
-			}
-			return emit(e, *asJSON, list, printApprovals)
-		})(ctx, e, fs, args)
-	},
+	run: listing(onDaemon, (*control.Client).Approvals, printApprovals),
 }
 
 func printApprovals(e env, list []control.Approval) {

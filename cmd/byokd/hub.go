@@ -211,22 +211,13 @@ Example:
 
 Example:
   byokd hub key list`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			asJSON := jsonFlag(fs)
-			return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-				keys, err := c.Keys(ctx)
-				if err != nil {
-					return err
-				}
-				return emit(e, *asJSON, keys, func(e env, keys []hub.SharedKey) {
-					var rows [][]string
-					for _, k := range keys {
-						rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, k.Created.Local().Format(time.DateOnly)})
-					}
-					table(e, "NAME\tSERVICE\tKEY\tADDED", rows)
-				})
-			})(ctx, e, fs, args)
-		},
+		run: listing(onHub, (*hub.AdminClient).Keys, func(e env, keys []hub.SharedKey) {
+			var rows [][]string
+			for _, k := range keys {
+				rows = append(rows, []string{k.Name, string(k.Service), k.Fingerprint, k.Created.Local().Format(time.DateOnly)})
+			}
+			table(e, "NAME\tSERVICE\tKEY\tADDED", rows)
+		}),
 	},
 	"rm": {
 		summary: "remove a shared key",
@@ -272,19 +263,10 @@ var hubStatusCmd = command{
 
 Example:
   byokd hub status`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		asJSON := jsonFlag(fs)
-		return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-			s, err := c.Status(ctx)
-			if err != nil {
-				return err
-			}
-			return emit(e, *asJSON, s, func(e env, s hub.Status) {
-				fmt.Fprintf(e.stdout, "byokd hub %s at %s\ndevices:     %d (%d connected now)\nshared keys: %d\npolicy:      version %d\nrefused:     %d public, %d admin API requests since start\nrejected:    %d synced usage rows since start (see the log)\n",
-					s.Version, s.PublicURL, s.Devices, s.Connected, s.SharedKeys, s.PolicyVersion, s.Refused.Public, s.Refused.Admin, s.Rejected)
-			})
-		})(ctx, e, fs, args)
-	},
+	run: listing(onHub, (*hub.AdminClient).Status, func(e env, s hub.Status) {
+		fmt.Fprintf(e.stdout, "byokd hub %s at %s\ndevices:     %d (%d connected now)\nshared keys: %d\npolicy:      version %d\nrefused:     %d public, %d admin API requests since start\nrejected:    %d synced usage rows since start (see the log)\n",
+			s.Version, s.PublicURL, s.Devices, s.Connected, s.SharedKeys, s.PolicyVersion, s.Refused.Public, s.Refused.Admin, s.Rejected)
+	}),
 }
 
 var hubDevicesCmd = command{
@@ -293,16 +275,7 @@ var hubDevicesCmd = command{
 
 Example:
   byokd hub devices`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		asJSON := jsonFlag(fs)
-		return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-			devs, err := c.Devices(ctx)
-			if err != nil {
-				return err
-			}
-			return emit(e, *asJSON, devs, printDevices)
-		})(ctx, e, fs, args)
-	},
+	run: listing(onHub, (*hub.AdminClient).Devices, printDevices),
 }
 
 func printDevices(e env, devs []hub.DeviceStatus) {
@@ -349,16 +322,7 @@ var hubPolicyCmd = group("hub policy", "the team policy pushed to every daemon",
 
 Example:
   byokd hub policy show`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			asJSON := jsonFlag(fs)
-			return hubRun(0, "", func(ctx context.Context, e env, c *hub.AdminClient, fs *flag.FlagSet) error {
-				p, err := c.Policy(ctx)
-				if err != nil {
-					return err
-				}
-				return emit(e, *asJSON, p, printPolicy)
-			})(ctx, e, fs, args)
-		},
+		run: listing(onHub, (*hub.AdminClient).Policy, printPolicy),
 	},
 	"set": {
 		summary: "change the team policy; daemons get it within a second",

@@ -61,16 +61,7 @@ Lists your personal keys without their secrets.
 
 Example:
   byokd key list`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			asJSON := jsonFlag(fs)
-			return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-				keys, err := c.Keys(ctx)
-				if err != nil {
-					return err
-				}
-				return emit(e, *asJSON, keys, printKeys)
-			})(ctx, e, fs, args)
-		},
+		run: listing(onDaemon, (*control.Client).Keys, printKeys),
 	},
 	"rm": {
 		summary: "remove a personal key from the keychain",

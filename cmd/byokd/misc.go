@@ -32,16 +32,7 @@ var statusCmd = command{
 Example:
   byokd status
   byokd status --json | jq .hub.connected`,
-	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-		asJSON := jsonFlag(fs)
-		return runWith(readClient, 0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-			s, err := c.Status(ctx)
-			if err != nil {
-				return err
-			}
-			return emit(e, *asJSON, s, printDaemonStatus)
-		})(ctx, e, fs, args)
-	},
+	run: listing(onDaemonReadOnly, (*control.Client).Status, printDaemonStatus),
 }
 
 func printDaemonStatus(e env, s control.Status) {
@@ -126,16 +117,7 @@ Example:
 
 Example:
   byokd pref show`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			asJSON := jsonFlag(fs)
-			return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-				prefs, err := c.Prefs(ctx)
-				if err != nil {
-					return err
-				}
-				return emit(e, *asJSON, prefs, printPrefs)
-			})(ctx, e, fs, args)
-		},
+		run: listing(onDaemon, (*control.Client).Prefs, printPrefs),
 	},
 	"set": {
 		summary: "set a service's preference: personal, shared or ask",

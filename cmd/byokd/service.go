@@ -117,19 +117,10 @@ Example:
 
 Example:
   byokd service status`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			asJSON := jsonFlag(fs)
-			return serviceRun(nil, func(ctx context.Context, e env, s *daemon.Service, fs *flag.FlagSet) error {
-				st, err := s.Status(ctx)
-				if err != nil {
-					return err
-				}
-				return emit(e, *asJSON, st, func(e env, st daemon.ServiceStatus) {
-					fmt.Fprintf(e.stdout, "manager:   %s\nentry:     %s\n", st.Manager, st.Path)
-					printStatus(e, st)
-				})
-			})(ctx, e, fs, args)
-		},
+		run: listing(onService, (*daemon.Service).Status, func(e env, st daemon.ServiceStatus) {
+			fmt.Fprintf(e.stdout, "manager:   %s\nentry:     %s\n", st.Manager, st.Path)
+			printStatus(e, st)
+		}),
 	},
 	"unit": {
 		summary: "print the systemd user unit install would write",

@@ -11,6 +11,9 @@ import (
 	"text/tabwriter"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/control"
+	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/hub"
 )
 
 // group runs one of a command's subcommands ("key add", "token list").
@@ -76,6 +79,39 @@ func exactArgs(fs *flag.FlagSet, n int, what string) error {
 	}
 	fs.Usage()
 	return fmt.Errorf("%s needs %s", fs.Name(), what)
+}
+
+// listing is a command that prints what read gets through what open
+// opens (the daemon, the hub, the service manager): for a person as show
+// writes it, or with --json as JSON. A listing takes no arguments.
+func listing[C, T any](open func(func(context.Context, env, C, *flag.FlagSet) error) runFunc, read func(C, context.Context) (T, error), show func(env, T)) runFunc {
+	return func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		asJSON := jsonFlag(fs)
+		return open(func(ctx context.Context, e env, c C, fs *flag.FlagSet) error {
+			v, err := read(c, ctx)
+			if err != nil {
+				return err
+			}
+			return emit(e, *asJSON, v, show)
+		})(ctx, e, fs, args)
+	}
+}
+
+// The openers of listings.
+func onDaemon(f func(context.Context, env, *control.Client, *flag.FlagSet) error) runFunc {
+	return daemonRun(0, "", nil, f)
+}
+
+func onDaemonReadOnly(f func(context.Context, env, *control.Client, *flag.FlagSet) error) runFunc {
+	return runWith(readClient, 0, "", nil, f)
+}
+
+func onHub(f func(context.Context, env, *hub.AdminClient, *flag.FlagSet) error) runFunc {
+	return hubRun(0, "", f)
+}
+
+func onService(f func(context.Context, env, *daemon.Service, *flag.FlagSet) error) runFunc {
+	return serviceRun(nil, f)
 }
 
 // jsonFlag adds --json to a command that prints a listing or a status.

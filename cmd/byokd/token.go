@@ -37,16 +37,7 @@ Example:
 
 Example:
   byokd token list`,
-		run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
-			asJSON := jsonFlag(fs)
-			return daemonRun(0, "", nil, func(ctx context.Context, e env, c *control.Client, fs *flag.FlagSet) error {
-				toks, err := c.Tokens(ctx)
-				if err != nil {
-					return err
-				}
-				return emit(e, *asJSON, toks, printTokens)
-			})(ctx, e, fs, args)
-		},
+		run: listing(onDaemon, (*control.Client).Tokens, printTokens),
 	},
 	"revoke": {
 		summary: "revoke an app token at once",
