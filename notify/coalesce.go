@@ -52,6 +52,18 @@ func (c *Coalescer) Add(ev control.Event, now time.Time) bool {
 	return false
 }
 
+// Next is when Due will next have a summary to give: the earliest end of
+// a window with events counted. ok is false when none waits, so that a
+// daemon with nothing to say sets no timer and stays asleep.
+func (c *Coalescer) Next() (at time.Time, ok bool) {
+	for _, g := range c.groups {
+		if end := g.shown.Add(c.window); g.suppressed > 0 && (!ok || end.Before(at)) {
+			at, ok = end, true
+		}
+	}
+	return at, ok
+}
+
 // Due returns one summary per group whose window ended with events
 // counted, and starts the group's next window: the summary counts as that
 // window's one notification. Summaries come in kind, service order.

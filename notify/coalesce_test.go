@@ -1,6 +1,9 @@
 package notify
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +38,9 @@ func TestCoalescer(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", s.name, got, s.want)
 		}
 	}
+	if next, ok := c.Next(); !ok || !next.Equal(at(60)) {
+		t.Errorf("Next: got %v %v, want the end of OpenAI's minute, %v", next, ok, at(60))
+	}
 	if got := c.Due(at(59)); len(got) != 0 {
 		t.Errorf("before the minute ends: got %v, want no summary", got)
 	}
@@ -54,6 +60,9 @@ func TestCoalescer(t *testing.T) {
 	if got := c.Due(at(120)); len(got) != 1 || got[0].Body != "e (1 more like this since 10:01.)" {
 		t.Errorf("second summary: got %v", got)
 	}
+	if next, ok := c.Next(); ok {
+		t.Errorf("Next after every summary was given: got %v, want none (no timer while nothing waits)", next)
+	}
 	// A quiet minute later, the group is forgotten and the next event shows.
 	if got := c.Due(at(181)); len(got) != 0 {
 		t.Errorf("quiet minute: got %v, want nothing", got)
@@ -61,4 +70,47 @@ func TestCoalescer(t *testing.T) {
 	if !c.Add(fb(byok.OpenAI, "f"), at(200)) {
 		t.Error("the first event after a quiet minute was not shown")
 	}
+}
+
+// TestNotifier_SummaryComesWhenTheWindowEnds follows a real event stream:
+// the first of a burst shows at once, the rest as one summary when the
+// window ends, from the timer the notifier sets only while one waits.
+func TestNotifier_SummaryComesWhenTheWindowEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan control.Event)
+	posts := make(chan string, 10)
+	n := New(Config{Poster: posterFunc(func(title, body string, _ func()) error {
+		posts <- body
+		return nil
+	}), Window: 300 * time.Millisecond})
+	go n.Run(ctx, streamBackend{events})
+	for _, body := range []string{"a", "b", "c"} {
+		events <- control.Event{Kind: control.EventKey, Service: byok.OpenAI, Title: "Key", Body: body}
+	}
+	want := []string{"a", "c (2 more like this since "}
+	for _, w := range want {
+		select {
+		case got := <-posts:
+			if !strings.HasPrefix(got, w) {
+				t.Fatalf("notification %q, want one starting %q", got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no notification %q within 10 s", w)
+		}
+	}
+}
+
+type posterFunc func(title, body string, clicked func()) error
+
+func (f posterFunc) Post(title, body string, clicked func()) error { return f(title, body, clicked) }
+
+// streamBackend serves one event stream; the notifier asks nothing else.
+type streamBackend struct{ ch chan control.Event }
+
+func (b streamBackend) Subscribe(context.Context) (<-chan control.Event, error) { return b.ch, nil }
+func (streamBackend) Approvals(context.Context) ([]control.Approval, error)     { return nil, nil }
+func (streamBackend) Answer(context.Context, string, control.Answer) error      { return nil }
+func (streamBackend) LoginURL(context.Context) (control.Login, error) {
+	return control.Login{}, errors.New("no page in this test")
 }

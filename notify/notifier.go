@@ -45,7 +45,6 @@ type Notifier struct {
 	now    func() time.Time
 	log    *slog.Logger
 	co     *Coalescer
-	tick   time.Duration
 }
 
 // Config configures a Notifier. Poster is required; Asker may be nil (no
@@ -77,7 +76,7 @@ func New(cfg Config) *Notifier {
 	}
 	return &Notifier{
 		poster: cfg.Poster, asker: cfg.Asker, open: cfg.Open, now: cfg.Now,
-		log: cfg.Logger.With("component", "notify"), co: NewCoalescer(w), tick: w / 6,
+		log: cfg.Logger.With("component", "notify"), co: NewCoalescer(w),
 	}
 }
 
@@ -105,9 +104,12 @@ func (n *Notifier) Run(ctx context.Context, b Backend) error {
 	}
 }
 
+// follow handles ch's events until it closes. A timer runs only while a
+// summary waits (Coalescer.Next): an idle daemon's notifier never wakes.
 func (n *Notifier) follow(ctx context.Context, b Backend, ch <-chan control.Event) {
-	t := time.NewTicker(n.tick)
-	defer t.Stop()
+	due := time.NewTimer(time.Hour)
+	due.Stop()
+	defer due.Stop()
 	for {
 		select {
 		case ev, ok := <-ch:
@@ -115,10 +117,14 @@ func (n *Notifier) follow(ctx context.Context, b Backend, ch <-chan control.Even
 				return
 			}
 			n.handle(ctx, b, ev)
-		case <-t.C:
+		case <-due.C:
 			for _, ev := range n.co.Due(n.now()) {
 				n.post(ctx, b, ev)
 			}
+		}
+		due.Stop()
+		if at, ok := n.co.Next(); ok {
+			due.Reset(max(at.Sub(n.now()), 0))
 		}
 	}
 }

@@ -39,8 +39,8 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 		if i > 0 && cred.Approve != nil && !cred.Approve(out.Context()) {
 			break
 		}
-		resp, sent, err := f.send(out, st, cred)
 		last := i == len(st.Credentials)-1
+		resp, sent, err := f.send(out, st, cred, last)
 		lastCred, lastResp, lastErr = cred, nil, err
 		if err != nil {
 			if out.Context().Err() != nil || last || f.cfg.Fallback == nil || sent {
@@ -87,14 +87,19 @@ func (a *attempts) RoundTrip(out *http.Request) (*http.Response, error) {
 }
 
 // send makes one attempt with cred, replaying the buffered body. sent
-// reports whether any of the request may have been written.
-func (f *Forwarder) send(out *http.Request, st *callState, cred Credential) (_ *http.Response, sent bool, err error) {
+// reports whether any of the request may have been written; it is known
+// only when another credential may follow (not last).
+func (f *Forwarder) send(out *http.Request, st *callState, cred Credential, last bool) (_ *http.Response, sent bool, err error) {
 	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteHeaderField: func(string, []string) { wrote.Store(true) },
-		WroteHeaders:     func() { wrote.Store(true) },
+	req := out // the ReverseProxy's own copy: the last attempt may sign it
+	if !last {
+		// The next attempt needs out unsigned, and whether this one left.
+		trace := &httptrace.ClientTrace{
+			WroteHeaderField: func(string, []string) { wrote.Store(true) },
+			WroteHeaders:     func() { wrote.Store(true) },
+		}
+		req = out.Clone(httptrace.WithClientTrace(out.Context(), trace))
 	}
-	req := out.Clone(httptrace.WithClientTrace(out.Context(), trace))
 	f.target(req, st, cred)
 	if cred.Relay != nil {
 		signRelay(req.Header, cred.Secret, st.Call)

@@ -151,7 +151,9 @@ func stateOf(r *http.Request) *callState { return r.Context().Value(stateKey{}).
 // recorded whatever happens, once.
 func (f *Forwarder) Forward(w http.ResponseWriter, in *http.Request, c *Call) {
 	st := &callState{Call: c, start: f.cfg.Now()}
-	out := in.Clone(context.WithValue(in.Context(), stateKey{}, st))
+	// A shallow copy: the ReverseProxy clones it again for the outbound
+	// request, so in's headers are never changed.
+	out := in.WithContext(context.WithValue(in.Context(), stateKey{}, st))
 	out.Body = http.NoBody
 	out.ContentLength = int64(len(c.Body))
 	f.rp.ServeHTTP(w, out)

@@ -73,5 +73,15 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength > 0 {
+		// One allocation of the right size, where io.ReadAll grows its
+		// buffer from 512 bytes; a body longer than it said fails in net/http.
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(body)
 }
