@@ -267,6 +267,21 @@ func (r *results) goals() []goal {
 	add("ledger keeps up: one row per call", v, v >= 0.999, "%.3f rows/call")
 	v = med("end_wait_p50", "byokd")
 	add("end-of-call wait under 1 ms at the median", v, v < 1000, "%.0f µs")
+	// Issue 19's: with wrk as well, and the idle daemon.
+	if _, ok := r.Unavailable["wrk"]; !ok {
+		v = ratio("tput_json_wrk", "byokd", "floor")
+		add("wrk: throughput ≥ 1.0× floor, JSON", v, v >= 1.0, "%.2f×")
+		v = ratio("tput_sse_wrk", "byokd", "floor")
+		add("wrk: throughput ≥ 1.0× floor, streamed", v, v >= 1.0, "%.2f×")
+		v = ratio("cpu_json_wrk", "byokd", "floor")
+		add("wrk: CPU per request ≤ 1.1× floor, JSON", v, v <= 1.1, "%.2f×")
+		v = ratio("cpu_sse_wrk", "byokd", "floor")
+		add("wrk: CPU per request ≤ 1.1× floor, streamed", v, v <= 1.1, "%.2f×")
+	}
+	v = med("quiet_p50", "byokd") - med("quiet_p50", "floor")
+	add("a call after 2.5 s of quiet within 100 µs of the floor's (p50)", v, v <= 100, "%+.0f µs")
+	v = med("idle_wakeups", "byokd")
+	add("idle daemon: ≈ 0 wake-ups per second (under 1)", v, v < 1, "%.2f /s")
 	return gs
 }
 
