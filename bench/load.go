@@ -61,8 +61,7 @@ func call(ctx context.Context, c *http.Client, t *target, body string) error {
 type closedResult struct {
 	ok, failed int64
 	elapsed    time.Duration
-	cpu        time.Duration // the proxy process's CPU during the run
-	upCPU      time.Duration // the upstream's
+	used       used // what the target's processes did during the run
 	firstErr   error
 }
 
@@ -73,7 +72,7 @@ func closedLoop(ctx context.Context, t *target, up *child, conns int, d time.Dur
 	defer c.CloseIdleConnections()
 	var res closedResult
 	var errOnce sync.Once
-	cpu0, upCPU0, err := cpus(t, up)
+	used0, err := snapshot(t, up)
 	if err != nil {
 		return res, err
 	}
@@ -98,22 +97,40 @@ func closedLoop(ctx context.Context, t *target, up *child, conns int, d time.Dur
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
-	cpu1, upCPU1, err := cpus(t, up)
+	used1, err := snapshot(t, up)
 	if err != nil {
 		return res, err
 	}
-	res.ok, res.failed, res.cpu, res.upCPU = ok.Load(), failed.Load(), cpu1-cpu0, upCPU1-upCPU0
+	res.ok, res.failed, res.used = ok.Load(), failed.Load(), used1.sub(used0)
 	return res, nil
 }
 
-func cpus(t *target, up *child) (proxy, upstream time.Duration, err error) {
+// used is what a target's processes have done: the proxy (zero for
+// direct), the hub behind it (the relay's only) and the upstream.
+type used struct {
+	proxy, hub counters
+	upCPU      time.Duration
+}
+
+func (u used) sub(o used) used {
+	return used{proxy: u.proxy.sub(o.proxy), hub: u.hub.sub(o.hub), upCPU: u.upCPU - o.upCPU}
+}
+
+func snapshot(t *target, up *child) (used, error) {
+	var u used
+	var err error
 	if t.proc != nil {
-		if proxy, err = cpuTime(t.proc.pid()); err != nil {
-			return 0, 0, err
+		if u.proxy, err = readCounters(t.proc.pid()); err != nil {
+			return u, err
 		}
 	}
-	upstream, err = cpuTime(up.pid())
-	return proxy, upstream, err
+	if t.hub != nil {
+		if u.hub, err = readCounters(t.hub.pid()); err != nil {
+			return u, err
+		}
+	}
+	u.upCPU, err = cpuTime(up.pid())
+	return u, err
 }
 
 // latencies are one run's per-request latencies.

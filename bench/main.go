@@ -44,18 +44,21 @@ type plan struct {
 	idle       int // connections and streams held for the memory figures
 	quiet      int // calls each after quietGap with no other call to the target
 	quietGap   time.Duration
+	ingestN    int           // simulated daemons syncing to the hub at once
+	ingestRows int           // rows in each one's outbox, per round
+	idleFor    time.Duration // the idle daemon's least time idle
 }
 
 func fullPlan() plan {
 	return plan{rounds: 3, warm: 2 * time.Second, dur: 3 * time.Second, lat1: 2 * time.Second, lat1Max: 20000,
 		conns: 32, sseStreams: 4, sseRepeat: 2, sseChunks: 20, sseGap: 50 * time.Millisecond, idle: 1000,
-		quiet: 20, quietGap: 2500 * time.Millisecond}
+		quiet: 20, quietGap: 2500 * time.Millisecond, ingestN: 100, ingestRows: 1000, idleFor: 10 * time.Minute}
 }
 
 func smokePlan() plan {
 	return plan{rounds: 1, warm: 200 * time.Millisecond, dur: 300 * time.Millisecond, lat1: 300 * time.Millisecond, lat1Max: 2000,
 		conns: 32, sseStreams: 2, sseRepeat: 1, sseChunks: 4, sseGap: 50 * time.Millisecond, idle: 100,
-		quiet: 2, quietGap: 2500 * time.Millisecond}
+		quiet: 2, quietGap: 2500 * time.Millisecond, ingestN: 100, ingestRows: 20}
 }
 
 // run measures and prints; it returns what it measured.
@@ -65,7 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	smoke := fs.Bool("smoke", false, "measure every figure once, briefly (CI keeps the suite working with it; the figures mean little)")
 	rounds := fs.Int("rounds", 0, "rounds after the warm-up (default 3, smoke 1)")
 	dur := fs.Duration("duration", 0, "length of each throughput and fixed-rate run (default 3s)")
-	only := fs.String("targets", "direct,floor,byokd,peer", "targets to run, in this order")
+	only := fs.String("targets", "direct,floor,byokd,relay,peer", "targets to run, in this order (relay: a byokd joined to a real hub, calling through it with the team's key)")
+	useWrk := fs.Bool("wrk", true, "also load each target with wrk (Debian's package), the second load generator")
+	idle := fs.Duration("idle", -1, "least time the idle daemon idles: the suite waits out the rest at its end (default 10m, smoke 0: the run's own length)")
 	byokdBin := fs.String("byokd", "", "a byokd binary to use instead of building ./cmd/byokd")
 	before := fs.String("before", "", "another byokd binary (say, built from the commit before a change) to measure as target \"before\", right after byokd in every round")
 	portkey := fs.String("portkey", "", "folder with node_modules/@portkey-ai/gateway (default bench/portkey in the module)")
@@ -84,6 +89,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 	}
 	if *dur > 0 {
 		p.dur = *dur
+	}
+	if *idle >= 0 {
+		p.idleFor = *idle
 	}
 	res := newResults()
 	res.Machine = machine()
@@ -106,12 +114,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 		return nil, err
 	}
 	defer up.stop()
+	x := extras{idlers: map[string]*idler{}, starters: map[string]*starter{}, idleFor: p.idleFor}
+	if *useWrk {
+		w, err := findWrk(work)
+		switch {
+		case err == nil:
+			x.wrk = w
+		case *smoke:
+			// CI installs wrk (scripts/setup) and TestSmoke fails there
+			// without it; elsewhere a smoke run goes on and says why.
+			res.Unavailable["wrk"] = err.Error()
+			logf("wrk figures left out: %v", err)
+		default:
+			return nil, err
+		}
+	}
 	var targets []*target
+	var th *teamHub
 	defer func() {
 		for _, t := range targets {
 			t.proc.stop()
 		}
+		for _, i := range x.idlers {
+			i.stop()
+		}
+		if th != nil {
+			th.proc.stop()
+		}
 	}()
+	// The byokd binary, built once when a target needs it.
+	bins := map[string]string{}
+	builtByokd := func() (string, error) {
+		if *byokdBin != "" {
+			return *byokdBin, nil
+		}
+		if bins["built"] == "" {
+			logf("building byokd")
+			bin, err := buildByokd(ctx, work)
+			if err != nil {
+				return "", err
+			}
+			bins["built"] = bin
+		}
+		return bins["built"], nil
+	}
 	names := strings.Split(*only, ",")
 	if *before != "" {
 		if i := slices.Index(names, "byokd"); i >= 0 {
@@ -129,19 +175,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 		case "floor":
 			t, err = startFloor(ctx, work, up)
 		case "byokd":
-			bin := *byokdBin
-			if bin == "" {
-				logf("building byokd")
-				if bin, err = buildByokd(ctx, work); err != nil {
-					return nil, err
-				}
+			var bin string
+			if bin, err = builtByokd(); err != nil {
+				return nil, err
 			}
+			bins["byokd"] = bin
 			t, err = startByokd(ctx, work, "byokd", bin, up, *cpuProfile)
 		case "before":
 			if *before == "" {
 				return nil, fmt.Errorf("target before: give its binary with --before")
 			}
+			bins["before"] = *before
 			t, err = startByokd(ctx, work, "before", *before, up, "")
+		case "relay":
+			var bin string
+			if bin, err = builtByokd(); err != nil {
+				return nil, err
+			}
+			if th, err = startHub(ctx, work, bin, up); err != nil {
+				return nil, fmt.Errorf("start the hub: %w", err)
+			}
+			t, err = startRelay(ctx, work, bin, up, th)
 		case "peer":
 			dir := *portkey
 			if dir == "" {
@@ -153,7 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 				continue
 			}
 		default:
-			return nil, fmt.Errorf("unknown target %q: use direct, floor, byokd, before or peer", name)
+			return nil, fmt.Errorf("unknown target %q: use direct, floor, byokd, before, relay or peer", name)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
@@ -165,7 +219,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*results
 		targets = append(targets, t)
 		res.Targets = append(res.Targets, t.name)
 	}
-	if err := measure(ctx, p, res, up, targets, logf); err != nil {
+	if th != nil {
+		logf("enrolling %d simulated daemons with the hub", p.ingestN)
+		if x.fleet, err = enroll(ctx, th, p.ingestN); err != nil {
+			return nil, err
+		}
+		x.fleetFor = "relay"
+	}
+	// An idle daemon and a home to restart per byokd binary, so that a
+	// change's before and after are compared on both.
+	for _, name := range []string{"byokd", "before"} {
+		bin, ok := bins[name]
+		if !ok {
+			continue
+		}
+		i, err := startIdle(ctx, work, name, bin, up)
+		if err != nil {
+			return nil, fmt.Errorf("start %s's idle daemon: %w", name, err)
+		}
+		x.idlers[name] = i
+		if x.starters[name], err = newStarter(ctx, work, name, bin, up); err != nil {
+			return nil, fmt.Errorf("set up %s's home to time its start: %w", name, err)
+		}
+	}
+	if err := measure(ctx, p, res, up, targets, x, logf); err != nil {
 		return res, err
 	}
 	res.writeTable(stdout)

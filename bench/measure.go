@@ -11,8 +11,18 @@ import (
 
 const mib = 1 << 20
 
+// extras are the parts of the suite beside the targets' processes.
+type extras struct {
+	wrk      *wrk                // nil: no wrk figures (not installed, or --wrk=false)
+	fleet    *fleet              // the simulated daemons of the ingest figure; nil without a hub
+	fleetFor string              // the target whose column holds the hub's figures (relay)
+	idlers   map[string]*idler   // target → its binary's idle daemon
+	starters map[string]*starter // target → its binary's home, restarted to time the start
+	idleFor  time.Duration       // the idle daemons' least time idle
+}
+
 // measure runs the warm-up, the rounds and the memory phase.
-func measure(ctx context.Context, p plan, res *results, up *child, targets []*target, logf func(string, ...any)) error {
+func measure(ctx context.Context, p plan, res *results, up *child, targets []*target, x extras, logf func(string, ...any)) error {
 	for _, t := range targets {
 		if t.proc == nil {
 			continue
@@ -48,7 +58,7 @@ func measure(ctx context.Context, p plan, res *results, up *child, targets []*ta
 
 	for round := 1; round <= p.rounds; round++ {
 		logf("round %d of %d", round, p.rounds)
-		if err := measureRound(ctx, p, res, up, targets); err != nil {
+		if err := measureRound(ctx, p, res, up, targets, x); err != nil {
 			return err
 		}
 		for _, t := range targets {
@@ -74,10 +84,22 @@ func measure(ctx context.Context, p plan, res *results, up *child, targets []*ta
 			return fmt.Errorf("%s memory: %w", t.name, err)
 		}
 	}
+
+	if len(x.idlers) > 0 {
+		logf("idle daemons (at least %s idle)", x.idleFor)
+	}
+	for name, i := range x.idlers {
+		cpu, wakeups, err := i.read(ctx, x.idleFor)
+		if err != nil {
+			return fmt.Errorf("%s's idle daemon: %w", name, err)
+		}
+		res.add("idle_cpu", name, cpu)
+		res.add("idle_wakeups", name, wakeups)
+	}
 	return ctx.Err()
 }
 
-func measureRound(ctx context.Context, p plan, res *results, up *child, targets []*target) error {
+func measureRound(ctx context.Context, p plan, res *results, up *child, targets []*target, x extras) error {
 	perReq := func(d time.Duration, n int64) float64 {
 		if n == 0 {
 			return 0
@@ -106,8 +128,16 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 			}
 			res.Errors[t.name] += r.failed
 			res.add(shape.tput, t.name, float64(r.ok)/r.elapsed.Seconds())
+			n := r.ok + r.failed
 			if t.proc != nil {
-				res.add(shape.cpu, t.name, perReq(r.cpu, r.ok+r.failed))
+				res.add(shape.cpu, t.name, perReq(r.used.proxy.cpu, n))
+			}
+			if t.hub != nil {
+				res.add("hub_"+shape.cpu, t.name, perReq(r.used.hub.cpu, n))
+			}
+			if t.proc != nil && shape.body == jsonBody && n > 0 {
+				res.add("sys_json", t.name, float64(r.used.proxy.syscalls)/float64(n))
+				res.add("ctxsw_json", t.name, float64(r.used.proxy.switches)/float64(n))
 			}
 			if t.ledger != "" {
 				after, err := ledgerRows(ctx, t.ledger)
@@ -118,6 +148,11 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 				ledgerReqs[t.name] += r.ok + r.failed
 				ledgerTime[t.name] += r.elapsed
 			}
+		}
+	}
+	if x.wrk != nil {
+		if err := measureWrk(ctx, p, res, up, targets, x.wrk); err != nil {
+			return err
 		}
 	}
 	for _, t := range targets {
@@ -168,7 +203,61 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 			res.add("end_wait_p50", t.name, us(done.quantile(0.50)-chunks.quantile(0.50)))
 		}
 	}
+
+	if x.fleet != nil {
+		if err := measureIngest(ctx, p, res, x.fleet, x.fleetFor); err != nil {
+			return err
+		}
+	}
+	for _, t := range targets {
+		if s := x.starters[t.name]; s != nil {
+			d, err := s.firstCall(ctx)
+			if err != nil {
+				return err
+			}
+			res.add("start_ms", t.name, float64(d)/float64(time.Millisecond))
+		}
+	}
 	return ctx.Err()
+}
+
+// measureWrk is the closed-loop throughput and CPU runs again with wrk as
+// the load generator, each target in turn, JSON then streamed.
+func measureWrk(ctx context.Context, p plan, res *results, up *child, targets []*target, w *wrk) error {
+	for _, shape := range []struct{ body, tput, cpu string }{
+		{jsonBody, "tput_json_wrk", "cpu_json_wrk"},
+		{sseBody, "tput_sse_wrk", "cpu_sse_wrk"},
+	} {
+		for _, t := range targets {
+			r, err := w.run(ctx, t, up, p.conns, p.dur, shape.body)
+			if err != nil {
+				return err
+			}
+			res.Errors[t.name] += r.failed
+			res.add(shape.tput, t.name, float64(r.ok)/r.elapsed.Seconds())
+			if n := r.ok + r.failed; t.proc != nil && n > 0 {
+				res.add(shape.cpu, t.name, float64(r.used.proxy.cpu.Microseconds())/float64(n))
+			}
+		}
+	}
+	return nil
+}
+
+// measureIngest is one burst of the simulated daemons' rows into the hub;
+// its figures go in column name (the relay's, whose hub it is).
+func measureIngest(ctx context.Context, p plan, res *results, f *fleet, name string) error {
+	r, err := f.ingest(ctx, p.ingestRows)
+	if err != nil {
+		return err
+	}
+	res.add("ingest_rps", name, float64(r.stored)/r.elapsed.Seconds())
+	res.add("ingest_cpu", name, float64(r.hubCPU.Microseconds())/float64(max(r.stored, 1)))
+	res.add("ingest_sent", name, float64(r.sent))
+	res.add("ingest_stored", name, float64(r.stored))
+	if r.rejected > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the hub rejected %d of %d simulated daemons' rows", r.rejected, r.sent))
+	}
+	return nil
 }
 
 func measureMemory(ctx context.Context, p plan, res *results, t *target) error {

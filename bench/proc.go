@@ -89,3 +89,82 @@ func machine() string {
 	}
 	return fmt.Sprintf("%d CPUs (nproc), %s%s%s", nprocs(), cpu, mem, load)
 }
+
+// counters are what /proc says a process has done so far.
+type counters struct {
+	cpu time.Duration
+	// syscalls is syscr+syscw from /proc/PID/io: the read- and write-class
+	// system calls (read, recvfrom, write, sendto, …), not epoll_wait or
+	// futex. Cheap to read, and no ptrace slows the process down.
+	syscalls int64
+	// switches is voluntary plus nonvoluntary context switches summed over
+	// /proc/PID/task/*: each is a wake-up of a thread. A thread that exits
+	// between two readings takes its count along; Go's threads rarely exit.
+	switches int64
+}
+
+func (c counters) sub(o counters) counters {
+	return counters{cpu: c.cpu - o.cpu, syscalls: c.syscalls - o.syscalls, switches: c.switches - o.switches}
+}
+
+// readCounters reads pid's counters.
+func readCounters(pid int) (counters, error) {
+	var c counters
+	var err error
+	if c.cpu, err = cpuTime(pid); err != nil {
+		return c, err
+	}
+	if c.syscalls, err = syscallCount(pid); err != nil {
+		return c, err
+	}
+	c.switches, err = contextSwitches(pid)
+	return c, err
+}
+
+// syscallCount is syscr+syscw from /proc/PID/io.
+func syscallCount(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read system calls of %d: %w", pid, err)
+	}
+	var n int64
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "syscr" || k == "syscw") {
+			c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse /proc/%d/io %s: %w", pid, k, err)
+			}
+			n += c
+		}
+	}
+	return n, nil
+}
+
+// contextSwitches sums voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches over pid's threads (/proc/PID/status counts
+// the main thread's only).
+func contextSwitches(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, fmt.Errorf("list threads of %d: %w", pid, err)
+	}
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited since the listing
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("parse /proc/%d/task/%s/status %s: %w", pid, t.Name(), k, err)
+				}
+				n += c
+			}
+		}
+	}
+	return n, nil
+}

@@ -55,6 +55,14 @@ var metricDefs = [][3]string{
 	{"tput_sse", "throughput, 32 connections, streamed", "req/s"},
 	{"cpu_json", "proxy CPU per request, JSON", "µs"},
 	{"cpu_sse", "proxy CPU per request, streamed", "µs"},
+	{"hub_cpu_json", "hub CPU per request, JSON (relay; ratio to the floor's proxy CPU)", "µs"},
+	{"hub_cpu_sse", "hub CPU per request, streamed (relay; ratio to the floor's proxy CPU)", "µs"},
+	{"tput_json_wrk", "wrk: throughput, 32 connections, JSON", "req/s"},
+	{"tput_sse_wrk", "wrk: throughput, 32 connections, streamed", "req/s"},
+	{"cpu_json_wrk", "wrk: proxy CPU per request, JSON", "µs"},
+	{"cpu_sse_wrk", "wrk: proxy CPU per request, streamed", "µs"},
+	{"sys_json", "proxy read+write syscalls per request, JSON (syscr+syscw)", "calls"},
+	{"ctxsw_json", "proxy context switches per request, JSON (all threads)", "switches"},
 	{"lat1_p50", "latency p50, 1 connection", "µs"},
 	{"lat1_p99", "latency p99, 1 connection", "µs"},
 	{"added_p50", "added p50 vs direct, 1 connection", "µs"},
@@ -76,7 +84,19 @@ var metricDefs = [][3]string{
 	{"rss_streams_abs", "RSS with 1,000 streams open", "MiB"},
 	{"ledger_rps", "ledger rows per second under load (JSON + streamed runs)", "rows/s"},
 	{"ledger_per_req", "ledger rows per proxied request", "rows"},
+	{"ingest_rps", "hub ingest: rows committed per second, 100 daemons syncing at once", "rows/s"},
+	{"ingest_cpu", "hub ingest: hub CPU per row", "µs"},
+	{"ingest_sent", "hub ingest: rows sent", "rows"},
+	{"ingest_stored", "hub ingest: rows in the hub's database afterwards", "rows"},
+	{"start_ms", "time from `byokd run` to the first answered call", "ms"},
+	{"idle_cpu", "idle daemon: CPU time", "ms/min"},
+	{"idle_wakeups", "idle daemon: wake-ups (context switches, all threads)", "1/s"},
 }
+
+// vsFloor are figures whose ratio column compares them with another of
+// the floor's figures: the hub's CPU per relayed call with the floor's
+// CPU per call.
+var vsFloor = map[string]string{"hub_cpu_json": "cpu_json", "hub_cpu_sse": "cpu_sse"}
 
 func newResults() *results {
 	r := &results{Unavailable: map[string]string{}, Errors: map[string]int64{}}
@@ -100,8 +120,9 @@ func median(v []float64) float64 {
 
 // ratio is the median over rounds of target/floor, each pair from the same
 // round.
-func (m *metric) ratio(target, base string) float64 {
-	a, b := m.Values[target], m.Values[base]
+func (m *metric) ratio(target, base string) float64 { return ratioOf(m.Values[target], m.Values[base]) }
+
+func ratioOf(a, b []float64) float64 {
 	var rs []float64
 	for i := range min(len(a), len(b)) {
 		if b[i] != 0 {
@@ -169,7 +190,7 @@ func (r *results) writeTable(w io.Writer) {
 			row = append(row, cell(m.Values[t]))
 		}
 		for _, p := range ratios {
-			row = append(row, ratioCell(m, p[0], p[1]))
+			row = append(row, r.ratioCell(m, p[0], p[1]))
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 	}
@@ -184,12 +205,19 @@ func (r *results) writeTable(w io.Writer) {
 	}
 }
 
-func ratioCell(m *metric, a, b string) string {
+func (r *results) ratioCell(m *metric, a, b string) string {
 	switch m.Key {
-	case "added_p50", "added_p99", "quiet_added_p50", "end_wait_p50", "ledger_rps", "ledger_per_req", "fixed_rps":
+	case "added_p50", "added_p99", "quiet_added_p50", "end_wait_p50", "ledger_rps", "ledger_per_req", "fixed_rps",
+		"ingest_sent", "ingest_stored":
 		return ""
 	}
 	v := m.ratio(a, b)
+	if key, ok := vsFloor[m.Key]; ok {
+		v = math.NaN()
+		if b == "floor" {
+			v = ratioOf(m.Values[a], r.metric(key).Values[b])
+		}
+	}
 	if math.IsNaN(v) {
 		return ""
 	}
@@ -239,6 +267,21 @@ func (r *results) goals() []goal {
 	add("ledger keeps up: one row per call", v, v >= 0.999, "%.3f rows/call")
 	v = med("end_wait_p50", "byokd")
 	add("end-of-call wait under 1 ms at the median", v, v < 1000, "%.0f µs")
+	// Issue 19's: with wrk as well, and the idle daemon.
+	if _, ok := r.Unavailable["wrk"]; !ok {
+		v = ratio("tput_json_wrk", "byokd", "floor")
+		add("wrk: throughput ≥ 1.0× floor, JSON", v, v >= 1.0, "%.2f×")
+		v = ratio("tput_sse_wrk", "byokd", "floor")
+		add("wrk: throughput ≥ 1.0× floor, streamed", v, v >= 1.0, "%.2f×")
+		v = ratio("cpu_json_wrk", "byokd", "floor")
+		add("wrk: CPU per request ≤ 1.1× floor, JSON", v, v <= 1.1, "%.2f×")
+		v = ratio("cpu_sse_wrk", "byokd", "floor")
+		add("wrk: CPU per request ≤ 1.1× floor, streamed", v, v <= 1.1, "%.2f×")
+	}
+	v = med("quiet_p50", "byokd") - med("quiet_p50", "floor")
+	add("a call after 2.5 s of quiet within 100 µs of the floor's (p50)", v, v <= 100, "%+.0f µs")
+	v = med("idle_wakeups", "byokd")
+	add("idle daemon: ≈ 0 wake-ups per second (under 1)", v, v < 1, "%.2f /s")
 	return gs
 }
 

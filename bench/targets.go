@@ -29,6 +29,7 @@ type target struct {
 	url    string      // the chat completions URL
 	header http.Header // what a client sends: auth and, for the peer, routing
 	proc   *child      // the proxy process; nil for direct
+	hub    *child      // the hub behind the proxy: the relay's only
 	ledger string      // byokd's ledger.db, to count rows
 }
 
@@ -82,73 +83,29 @@ func buildByokd(ctx context.Context, work string) (string, error) {
 
 // startByokd runs bin's `byokd run` as target name with a fresh BYOKD_HOME
 // and a file keystore, adds the bench key (with a monthly budget) and
-// creates an app token through the CLI, as a member would. With cpuProfile set, byokd profiles itself
-// until it stops.
+// creates an app token through the CLI, as a member would. With cpuProfile
+// set, byokd profiles itself until it stops.
 func startByokd(ctx context.Context, work, name, bin string, up *child, cpuProfile string) (*target, error) {
-	home := filepath.Join(work, name+"-home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, err
-	}
-	port, err := freePort()
+	d, err := newDaemon(work, name, bin, up)
 	if err != nil {
 		return nil, err
 	}
-	env := append(os.Environ(),
-		"BYOKD_HOME="+home,
-		"BYOKD_KEYSTORE=file",
-		"BYOKD_KEYSTORE_PASSPHRASE=bench-passphrase",
-		"BYOKD_UPSTREAM_OPENAI=http://"+up.addr,
-		"BYOKD_LOG_LEVEL=warn",
-	)
-	args := []string{"run", "--listen", "127.0.0.1:" + port}
+	var args []string
 	if cpuProfile != "" {
 		args = append(args, "--cpuprofile", cpuProfile)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	logFile := filepath.Join(work, name+".log")
-	c, err := startChild(ctx, name, cmd, logFile, false)
+	if err := d.start(ctx, args...); err != nil {
+		return nil, err
+	}
+	if err := d.addKey(ctx); err != nil {
+		d.stop()
+		return nil, err
+	}
+	t, err := d.target(ctx)
 	if err != nil {
-		return nil, err
+		d.stop()
 	}
-	// The daemon writes daemon.json once it listens.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(home, "daemon.json")); err == nil {
-			break
-		}
-		if err := c.alive(); err != nil || time.Now().After(deadline) {
-			c.stop()
-			return nil, fmt.Errorf("%s did not start (see %s): %v", name, logFile, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling another process's file: no event to wait on
-	}
-	cli := func(stdin string, args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = env
-		cmd.Stdin = strings.NewReader(stdin)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("byokd %s: %v: %s", strings.Join(args, " "), err, errb.String())
-		}
-		return strings.TrimSpace(out.String()), nil
-	}
-	// A monthly budget the load never reaches: every call is checked
-	// against it, as a member's budgeted key is.
-	if _, err := cli(benchKey+"\n", "key", "add", "openai", "--name", "bench", "--budget", "1000000"); err != nil {
-		c.stop()
-		return nil, err
-	}
-	tok, err := cli("", "token", "create", "bench", "--project", "bench")
-	if err != nil {
-		c.stop()
-		return nil, err
-	}
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+tok)
-	return &target{name: name, url: "http://127.0.0.1:" + port + "/openai/v1/chat/completions",
-		header: h, proc: c, ledger: filepath.Join(home, "ledger.db")}, nil
+	return t, err
 }
 
 // portkeyStart runs the gateway with two shims, both applied before it
