@@ -91,8 +91,13 @@ func NewMeter(c Call, status int, contentType string) *Meter {
 		}
 	case m.format == formatChat:
 		m.filter = c.InjectedUsage
-		m.x.init(target{k1: "model", max: maxModelJSON}, usage, target{},
-			target{k1: "choices", max: maxChoices}, tier)
+		// The choices are read only to drop the usage chunk the client
+		// did not ask for; capturing them otherwise costs every chunk.
+		var choices target
+		if m.filter {
+			choices = target{k1: "choices", max: maxChoices}
+		}
+		m.x.init(target{k1: "model", max: maxModelJSON}, usage, target{}, choices, tier)
 	case m.format == formatResponses:
 		m.x.init(target{k1: "response", k2: "model", max: maxModelJSON},
 			target{k1: "response", k2: "usage", max: maxUsageJSON},

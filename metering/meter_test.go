@@ -182,3 +182,23 @@ func TestMeter_Samples(t *testing.T) {
 		}
 	}
 }
+
+// TestSetString covers the comparison setString makes before decoding:
+// a repeated value, the tiers that mean "no surcharge", and escapes.
+func TestSetString(t *testing.T) {
+	for _, c := range []struct{ had, v, want string }{
+		{"", `"flex"`, "flex"},
+		{"flex", `"flex"`, "flex"},
+		{"flex", `"default"`, ""},
+		{"priority", `"auto"`, ""},
+		{"", `"pri\u006frity"`, "priority"},
+		{"flex", `""`, "flex"},
+		{"flex", `null`, "flex"},
+	} {
+		got := c.had
+		setString(&got, []byte(c.v))
+		if got != c.want {
+			t.Errorf("setString(%q, %s) = %q, want %q", c.had, c.v, got, c.want)
+		}
+	}
+}

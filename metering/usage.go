@@ -1,6 +1,10 @@
 package metering
 
-import "byokd.dev/byok"
+import (
+	"bytes"
+
+	"byokd.dev/byok"
+)
 
 // This file reads the providers' usage objects, once captured whole.
 
@@ -134,6 +138,17 @@ func (a *anthropicUsage) merge(obj []byte) bool {
 // setString stores the string in v, if v is one: a tier, region or speed,
 // kept only where it is not the default that list prices are for.
 func setString(dst *string, v []byte) {
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		// Every chunk of a stream repeats the value: compare before
+		// decoding (the conversions in the comparisons do not allocate).
+		switch raw := v[1 : len(v)-1]; string(raw) {
+		case *dst:
+			return
+		case "default", "standard", "auto", "global", "not_available":
+			*dst = ""
+			return
+		}
+	}
 	switch s := decodeString(v); s {
 	case "":
 	case "default", "standard", "auto", "global", "not_available":
