@@ -33,7 +33,8 @@ func startReplicas(t *testing.T, upstream string, n int) ([]*teamHub, string) {
 }
 
 // TestE2E_HubReplicasOnPostgres: two `byokd hub serve --database` share
-// one PostgreSQL. A shared key added on one is relayed with by the other
+// one PostgreSQL. A policy set on one reaches a daemon on the other; a
+// shared key added on one is relayed with by the other
 // (sealed in the database, never in its dump); an invite made on one is
 // redeemed on the other; members on both sync while one replica is killed
 // with SIGKILL and started again, and either replica then shows every
@@ -60,9 +61,10 @@ func TestE2E_HubReplicasOnPostgres(t *testing.T) {
 	kimSync.tok = strings.TrimSpace(kim.mustCLI("", "token", "create", "load"))
 	sam := joinWithKey(t, a, fake.URL, "sam@example.com")
 
+	// The policy set on A reaches Kim's daemon on B (LISTEN/NOTIFY);
 	// Kim's call on the team's key goes through B, which unseals the key
 	// A sealed.
-	b.cli("", "policy", "set", "--shared-services", "openai", "--fallback", "on")
+	a.cli("", "policy", "set", "--shared-services", "openai", "--fallback", "on")
 	waitPolicy(t, kimSync.events)
 	kim.mustCLI("", "pref", "set", "openai", "shared")
 	if status, body, err := post(kim.proxy, kimSync.tok, "gpt-4o-mini"); status != 200 || err != nil {

@@ -48,6 +48,7 @@ type testHub struct {
 	// dump is everything the hub's store holds, as text, for tests that
 	// search it for secrets: the SQLite file, or PostgreSQL's dump.
 	dump  func(t *testing.T) string
+	pgURL string // the database, for replicas on PostgreSQL
 	admin *hub.AdminClient
 	clock *testclock.Clock
 	logs  *syncBuffer
@@ -136,8 +137,15 @@ func startHub(t *testing.T, mod func(*hub.Config)) *testHub {
 	if err := hub.PrepareData(dir); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	st, keys, dump := openStore(t, dir)
+	return startHubOn(t, dir, st, keys, dump, mod)
+}
+
+// startHubOn runs a hub whose state folder is dir on the stores given,
+// closing st when the test ends.
+func startHubOn(t *testing.T, dir string, st hub.Store, keys hub.SecretStore, dump func(*testing.T) string, mod func(*hub.Config)) *testHub {
+	t.Helper()
+	ctx := context.Background()
 	clk := testclock.New(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
 	cfg := hub.Config{

@@ -278,12 +278,19 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.publicSrv.Serve(s.publicLn) }()
 	go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
+	var watching sync.WaitGroup
+	wctx, stopWatching := context.WithCancel(ctx)
+	if w, ok := s.cfg.Store.(Watcher); ok {
+		watching.Go(func() { s.watch(wctx, w) })
+	}
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 		err = fmt.Errorf("hub listener: %w", err)
 	}
+	stopWatching()
+	watching.Wait()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	s.sessions.closeAll()

@@ -214,3 +214,33 @@ func (k SharedKey) Ref() byok.CredentialRef { return byok.TeamKey(k.Name) }
 
 // secretRef is where the keystore holds the key: its credential name.
 func (k SharedKey) secretRef() string { return k.Ref().String() }
+
+// Watcher is implemented by a Store that several hubs share (pgstore):
+// Watch reports every committed change of the policy or the price table
+// and every revoked device, by any hub (this one too), as it happens, so
+// that each hub pushes it to the daemons connected to it. It calls
+// changed with ChangeResync once it is listening, since changes made
+// before may have been missed, and returns when ctx ends (nil) or the
+// feed breaks (the error); the hub then calls it again. changed is called
+// from one goroutine at a time.
+type Watcher interface {
+	Watch(ctx context.Context, changed func(Change)) error
+}
+
+// Change is one change a Watcher reports.
+type Change struct {
+	Kind   ChangeKind
+	Device string // the revoked device, for ChangeRevoked
+}
+
+// ChangeKind is what changed.
+type ChangeKind string
+
+// Kinds of Change.
+const (
+	ChangePolicy  ChangeKind = "policy"
+	ChangePrices  ChangeKind = "prices"
+	ChangeRevoked ChangeKind = "revoked"
+	// ChangeResync: anything may have changed (the feed was down).
+	ChangeResync ChangeKind = "resync"
+)

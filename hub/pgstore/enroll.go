@@ -104,11 +104,20 @@ func (d *DB) Devices(ctx context.Context) ([]hub.Device, error) {
 
 // RevokeDevice implements hub.Store.
 func (d *DB) RevokeDevice(ctx context.Context, id string, at time.Time) error {
-	tag, err := d.pool.Exec(ctx, `UPDATE devices SET revoked_us = coalesce(revoked_us, $1) WHERE id = $2`, us(at), id)
+	var found bool
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE devices SET revoked_us = coalesce(revoked_us, $1) WHERE id = $2`, us(at), id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		found = true
+		// Every hub ends the device's sessions, not only this one.
+		return notify(ctx, tx, hub.Change{Kind: hub.ChangeRevoked, Device: id})
+	})
 	if err != nil {
 		return fmt.Errorf("revoke device: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !found {
 		return fmt.Errorf("revoke device %q: %w", id, byok.ErrNotFound)
 	}
 	return nil

@@ -83,8 +83,10 @@ func (d *DB) SetPolicy(ctx context.Context, p byok.Policy) (byok.Policy, error) 
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO policies (version, body, created_us) VALUES ($1, $2, $3)`, p.Version, string(b), time.Now().UnixMicro())
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO policies (version, body, created_us) VALUES ($1, $2, $3)`, p.Version, string(b), time.Now().UnixMicro()); err != nil {
+			return err
+		}
+		return notify(ctx, tx, hub.Change{Kind: hub.ChangePolicy})
 	})
 	if err != nil {
 		return p, fmt.Errorf("store policy: %w", err)
@@ -119,8 +121,10 @@ func (d *DB) SetPrices(ctx context.Context, table json.RawMessage) (teamsync.Pri
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM prices`).Scan(&t.Version); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO prices (version, body, created_us) VALUES ($1, $2, $3)`, t.Version, string(table), time.Now().UnixMicro())
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO prices (version, body, created_us) VALUES ($1, $2, $3)`, t.Version, string(table), time.Now().UnixMicro()); err != nil {
+			return err
+		}
+		return notify(ctx, tx, hub.Change{Kind: hub.ChangePrices})
 	})
 	if err != nil {
 		return t, fmt.Errorf("store prices: %w", advise(err))
