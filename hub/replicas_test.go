@@ -3,10 +3,13 @@ package hub_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,13 +19,14 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
 	"byokd.dev/byok/hub/pgstore"
+	"byokd.dev/byok/internal/fakeprovider"
 	"byokd.dev/byok/internal/pgtest"
 	"byokd.dev/byok/teamsync"
 )
 
 // startReplicas runs n hubs, each with its own state folder and pool, on
 // one PostgreSQL database, given one sealing key.
-func startReplicas(t *testing.T, n int) []*testHub {
+func startReplicas(t *testing.T, n int, mod func(*hub.Config)) []*testHub {
 	t.Helper()
 	url := pgtest.URL(t)
 	key := make([]byte, pgstore.SealingKeySize)
@@ -41,7 +45,7 @@ func startReplicas(t *testing.T, n int) []*testHub {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := startHubOn(t, dir, st, keys, func(t *testing.T) string { return pgtest.Dump(t, url) }, nil)
+		h := startHubOn(t, dir, st, keys, func(t *testing.T) string { return pgtest.Dump(t, url) }, mod)
 		h.pgURL = url
 		hs = append(hs, h)
 	}
@@ -73,7 +77,7 @@ func TestReplicas_ChangesReachDaemonsOnEveryReplica(t *testing.T) {
 	if os.Getenv(storeEnv) != "" {
 		t.Skip("runs on PostgreSQL in the first run already")
 	}
-	hs := startReplicas(t, 2)
+	hs := startReplicas(t, 2, nil)
 	a, b := hs[0], hs[1]
 	ctx := context.Background()
 	inv, err := a.admin.Invite(ctx, "ann@example.com", 0)
@@ -158,7 +162,7 @@ func TestReplicas_ChangeFeedSurvivesALostConnection(t *testing.T) {
 	if os.Getenv(storeEnv) != "" {
 		t.Skip("runs on PostgreSQL in the first run already")
 	}
-	hs := startReplicas(t, 2)
+	hs := startReplicas(t, 2, nil)
 	a, b := hs[0], hs[1]
 	ctx := context.Background()
 	en := b.join(t, "ann@example.com")
@@ -185,4 +189,76 @@ WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&cut); err !=
 		return m.Type == teamsync.TypePolicy && m.Policy.Version == p.Version
 	})
 	t.Logf("arrived in %v", took)
+}
+
+// TestReplicas_CapRacedFromBothReplicas: a member whose cap leaves room
+// for one call sends twenty at once, half through each replica, while
+// the provider is slow to answer. Exactly one is sent: each call reserved
+// its share in the database before going out, so the second replica could
+// not let the same allowance through (without holds all twenty would be
+// admitted, the spend still zero). Once the one call's row is in, the
+// hold is gone and its cost counts instead.
+func TestReplicas_CapRacedFromBothReplicas(t *testing.T) {
+	if os.Getenv(storeEnv) != "" {
+		t.Skip("runs on PostgreSQL in the first run already")
+	}
+	fake := fakeprovider.New(t, fakeprovider.Options{ChunkDelay: 40 * time.Millisecond})
+	u, _ := url.Parse(fake.URL)
+	hs := startReplicas(t, 2, func(c *hub.Config) {
+		c.Upstreams = map[byok.Service]*url.URL{byok.OpenAI: u, byok.Anthropic: u, byok.ClickUp: u}
+	})
+	a, b := hs[0], hs[1]
+	ctx := context.Background()
+	if _, err := a.admin.AddKey(ctx, byok.OpenAI, "team-openai", byok.NewSecret(teamOpenAI)); err != nil {
+		t.Fatal(err)
+	}
+	en := a.join(t, "ann@example.com")
+	conn := openSync(t, b, en)
+	start := time.Now()
+	p, err := a.SetPolicy(ctx, byok.Policy{SharedServices: []byok.Service{byok.OpenAI}, MemberMonthlyCap: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, conn, start, "the cap on B", func(m teamsync.Message) bool {
+		return m.Type == teamsync.TypePolicy && m.Policy.Version == p.Version
+	})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 20 {
+		h := hs[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _, body := call(t, http.MethodPost, h.URL()+"/relay/openai/v1/chat/completions", relayHeaders(en, fmt.Sprintf("race-%02d", i)), nil, streamBody)
+			if status != 200 && !strings.Contains(body, "member_cap_reached") {
+				t.Errorf("call %d: %d %s", i, status, body)
+			}
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if statuses[200] != 1 || statuses[403] != 19 {
+		t.Errorf("twenty calls raced on a cap with room for one: statuses %v, want one 200 and nineteen 403", statuses)
+	}
+	spent, err := a.store.SharedSpend(ctx, "ann@example.com", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil || spent <= 0 {
+		t.Errorf("the one call's spend: %v, %v", spent, err)
+	}
+	n := 0
+	if err := pgxQueryRow(t, a.pgURL, `SELECT count(*) FROM cap_holds`, &n); err != nil || n != 0 {
+		t.Errorf("holds left after every call ended: %d, %v", n, err)
+	}
+}
+
+func pgxQueryRow(t *testing.T, url, q string, dst ...any) error {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	return c.QueryRow(context.Background(), q).Scan(dst...)
 }

@@ -244,3 +244,29 @@ const (
 	// ChangeResync: anything may have changed (the feed was down).
 	ChangeResync ChangeKind = "resync"
 )
+
+// CapReserver is implemented by a Store that several hubs share
+// (pgstore), so that member caps hold across them: each relayed call
+// reserves part of the member's allowance in a database transaction
+// before it is sent, and two hubs cannot both let the last of it through.
+type CapReserver interface {
+	// ReserveShared holds h.Amount of h.Member's allowance for call h.ID,
+	// at most what is left, until RecordRelayed stores the call's row
+	// (which releases it in the same transaction), ReleaseShared, or
+	// h.Expires. It reports false, and the member's hub-metered spend in
+	// [h.From, h.To) plus the holds of other calls in flight, when that
+	// already reaches h.Cap.
+	ReserveShared(ctx context.Context, h CapHold) (used byok.Micros, ok bool, err error)
+	// ReleaseShared drops call id's hold, if any.
+	ReleaseShared(ctx context.Context, member, id string) error
+}
+
+// CapHold is a relayed call's reservation of its member's allowance.
+type CapHold struct {
+	Member, ID string
+	From, To   time.Time // the cap's month
+	Cap        byok.Micros
+	Amount     byok.Micros
+	Now        time.Time // holds that expired by now count no more
+	Expires    time.Time
+}

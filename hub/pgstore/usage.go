@@ -190,6 +190,11 @@ ON CONFLICT (member, id) DO NOTHING`, e.Member, e.ID, us(e.Time))
 		if _, err := tx.Exec(ctx, usageInsert, usageArgs(e.Member, deviceID, "hub", e)...); err != nil {
 			return err
 		}
+		// The row now counts against the member's cap: its hold goes in
+		// the same commit.
+		if _, err := tx.Exec(ctx, `DELETE FROM cap_holds WHERE member = $1 AND id = $2`, e.Member, e.ID); err != nil {
+			return err
+		}
 		roll.add(rollOf(e.Member, e), 1)
 		return roll.apply(ctx, tx)
 	})
