@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // open opens a store on a fresh database, closed when t ends.
-func open(t *testing.T, url string) *pgstore.DB {
+func open(t testing.TB, url string) *pgstore.DB {
 	t.Helper()
 	db, err := pgstore.Open(context.Background(), url)
 	if err != nil {
