@@ -18,6 +18,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/internal/otheruser"
+	"byokd.dev/byok/internal/pgtest"
 )
 
 // byokdBin is the binary under test, built once by TestMain.
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build byokd:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL the hub replica tests start
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

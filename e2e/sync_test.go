@@ -25,7 +25,7 @@ func (h *teamHub) restart() {
 func (h *teamHub) serveAgain() {
 	h.t.Helper()
 	u, _ := url.Parse(h.url)
-	h.cmd = exec.Command(byokdBin, "hub", "serve", "--listen", u.Host)
+	h.cmd = exec.Command(byokdBin, append([]string{"hub", "serve", "--listen", u.Host}, h.args...)...)
 	h.cmd.Env = h.env
 	started := make(chan struct{})
 	stderr, _ := h.cmd.StderrPipe()

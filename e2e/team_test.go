@@ -26,6 +26,7 @@ const teamOpenAIKey = "sk-team-SHARED-openai-key-424242"
 type teamHub struct {
 	t    *testing.T
 	env  []string
+	args []string // hub serve's flags beyond --listen
 	url  string
 	cmd  *exec.Cmd
 	logs *lockedBuffer
@@ -41,10 +42,17 @@ func startHub(t *testing.T, upstream string) *teamHub {
 // startHubIn runs a hub whose state folder is data.
 func startHubIn(t *testing.T, upstream, data string) *teamHub {
 	t.Helper()
-	h := &teamHub{t: t, logs: &lockedBuffer{}, env: append(os.Environ(),
-		"BYOKD_HUB_HOME="+data, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=hub passphrase",
-		"BYOKD_UPSTREAM_OPENAI="+upstream, "BYOKD_UPSTREAM_ANTHROPIC="+upstream, "BYOKD_UPSTREAM_CLICKUP="+upstream)}
-	h.cmd = exec.Command(byokdBin, "hub", "serve", "--listen", "127.0.0.1:0")
+	return startHubWith(t, upstream, data, nil, "BYOKD_KEYSTORE=file", "BYOKD_KEYSTORE_PASSPHRASE=hub passphrase")
+}
+
+// startHubWith runs a hub whose state folder is data, with more flags
+// for hub serve and more environment.
+func startHubWith(t *testing.T, upstream, data string, args []string, env ...string) *teamHub {
+	t.Helper()
+	h := &teamHub{t: t, logs: &lockedBuffer{}, args: args, env: append(append(os.Environ(),
+		"BYOKD_HUB_HOME="+data, "BYOKD_UPSTREAM_OPENAI="+upstream, "BYOKD_UPSTREAM_ANTHROPIC="+upstream,
+		"BYOKD_UPSTREAM_CLICKUP="+upstream), env...)}
+	h.cmd = exec.Command(byokdBin, append([]string{"hub", "serve", "--listen", "127.0.0.1:0"}, args...)...)
 	h.cmd.Env = h.env
 	stderr, err := h.cmd.StderrPipe()
 	if err != nil {

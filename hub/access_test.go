@@ -179,6 +179,15 @@ func TestSecrets_NeverInLogsOrDatabase(t *testing.T) {
 			}
 		}
 	}
+	dump := h.dump(t)
+	if !strings.Contains(dump, "ann@example.com") {
+		t.Fatal("the store's dump lacks the member: it is not the store")
+	}
+	for what, s := range secrets {
+		if strings.Contains(dump, s) {
+			t.Errorf("%s found in the hub's store", what)
+		}
+	}
 	logs := h.logs.String()
 	for what, s := range secrets {
 		if strings.Contains(logs, s) {

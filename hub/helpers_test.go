@@ -3,11 +3,15 @@ package hub_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +20,9 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/pgstore"
 	"byokd.dev/byok/hub/sqlitestore"
+	"byokd.dev/byok/internal/pgtest"
 	"byokd.dev/byok/internal/testclock"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/teamsync"
@@ -38,22 +44,70 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 type testHub struct {
 	*hub.Server
 	dir   string
-	store *sqlitestore.DB
+	store hub.Store
+	// dump is everything the hub's store holds, as text, for tests that
+	// search it for secrets: the SQLite file, or PostgreSQL's dump.
+	dump  func(t *testing.T) string
+	pgURL string // the database, for replicas on PostgreSQL
 	admin *hub.AdminClient
 	clock *testclock.Clock
 	logs  *syncBuffer
 	keys  hub.SecretStore
 }
 
-// startHub runs a hub with a real SQLite store and an encrypted key file
-// in a temporary folder; mod adjusts its Config.
-func startHub(t *testing.T, mod func(*hub.Config)) *testHub {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "hub")
-	if err := hub.PrepareData(dir); err != nil {
-		t.Fatal(err)
+// storeEnv names the store the hub's tests run on: unset, SQLite and
+// the encrypted key file in the state folder; "postgres", a fresh
+// PostgreSQL database and the shared keys sealed in it. TestPostgres runs
+// every test again with it set.
+const storeEnv = "BYOKD_HUB_TEST_STORE"
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// TestPostgres runs this package's tests (those -run selects) again in a
+// child process whose hubs all keep their state in PostgreSQL, so that
+// every behaviour the hub's tests prove holds on both stores.
+func TestPostgres(t *testing.T) {
+	if os.Getenv(storeEnv) != "" {
+		t.Skip("this is the PostgreSQL run")
 	}
+	args := []string{"-test.count=1"}
+	for _, name := range []string{"test.run", "test.skip", "test.v", "test.timeout", "test.failfast", "test.short"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != f.DefValue {
+			args = append(args, "-"+name+"="+f.Value.String())
+		}
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), storeEnv+"=postgres")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the hub's tests on PostgreSQL (%s=postgres go test -run ... ./hub to run them alone): %v\n%s", storeEnv, err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("the hub's tests on PostgreSQL:\n%s", out)
+	}
+}
+
+// openStore opens the store storeEnv names for a hub whose state folder
+// is dir.
+func openStore(t *testing.T, dir string) (hub.Store, hub.SecretStore, func(t *testing.T) string) {
+	t.Helper()
 	ctx := context.Background()
+	if kind := os.Getenv(storeEnv); kind == "postgres" {
+		url := pgtest.URL(t)
+		st, err := pgstore.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := make([]byte, pgstore.SealingKeySize)
+		rand.Read(key)
+		keys, err := st.Secrets(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, keys, func(t *testing.T) string { return pgtest.Dump(t, url) }
+	} else if kind != "" {
+		t.Fatalf("%s=%q: want postgres or nothing", storeEnv, kind)
+	}
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, hub.DBFile))
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +116,36 @@ func startHub(t *testing.T, mod func(*hub.Config)) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, keys, func(t *testing.T) string {
+		var all strings.Builder
+		for _, f := range []string{hub.DBFile, hub.DBFile + "-wal"} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			all.Write(b)
+		}
+		return all.String()
+	}
+}
+
+// startHub runs a hub on the store storeEnv names (SQLite in a
+// temporary folder by default); mod adjusts its Config.
+func startHub(t *testing.T, mod func(*hub.Config)) *testHub {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "hub")
+	if err := hub.PrepareData(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, keys, dump := openStore(t, dir)
+	return startHubOn(t, dir, st, keys, dump, mod)
+}
+
+// startHubOn runs a hub whose state folder is dir on the stores given,
+// closing st when the test ends.
+func startHubOn(t *testing.T, dir string, st hub.Store, keys hub.SecretStore, dump func(*testing.T) string, mod func(*hub.Config)) *testHub {
+	t.Helper()
+	ctx := context.Background()
 	clk := testclock.New(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
 	cfg := hub.Config{
@@ -89,7 +173,7 @@ func startHub(t *testing.T, mod func(*hub.Config)) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testHub{Server: srv, dir: dir, store: st, admin: admin, clock: clk, logs: logs, keys: keys}
+	return &testHub{Server: srv, dir: dir, store: st, dump: dump, admin: admin, clock: clk, logs: logs, keys: keys}
 }
 
 // join enrolls a device for email and returns its credential.

@@ -94,6 +94,12 @@ func (rl *relayer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	call.Row = byok.UsageEvent{ID: id, App: byok.CleanText(r.Header.Get(upstream.HeaderApp), maxText),
 		Project: byok.CleanText(r.Header.Get(upstream.HeaderProject), maxText), Member: dev.Member, Relayed: true}
+	release, ref := rl.reserve(r.Context(), dev, id)
+	if ref != nil {
+		upstream.WriteError(w, svc, ref)
+		return
+	}
+	defer release()
 	call.Credentials = []upstream.Credential{cred}
 	rl.fwd.Forward(w, r.WithContext(context.WithValue(r.Context(), deviceKey{}, dev.ID)), call)
 }
@@ -142,6 +148,47 @@ func (rl *relayer) admit(ctx context.Context, svc byok.Service, dev Device) (ups
 	}
 	return upstream.Credential{}, &byok.Refusal{Status: http.StatusServiceUnavailable, Code: "no_shared_key", Message: fmt.Sprintf(
 		"byokd hub: the team has no usable shared %s key: ask your admin to add one (`byokd hub key add %s --name NAME`)", title, svc)}
+}
+
+// capHoldFor is how long a relayed call's hold on its member's allowance
+// lasts if its hub never records the call (killed mid-call).
+const capHoldFor = 10 * time.Minute
+
+// reserve holds part of the member's allowance for call id while a cap is
+// set and the Store enforces caps itself (hubs sharing a database): two
+// hubs cannot both let the last of it through. admit's check of the spend
+// so far is all a Store without holds gets. release drops the hold once
+// the call is over; recording the call's row has already done so.
+func (rl *relayer) reserve(ctx context.Context, dev Device, id string) (release func(), _ *byok.Refusal) {
+	s := rl.s
+	p := s.Policy()
+	cr, ok := s.cfg.Store.(CapReserver)
+	if p.MemberMonthlyCap <= 0 || !ok {
+		return func() {}, nil
+	}
+	now := s.cfg.Now()
+	from := monthStart(now)
+	used, ok, err := cr.ReserveShared(ctx, CapHold{Member: dev.Member, ID: id, From: from, To: from.AddDate(0, 1, 0),
+		Cap: p.MemberMonthlyCap, Amount: s.cfg.CapHold, Now: now, Expires: now.Add(capHoldFor)})
+	if err != nil {
+		s.log.Error("relay: shared allowance not reserved", "member", dev.Member, "err", err)
+		return nil, &byok.Refusal{Status: http.StatusServiceUnavailable, Code: "hub_error",
+			Message: "byokd hub: internal error reserving your shared spend; try again later"}
+	}
+	if !ok {
+		return nil, capReached(used, p.MemberMonthlyCap)
+	}
+	return func() {
+		if err := cr.ReleaseShared(context.WithoutCancel(ctx), dev.Member, id); err != nil {
+			s.log.Warn("relay: hold on the shared allowance not released; it expires", "member", dev.Member, "in", capHoldFor, "err", err)
+		}
+	}, nil
+}
+
+func capReached(used, limit byok.Micros) *byok.Refusal {
+	return &byok.Refusal{Status: http.StatusForbidden, Code: "member_cap_reached", Message: fmt.Sprintf(
+		"byokd hub: you have used your monthly shared-key allowance (%s of %s, counting your calls in flight): use a personal key, or ask your admin to raise the member cap",
+		used, limit)}
 }
 
 // endpointAllowed passes only the endpoints byokd meters and prices, and

@@ -47,6 +47,7 @@ const (
 	DefaultLoginTTL   = 15 * time.Minute
 	DefaultSessionTTL = 12 * time.Hour
 	DefaultMaxBody    = 32 << 20
+	DefaultCapHold    = byok.Micros(1_000_000) // $1
 )
 
 // SecretStore holds the shared keys; keystore.Store satisfies it.
@@ -76,8 +77,13 @@ type Config struct {
 	Prices *metering.Prices
 	// Transport sends relayed calls; default one that never follows
 	// redirects, with pooled connections.
-	Transport  http.RoundTripper
-	MaxBody    int64
+	Transport http.RoundTripper
+	MaxBody   int64
+	// CapHold is how much of a member's allowance each relayed call holds
+	// while in flight, when a cap is set and the Store reserves
+	// (CapReserver); default DefaultCapHold. A call may still cost more:
+	// its cost is known only when it ends.
+	CapHold    byok.Micros
 	InviteTTL  time.Duration
 	LoginTTL   time.Duration
 	SessionTTL time.Duration
@@ -226,6 +232,9 @@ func (c *Config) fill() {
 	if c.MaxBody <= 0 {
 		c.MaxBody = DefaultMaxBody
 	}
+	if c.CapHold <= 0 {
+		c.CapHold = DefaultCapHold
+	}
 	if c.InviteTTL <= 0 {
 		c.InviteTTL = DefaultInviteTTL
 	}
@@ -278,12 +287,19 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.publicSrv.Serve(s.publicLn) }()
 	go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
+	var watching sync.WaitGroup
+	wctx, stopWatching := context.WithCancel(ctx)
+	if w, ok := s.cfg.Store.(Watcher); ok {
+		watching.Go(func() { s.watch(wctx, w) })
+	}
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 		err = fmt.Errorf("hub listener: %w", err)
 	}
+	stopWatching()
+	watching.Wait()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	s.sessions.closeAll()

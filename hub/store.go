@@ -214,3 +214,59 @@ func (k SharedKey) Ref() byok.CredentialRef { return byok.TeamKey(k.Name) }
 
 // secretRef is where the keystore holds the key: its credential name.
 func (k SharedKey) secretRef() string { return k.Ref().String() }
+
+// Watcher is implemented by a Store that several hubs share (pgstore):
+// Watch reports every committed change of the policy or the price table
+// and every revoked device, by any hub (this one too), as it happens, so
+// that each hub pushes it to the daemons connected to it. It calls
+// changed with ChangeResync once it is listening, since changes made
+// before may have been missed, and returns when ctx ends (nil) or the
+// feed breaks (the error); the hub then calls it again. changed is called
+// from one goroutine at a time.
+type Watcher interface {
+	Watch(ctx context.Context, changed func(Change)) error
+}
+
+// Change is one change a Watcher reports.
+type Change struct {
+	Kind   ChangeKind
+	Device string // the revoked device, for ChangeRevoked
+}
+
+// ChangeKind is what changed.
+type ChangeKind string
+
+// Kinds of Change.
+const (
+	ChangePolicy  ChangeKind = "policy"
+	ChangePrices  ChangeKind = "prices"
+	ChangeRevoked ChangeKind = "revoked"
+	// ChangeResync: anything may have changed (the feed was down).
+	ChangeResync ChangeKind = "resync"
+)
+
+// CapReserver is implemented by a Store that several hubs share
+// (pgstore), so that member caps hold across them: each relayed call
+// reserves part of the member's allowance in a database transaction
+// before it is sent, and two hubs cannot both let the last of it through.
+type CapReserver interface {
+	// ReserveShared holds h.Amount of h.Member's allowance for call h.ID,
+	// at most what is left, until RecordRelayed stores the call's row
+	// (which releases it in the same transaction), ReleaseShared, or
+	// h.Expires. It reports false, and the member's hub-metered spend in
+	// [h.From, h.To) plus the holds of other calls in flight, when that
+	// already reaches h.Cap.
+	ReserveShared(ctx context.Context, h CapHold) (used byok.Micros, ok bool, err error)
+	// ReleaseShared drops call id's hold, if any.
+	ReleaseShared(ctx context.Context, member, id string) error
+}
+
+// CapHold is a relayed call's reservation of its member's allowance.
+type CapHold struct {
+	Member, ID string
+	From, To   time.Time // the cap's month
+	Cap        byok.Micros
+	Amount     byok.Micros
+	Now        time.Time // holds that expired by now count no more
+	Expires    time.Time
+}

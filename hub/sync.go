@@ -363,11 +363,16 @@ func (s *Server) RevokeDevice(ctx context.Context, id string) error {
 	if err := s.cfg.Store.RevokeDevice(ctx, id, s.cfg.Now()); err != nil {
 		return err
 	}
+	s.closeDevice(id)
+	s.log.Info("device revoked", "device", id)
+	return nil
+}
+
+// closeDevice ends the revoked device's sync sessions on this hub.
+func (s *Server) closeDevice(id string) {
 	for _, ses := range s.sessions.list() {
 		if ses.dev.ID == id {
 			go ses.conn.Close(teamsync.CloseRevoked, "byokd hub: this device was revoked by the admin")
 		}
 	}
-	s.log.Info("device revoked", "device", id)
-	return nil
 }

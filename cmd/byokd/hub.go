@@ -17,9 +17,8 @@ import (
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
 	"byokd.dev/byok/hub/dashboard"
-	"byokd.dev/byok/hub/sqlitestore"
+	"byokd.dev/byok/hub/pgstore"
 	"byokd.dev/byok/internal/statelock"
-	"byokd.dev/byok/keystore"
 )
 
 // hubData is the hub's state folder: --data, else $BYOKD_HUB_HOME, else
@@ -73,6 +72,7 @@ var hubCmd = group("hub", "run and administer the team hub (on the hub machine)"
 var hubServeCmd = command{
 	summary: "run the team hub",
 	usage: `Usage: byokd hub serve [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F] [--public-url URL] [--insecure]
+                        [--database postgres://USER@HOST/DB --sealing-key-file F]
 
 Runs the hub: members' daemons join it, sync usage to it and reach the
 team's shared keys through it. State lives in --data (default
@@ -81,9 +81,17 @@ without one in an encrypted file: set BYOKD_KEYSTORE=file and
 BYOKD_KEYSTORE_PASSPHRASE. Plain http is for 127.0.0.1 only, unless
 --insecure (TLS ends in front of the hub).
 
+With --database (or BYOKD_HUB_DATABASE) the hub keeps its state in
+PostgreSQL instead, and several hubs behind one address may share it. The
+shared keys are then sealed in the database under a key every replica is
+given: --sealing-key-file, or BYOKD_HUB_SEALING_KEY, holding base64 of 32
+random bytes (openssl rand -base64 32). Give the database password by
+PGPASSWORD or ~/.pgpass, not in the URL. See docs/HUB-POSTGRES.md.
+
 Example:
   byokd hub serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --public-url https://hub.example.com:8443
-  byokd hub serve --listen 127.0.0.1:8443          # a try-out on this machine`,
+  byokd hub serve --listen 127.0.0.1:8443          # a try-out on this machine
+  PGPASSWORD=… byokd hub serve --database postgres://byokd@db.example.com/byokd --sealing-key-file /etc/byokd/sealing.key ...`,
 	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
 		data := dataFlag(fs)
 		listen := fs.String("listen", hub.DefaultListen, "address to listen on")
@@ -91,6 +99,8 @@ Example:
 		key := fs.String("tls-key", "", "TLS private key (PEM)")
 		public := fs.String("public-url", "", "the URL members use to reach the hub (default from --listen)")
 		insecure := fs.Bool("insecure", false, "allow plain http on an address other machines can reach")
+		database := fs.String("database", "", "a PostgreSQL URL, postgres://USER@HOST/DB, to keep the hub's state in (default SQLite in --data; or $BYOKD_HUB_DATABASE)")
+		sealingKeyFile := fs.String("sealing-key-file", "", "with --database: the file holding the key that seals shared keys (or $BYOKD_HUB_SEALING_KEY)")
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -127,18 +137,17 @@ Example:
 			return err
 		}
 		defer unlock()
-		keys, err := keystore.Open(keystore.Config{
-			Backend: e.getenv("BYOKD_KEYSTORE"), Namespace: "byokd-hub",
-			FilePath: filepath.Join(dir, hub.KeysFile), Passphrase: passphrase(e),
-		})
+		if *database == "" {
+			*database = e.getenv("BYOKD_HUB_DATABASE")
+		} else if strings.Contains(*database, "@") && strings.Contains(pgstore.Redact(*database), "xxxxx") {
+			fmt.Fprintln(e.stderr, "byokd: warning: the password in --database shows in ps and shell history; "+
+				"use PGPASSWORD, a ~/.pgpass file or BYOKD_HUB_DATABASE instead")
+		}
+		st, keys, closeStore, err := hubStores(ctx, e, dir, *database, *sealingKeyFile)
 		if err != nil {
 			return err
 		}
-		st, err := sqlitestore.Open(ctx, filepath.Join(dir, hub.DBFile))
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+		defer closeStore()
 		srv, err := hub.Start(ctx, hub.Config{
 			Data: dir, Listen: *listen, PublicURL: *public, TLSCert: *cert, TLSKey: *key, Insecure: *insecure,
 			Store: st, Keys: keys, Upstreams: ups, Logger: log, Version: version,

@@ -1,10 +1,9 @@
-package sqlitestore_test
+package storetest
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,20 +13,15 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
-	"byokd.dev/byok/hub/sqlitestore"
 )
 
 // usageFixture stores calls of three members around a month's end, then
 // replaces device copies with the hub's rows of relayed calls (both
 // orders), the way sync and the relay do.
-func usageFixture(t *testing.T) *sqlitestore.DB {
+func usageFixture(t *testing.T, open Open) hub.Store {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), hub.DBFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := open(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	start := time.Date(2026, 1, 29, 0, 0, 0, 0, time.UTC)
 	members := []string{"ann@example.com", "bob@example.com", "cy@example.com"}
@@ -97,11 +91,11 @@ func sumRows(evs []byok.UsageEvent, by []hub.Dim) map[string]hub.Group {
 	return out
 }
 
-// TestAggregate_RollupsEqualRows: whichever table answers (monthly or
+// testAggregateRollupsEqualRows: whichever table answers (monthly or
 // daily rollup, or the rows), Aggregate's sums are the rows' sums, after
 // device copies were replaced and fallback reasons merged.
-func TestAggregate_RollupsEqualRows(t *testing.T) {
-	db := usageFixture(t)
+func testAggregateRollupsEqualRows(t *testing.T, open Open) {
+	db := usageFixture(t, open)
 	ctx := context.Background()
 	jan, feb, mar := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
@@ -148,10 +142,10 @@ func TestAggregate_RollupsEqualRows(t *testing.T) {
 	}
 }
 
-// TestAudit_KeysetPages walks the audit log page by page with the cursor
+// testAuditKeysetPages walks the audit log page by page with the cursor
 // and finds every selected row once, newest first.
-func TestAudit_KeysetPages(t *testing.T) {
-	db := usageFixture(t)
+func testAuditKeysetPages(t *testing.T, open Open) {
+	db := usageFixture(t, open)
 	ctx := context.Background()
 	for _, f := range []hub.UsageFilter{{}, {Member: "cy@example.com", Service: byok.OpenAI}, {Fallback: true}} {
 		all, err := db.Usage(ctx, f)

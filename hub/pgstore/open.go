@@ -1,0 +1,263 @@
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"byokd.dev/byok/hub"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is the hub's PostgreSQL store. Its methods are safe for concurrent
+// use, and several processes may use one database at once.
+type DB struct {
+	pool *pgxpool.Pool
+
+	// committed is when the last write transaction committed (unix
+	// nanoseconds), 0 after one failed: Writable trusts a recent commit.
+	committed atomic.Int64
+
+	partMu sync.Mutex
+	parts  map[int64]bool // months (their first microsecond) known to have a partition
+}
+
+var _ hub.Store = (*DB)(nil)
+
+// Open connects to the database at connURL (postgres://…, or any
+// connection string pgx takes), applies the migrations it lacks and
+// makes the usage partitions for this month and the next.
+func Open(ctx context.Context, connURL string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(connURL)
+	if err != nil {
+		return nil, fmt.Errorf("hub database %s: %w", Redact(connURL), redactErr(err, connURL))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("hub database %s: %w", Redact(connURL), redactErr(err, connURL))
+	}
+	d := &DB{pool: pool, parts: map[int64]bool{}}
+	if err := d.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("hub database %s: %w", Redact(connURL), advise(redactErr(err, connURL)))
+	}
+	now := time.Now().UTC()
+	if err := d.ensurePartitions(ctx, monthOf(now), monthOf(now.AddDate(0, 1, 0))); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("hub database %s: %w", Redact(connURL), err)
+	}
+	return d, nil
+}
+
+// Close closes the connections.
+func (d *DB) Close() error { d.pool.Close(); return nil }
+
+// Redact is connURL with any password replaced, for messages.
+func Redact(connURL string) string {
+	if !strings.Contains(connURL, "://") {
+		// A key=value connection string: drop the password=… pair.
+		var out []string
+		for _, f := range strings.Fields(connURL) {
+			if strings.HasPrefix(strings.ToLower(f), "password=") {
+				f = "password=xxxxx"
+			}
+			out = append(out, f)
+		}
+		return strings.Join(out, " ")
+	}
+	u, err := url.Parse(connURL)
+	if err != nil {
+		return userinfo.ReplaceAllString(connURL, "${1}xxxxx@")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// redactErr makes sure err's text holds no password from connURL,
+// whatever the driver put in it.
+func redactErr(err error, connURL string) error {
+	pw := password(connURL)
+	if err == nil || pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+}
+
+// userinfo is the user:password@ of a URL, for one url.Parse refuses.
+var userinfo = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
+
+func password(connURL string) string {
+	if strings.Contains(connURL, "://") {
+		u, err := url.Parse(connURL)
+		if err != nil {
+			if m := userinfo.FindStringSubmatch(connURL); m != nil {
+				return strings.TrimSuffix(strings.TrimPrefix(m[0], m[1]), "@")
+			}
+			return ""
+		}
+		if pw, ok := u.User.Password(); ok {
+			return pw
+		}
+		return u.Query().Get("password")
+	}
+	for _, f := range strings.Fields(connURL) {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
+}
+
+// advise adds what to do to the errors an operator meets first.
+func advise(err error) error {
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "3D000":
+		return fmt.Errorf("%w (create it first: createdb, or CREATE DATABASE)", err)
+	case errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000"):
+		return fmt.Errorf("%w (check the user and password in --database)", err)
+	case errors.As(err, &pe) && pe.Code == "42501":
+		return fmt.Errorf("%w (the user needs to create tables in the database: GRANT CREATE ON SCHEMA public, or make it the owner)", err)
+	case errors.As(err, &ce):
+		return fmt.Errorf("%w (is PostgreSQL running and reachable at that host and port?)", err)
+	}
+	return err
+}
+
+// migrationLock is the advisory lock key under which replicas apply
+// migrations one at a time ("byokdmig" in ASCII).
+const migrationLock int64 = 0x62796f6b646d6967
+
+// migrate applies the embedded migrations past the newest one in
+// schema_migrations, all in one transaction under migrationLock: two
+// replicas starting together apply them once, and a failed migration
+// leaves the schema as it was.
+func (d *DB) migrate(ctx context.Context) error {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("wait for other replicas' migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer     PRIMARY KEY,
+	name       text        NOT NULL,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var v int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if v > len(entries) {
+			return fmt.Errorf("schema version %d is newer than this byokd knows (%d): upgrade byokd", v, len(entries))
+		}
+		for i, e := range entries[v:] {
+			num, _, _ := strings.Cut(e.Name(), "_")
+			if n, err := strconv.Atoi(num); err != nil || n != v+i+1 {
+				return fmt.Errorf("migration %s: want version %d", e.Name(), v+i+1)
+			}
+			b, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(b)); err != nil {
+				return fmt.Errorf("apply %s: %w", e.Name(), err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, v+i+1, e.Name()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func us(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromUS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// retryable is a transaction's failure that running it again can cure:
+// a serialization failure or a deadlock another replica's transaction
+// took part in.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// tx runs f in a write transaction, again (up to three times) if the
+// database aborted it for a conflict with a concurrent one.
+func (d *DB) tx(ctx context.Context, f func(pgx.Tx) error) error {
+	var err error
+	for range 3 {
+		if err = pgx.BeginFunc(ctx, d.pool, f); !retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		d.committed.Store(0)
+		return err
+	}
+	d.committed.Store(time.Now().UnixNano())
+	return nil
+}
+
+// writableFor is how long a commit vouches that the next one will succeed.
+const writableFor = time.Second
+
+// Writable implements hub.Store: within writableFor of a commit it trusts
+// it; otherwise (idle, or after a failure) it commits one small row, as a
+// call's row would be.
+func (d *DB) Writable(ctx context.Context) error {
+	if t := d.committed.Load(); t != 0 && time.Since(time.Unix(0, t)) < writableFor {
+		return nil
+	}
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE probe SET at_us = $1 WHERE id = 1`, time.Now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("the hub's database cannot be written: %w", advise(err))
+	}
+	return nil
+}
+
+// isUnique reports a unique or primary key violation.
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
