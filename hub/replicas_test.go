@@ -162,11 +162,15 @@ func TestReplicas_ChangeFeedSurvivesALostConnection(t *testing.T) {
 	if os.Getenv(storeEnv) != "" {
 		t.Skip("runs on PostgreSQL in the first run already")
 	}
-	hs := startReplicas(t, 2, nil)
+	var logs []*logWatch
+	hs := startReplicas(t, 2, func(c *hub.Config) { logs = append(logs, watchLog(c)) })
 	a, b := hs[0], hs[1]
 	ctx := context.Background()
 	en := b.join(t, "ann@example.com")
 	conn := openSync(t, b, en)
+	for _, l := range logs {
+		l.waitFor(t, 1, "following the database's change feed") // both listening, so both are cut
+	}
 	db, err := pgx.Connect(ctx, b.pgURL)
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +193,7 @@ WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&cut); err !=
 		return m.Type == teamsync.TypePolicy && m.Policy.Version == p.Version
 	})
 	t.Logf("arrived in %v", took)
+	logs[1].waitFor(t, 2, "following the database's change feed") // B followed it again
 }
 
 // TestReplicas_CapRacedFromBothReplicas: a member whose cap leaves room

@@ -45,6 +45,7 @@ func (s *Server) changed(ctx context.Context, c Change) {
 	case ChangeRevoked:
 		s.closeDevice(c.Device)
 	case ChangeResync:
+		s.log.Debug("following the database's change feed")
 		s.reloadPolicy(ctx)
 		s.reloadPrices(ctx)
 		// Revocations missed while the feed was down.

@@ -64,9 +64,9 @@ func hubStores(ctx context.Context, e env, dir, database, sealingKeyFile string)
 // the file, or else BYOKD_HUB_SEALING_KEY; base64 of 32 bytes either way.
 func sealingKey(e env, file string) ([]byte, error) {
 	const how = "give every replica the same key: --sealing-key-file FILE or BYOKD_HUB_SEALING_KEY, base64 of 32 random bytes (openssl rand -base64 32)"
-	env := e.getenv("BYOKD_HUB_SEALING_KEY")
+	fromEnv := e.getenv("BYOKD_HUB_SEALING_KEY")
 	switch {
-	case file != "" && env != "":
+	case file != "" && fromEnv != "":
 		return nil, errors.New("both --sealing-key-file and BYOKD_HUB_SEALING_KEY are set: give one")
 	case file != "":
 		if err := privfile.Check(file); err != nil {
@@ -86,8 +86,8 @@ func sealingKey(e env, file string) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		return k, nil
-	case env != "":
-		k, err := pgstore.ParseSealingKey(env)
+	case fromEnv != "":
+		k, err := pgstore.ParseSealingKey(fromEnv)
 		if err != nil {
 			return nil, fmt.Errorf("BYOKD_HUB_SEALING_KEY: %w", err)
 		}

@@ -78,6 +78,10 @@ func noPartition(err error) bool {
 // writeUsage runs f in a write transaction once the partitions of months
 // exist, making them again and retrying once should one have gone.
 func (d *DB) writeUsage(ctx context.Context, months []int64, f func(pgx.Tx) error) error {
+	// Next month's partition too, made during this one: a replica that
+	// runs for months does not make it in the first minute of the month,
+	// racing every other replica's first batch.
+	months = append(months, monthOf(time.Now().AddDate(0, 1, 0)))
 	for attempt := 0; ; attempt++ {
 		if err := d.ensurePartitions(ctx, months...); err != nil {
 			return err
