@@ -60,6 +60,7 @@ const (
 	lexOut    = iota // between tokens
 	lexStr           // inside a string
 	lexScalar        // inside a number or literal
+	lexSkip          // inside a container that can hold nothing captured or counted
 )
 
 // value kinds, for knowing where a captured value ends.
@@ -93,6 +94,10 @@ type extractor struct {
 	cur      int // index of the target being captured, or -1
 	capKind  int
 	capDepth int
+
+	// Skipping (lexSkip): the open containers, and whether in a string.
+	skipN   int
+	skipStr bool
 }
 
 // init sets the paths to capture and clears all state.
@@ -116,6 +121,7 @@ func (x *extractor) reset() {
 	x.obj, x.wantKey = [4]bool{}, [4]bool{}
 	x.cur = -1
 	x.counting, x.count = false, 0
+	x.skipN, x.skipStr = 0, false
 }
 
 // countItems makes the extractor count the items of the top-level array
@@ -166,6 +172,11 @@ func (x *extractor) write(p []byte) {
 				x.finish(p[capFrom : i+1])
 			}
 			continue
+		case lexSkip:
+			if i = x.skipValue(p, i); i < len(p) {
+				x.st = lexOut
+			}
+			continue
 		case lexScalar:
 			if isScalarByte(c) {
 				continue
@@ -194,6 +205,9 @@ func (x *extractor) write(p []byte) {
 		case '{', '[':
 			if x.start(kindContainer) {
 				capFrom = i
+			} else if x.skippable() {
+				x.st, x.skipN, x.skipStr = lexSkip, 1, false
+				continue
 			}
 			x.depth++
 			if x.depth <= 3 {
@@ -253,6 +267,62 @@ func (x *extractor) scanString(p []byte, i int) (int, bool) {
 		return q, q < len(p)
 	}
 	return len(p), false
+}
+
+// skippable reports whether the container starting at the current place
+// (not captured) can hold no target and no counted item, so that only
+// its end need be found. Most of a stream's bytes are in such containers:
+// a chat chunk's choices, a message event's content deltas.
+func (x *extractor) skippable() bool {
+	switch d := x.depth; {
+	case d == 0 || x.cur >= 0:
+		return false
+	case d == 1:
+		if !x.obj[1] {
+			return true
+		}
+		if x.countIn != "" && x.key[1].is(x.countIn) {
+			return false
+		}
+		for _, t := range x.targets {
+			if t.k2 != "" && x.key[1].is(t.k1) {
+				return false
+			}
+		}
+		return true
+	case d == 2:
+		// Inside the counted array, its items must be read.
+		return !(x.countIn != "" && x.obj[1] && !x.obj[2] && x.key[1].is(x.countIn))
+	default:
+		return true
+	}
+}
+
+// skipValue reads on from p[i] inside a skipped container and returns
+// the index of its closing bracket, or len(p) if it goes on past p.
+func (x *extractor) skipValue(p []byte, i int) int {
+	for i < len(p) {
+		if x.skipStr {
+			j, closed := x.scanString(p, i)
+			if !closed {
+				return len(p)
+			}
+			x.skipStr, i = false, j+1
+			continue
+		}
+		switch p[i] {
+		case '"':
+			x.skipStr = true
+		case '{', '[':
+			x.skipN++
+		case '}', ']':
+			if x.skipN--; x.skipN == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return len(p)
 }
 
 // end marks the end of the document: a number or literal that ran to the
