@@ -27,7 +27,7 @@ var migrationFS embed.FS
 // DB is the hub's PostgreSQL store. Its methods are safe for concurrent
 // use, and several processes may use one database at once.
 type DB struct {
-	*sqlstore.DB // what sqlitestore shares, over sql
+	*sqlstore.DB // the methods written once for both stores, over sql
 	pool         *pgxpool.Pool
 	sql          *sql.DB // pool's connections, through database/sql
 

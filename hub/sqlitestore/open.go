@@ -21,7 +21,7 @@ var migrationFS embed.FS
 
 // DB is the hub's SQLite store. Its methods are safe for concurrent use.
 type DB struct {
-	*sqlstore.DB // what pgstore shares
+	*sqlstore.DB // the methods written once for both stores
 	path         string
 	w            *sql.DB // the one writing connection
 	r            *sql.DB // readers
@@ -56,14 +56,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open hub database %s: %w", abs, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &DB{DB: sqlstore.New(w, r, sqlstore.Dialect{
+	// No LockVersions, no Notify: with one writing connection, each
+	// transaction taking the write lock as it begins (_txlock=immediate),
+	// writers already take turns, and no other hub watches the file.
+	dialect := sqlstore.Dialect{
 		IsUnique: isUnique,
 		Advise:   func(err error) error { return advise(abs, err) },
 		Day:      func(col string) string { return "date(" + col + " / 1000000, 'unixepoch')" },
-		// One writing connection, each transaction taking the write
-		// lock as it begins (_txlock=immediate): writers already take
-		// turns, and no other hub watches the file.
-	}), path: abs, w: w, r: r}, nil
+	}
+	return &DB{DB: sqlstore.New(w, r, dialect), path: abs, w: w, r: r}, nil
 }
 
 // Close closes the database.

@@ -38,8 +38,9 @@ type Dialect struct {
 	Notify func(ctx context.Context, tx *sql.Tx, c hub.Change) error
 }
 
-// DB is the part of a hub.Store written once for both databases. Its
-// methods are safe for concurrent use.
+// DB is the part of a hub.Store written once for both databases: all
+// but IngestUsage, RecordRelayed and HubMetered, which each store does
+// its own way. Its methods are safe for concurrent use.
 type DB struct {
 	w, r    *sql.DB // writes, reads: one pool in PostgreSQL, a writer and readers in SQLite
 	dialect Dialect

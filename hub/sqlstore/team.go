@@ -39,7 +39,7 @@ FROM inventory i JOIN devices d ON d.id = i.device_id ORDER BY d.member, d.name`
 		}
 		di.Reported = FromUS(at)
 		if err := json.Unmarshal([]byte(body), &di.Inventory); err != nil {
-			return di, fmt.Errorf("the one of %s: %w", di.DeviceID, err)
+			return di, fmt.Errorf("device %s: %w", di.DeviceID, err)
 		}
 		return di, nil
 	})
