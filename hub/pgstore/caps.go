@@ -8,6 +8,7 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/sqlstore"
 )
 
 var _ hub.CapReserver = (*DB)(nil)
@@ -28,13 +29,13 @@ func (d *DB) ReserveShared(ctx context.Context, h hub.CapHold) (byok.Micros, boo
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, capLock, h.Member); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM cap_holds WHERE member = $1 AND expires_us <= $2`, h.Member, us(h.Now)); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM cap_holds WHERE member = $1 AND expires_us <= $2`, h.Member, sqlstore.US(h.Now)); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT
 	(SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE member = $1 AND source = 'hub' AND time_us >= $2 AND time_us < $3) +
 	(SELECT coalesce(sum(amount), 0) FROM cap_holds WHERE member = $1 AND id <> $4)`,
-			h.Member, us(h.From), us(h.To), h.ID).Scan(&used); err != nil {
+			h.Member, sqlstore.US(h.From), sqlstore.US(h.To), h.ID).Scan(&used); err != nil {
 			return err
 		}
 		if used >= int64(h.Cap) {
@@ -43,7 +44,7 @@ func (d *DB) ReserveShared(ctx context.Context, h hub.CapHold) (byok.Micros, boo
 		amount := min(int64(h.Amount), int64(h.Cap)-used)
 		if _, err := tx.Exec(ctx, `INSERT INTO cap_holds (member, id, amount, expires_us) VALUES ($1, $2, $3, $4)
 ON CONFLICT (member, id) DO UPDATE SET amount = excluded.amount, expires_us = excluded.expires_us`,
-			h.Member, h.ID, amount, us(h.Expires)); err != nil {
+			h.Member, h.ID, amount, sqlstore.US(h.Expires)); err != nil {
 			return err
 		}
 		ok = true

@@ -2,25 +2,23 @@ package pgstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"path"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -29,11 +27,9 @@ var migrationFS embed.FS
 // DB is the hub's PostgreSQL store. Its methods are safe for concurrent
 // use, and several processes may use one database at once.
 type DB struct {
-	pool *pgxpool.Pool
-
-	// committed is when the last write transaction committed (unix
-	// nanoseconds), 0 after one failed: Writable trusts a recent commit.
-	committed atomic.Int64
+	*sqlstore.DB // the methods written once for both stores, over sql
+	pool         *pgxpool.Pool
+	sql          *sql.DB // pool's connections, through database/sql
 
 	partMu sync.Mutex
 	parts  map[int64]bool // months (their first microsecond) known to have a partition
@@ -53,21 +49,26 @@ func Open(ctx context.Context, connURL string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub database %s: %w", Redact(connURL), redactErr(err, connURL))
 	}
-	d := &DB{pool: pool, parts: map[int64]bool{}}
+	db := stdlib.OpenDBFromPool(pool)
+	d := &DB{DB: sqlstore.New(db, db, dialect), pool: pool, sql: db, parts: map[int64]bool{}}
 	if err := d.migrate(ctx); err != nil {
-		pool.Close()
+		d.Close()
 		return nil, fmt.Errorf("hub database %s: %w", Redact(connURL), advise(redactErr(err, connURL)))
 	}
 	now := time.Now().UTC()
 	if err := d.ensurePartitions(ctx, monthOf(now), monthOf(now.AddDate(0, 1, 0))); err != nil {
-		pool.Close()
+		d.Close()
 		return nil, fmt.Errorf("hub database %s: %w", Redact(connURL), err)
 	}
 	return d, nil
 }
 
 // Close closes the connections.
-func (d *DB) Close() error { d.pool.Close(); return nil }
+func (d *DB) Close() error {
+	err := d.sql.Close()
+	d.pool.Close()
+	return err
+}
 
 // Redact is connURL with any password replaced, for messages.
 func Redact(connURL string) string {
@@ -154,11 +155,6 @@ const migrationLock int64 = 0x62796f6b646d6967
 // replicas starting together apply them once, and a failed migration
 // leaves the schema as it was.
 func (d *DB) migrate(ctx context.Context) error {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 			return fmt.Errorf("wait for other replicas' migrations: %w", err)
@@ -174,41 +170,20 @@ func (d *DB) migrate(ctx context.Context) error {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		if v > len(entries) {
-			return fmt.Errorf("schema version %d is newer than this byokd knows (%d): upgrade byokd", v, len(entries))
+		pending, err := sqlstore.Pending(migrationFS, v)
+		if err != nil {
+			return err
 		}
-		for i, e := range entries[v:] {
-			num, _, _ := strings.Cut(e.Name(), "_")
-			if n, err := strconv.Atoi(num); err != nil || n != v+i+1 {
-				return fmt.Errorf("migration %s: want version %d", e.Name(), v+i+1)
+		for _, m := range pending {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply %s: %w", m.Name, err)
 			}
-			b, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(b)); err != nil {
-				return fmt.Errorf("apply %s: %w", e.Name(), err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, v+i+1, e.Name()); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-}
-
-func us(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromUS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
 }
 
 // retryable is a transaction's failure that running it again can cure:
@@ -220,44 +195,26 @@ func retryable(err error) bool {
 }
 
 // tx runs f in a write transaction, again (up to three times) if the
-// database aborted it for a conflict with a concurrent one.
+// database aborted it for a conflict with a concurrent one (retryable).
 func (d *DB) tx(ctx context.Context, f func(pgx.Tx) error) error {
-	var err error
-	for range 3 {
-		if err = pgx.BeginFunc(ctx, d.pool, f); !retryable(err) {
-			break
-		}
-	}
-	if err != nil {
-		d.committed.Store(0)
-		return err
-	}
-	d.committed.Store(time.Now().UnixNano())
-	return nil
-}
-
-// writableFor is how long a commit vouches that the next one will succeed.
-const writableFor = time.Second
-
-// Writable implements hub.Store: within writableFor of a commit it trusts
-// it; otherwise (idle, or after a failure) it commits one small row, as a
-// call's row would be.
-func (d *DB) Writable(ctx context.Context) error {
-	if t := d.committed.Load(); t != 0 && time.Since(time.Unix(0, t)) < writableFor {
-		return nil
-	}
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE probe SET at_us = $1 WHERE id = 1`, time.Now().UnixMicro())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("the hub's database cannot be written: %w", advise(err))
-	}
-	return nil
+	return d.Write(func() error { return pgx.BeginFunc(ctx, d.pool, f) })
 }
 
 // isUnique reports a unique or primary key violation.
 func isUnique(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// dialect is what PostgreSQL needs of the shared store.
+var dialect = sqlstore.Dialect{
+	Numbered:  true,
+	IsUnique:  isUnique,
+	Advise:    advise,
+	Retryable: retryable,
+	Day: func(col string) string {
+		return "to_char(to_timestamp(div(" + col + ", 1000000)) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	},
+	LockVersions: `LOCK TABLE %s IN EXCLUSIVE MODE`,
+	Notify:       notify,
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"byokd.dev/byok"
+	"byokd.dev/byok/hub/sqlstore"
 )
 
 // rollRow is what the rollups keep of a usage row.
@@ -34,7 +35,7 @@ func (s *sums) add(o sums, sign int64) {
 }
 
 func rollOf(member string, e byok.UsageEvent) rollRow {
-	r := rollRow{timeUS: us(e.Time), member: member, service: string(e.Service), model: e.Model, payer: string(e.Payer),
+	r := rollRow{timeUS: sqlstore.US(e.Time), member: member, service: string(e.Service), model: e.Model, payer: string(e.Payer),
 		project: e.Project, credential: e.Credential.String(), reason: e.FallbackReason,
 		sums: sums{calls: 1, cost: int64(e.Cost), input: e.Usage.InputTokens, output: e.Usage.OutputTokens,
 			cacheRead: e.Usage.CacheReadTokens, cacheWrite: e.Usage.CacheWrite5mTokens + e.Usage.CacheWrite1hTokens,

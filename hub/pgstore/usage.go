@@ -6,32 +6,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"byokd.dev/byok"
-	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/sqlstore"
 )
 
-var usageCols = []string{"member", "id", "device_id", "source", "time_us", "service", "model", "app", "project",
-	"credential", "payer", "status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-	"cache_write_1h_tokens", "requests", "cost_micros", "cost_known", "latency_us", "fallback_reason", "relayed", "incomplete"}
-
-func usageArgs(member, deviceID, source string, e byok.UsageEvent) []any {
-	return []any{member, e.ID, deviceID, source, us(e.Time), string(e.Service), e.Model, e.App, e.Project,
-		e.Credential.String(), string(e.Payer), int32(e.Status), e.Usage.InputTokens, e.Usage.OutputTokens, e.Usage.CacheReadTokens,
-		e.Usage.CacheWrite5mTokens, e.Usage.CacheWrite1hTokens, e.Usage.Requests, int64(e.Cost), e.CostKnown,
-		e.Latency.Microseconds(), e.FallbackReason, e.Relayed, !e.Usage.Complete}
-}
-
-var usageInsert = func() string {
-	ph := make([]string, len(usageCols))
-	for i := range ph {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-	}
-	return "INSERT INTO usage (" + strings.Join(usageCols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
-}()
+// usageInsert inserts one usage row (sqlstore.UsageArgs).
+var usageInsert = sqlstore.Rebind(sqlstore.UsageInsert)
 
 // months is the partitions evs' rows go to.
 func months(evs []byok.UsageEvent) []int64 {
@@ -65,7 +48,7 @@ func (d *DB) IngestUsage(ctx context.Context, member, deviceID string, evs []byo
 	ids := make([]string, len(batch))
 	times := make([]int64, len(batch))
 	for i, e := range batch {
-		ids[i], times[i] = e.ID, us(e.Time)
+		ids[i], times[i] = e.ID, sqlstore.US(e.Time)
 	}
 	err := d.writeUsage(ctx, months(batch), func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO usage_keys (member, id, time_us, source)
@@ -88,14 +71,14 @@ ON CONFLICT (member, id) DO NOTHING RETURNING id`, member, ids, times)
 		for _, e := range batch {
 			switch {
 			case isNew[e.ID]:
-				fresh = append(fresh, usageArgs(member, deviceID, "device", e))
+				fresh = append(fresh, sqlstore.UsageArgs(member, deviceID, "device", e))
 				roll.add(rollOf(member, e), 1)
 			case e.FallbackReason != "":
 				reasons = append(reasons, e)
 			}
 		}
 		if len(fresh) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage"}, usageCols, pgx.CopyFromRows(fresh)); err != nil {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage"}, sqlstore.UsageColumns, pgx.CopyFromRows(fresh)); err != nil {
 				return err
 			}
 		}
@@ -159,7 +142,7 @@ func (d *DB) RecordRelayed(ctx context.Context, deviceID string, e byok.UsageEve
 	err := d.writeUsage(ctx, []int64{monthOf(e.Time)}, func(tx pgx.Tx) error {
 		var roll rollup
 		tag, err := tx.Exec(ctx, `INSERT INTO usage_keys (member, id, time_us, source) VALUES ($1, $2, $3, 'hub')
-ON CONFLICT (member, id) DO NOTHING`, e.Member, e.ID, us(e.Time))
+ON CONFLICT (member, id) DO NOTHING`, e.Member, e.ID, sqlstore.US(e.Time))
 		if err != nil {
 			return err
 		}
@@ -183,11 +166,11 @@ ON CONFLICT (member, id) DO NOTHING`, e.Member, e.ID, us(e.Time))
 				e.FallbackReason = old.reason // the device's copy says why (see IngestUsage)
 			}
 			if _, err := tx.Exec(ctx, `UPDATE usage_keys SET source = 'hub', time_us = $3 WHERE member = $1 AND id = $2`,
-				e.Member, e.ID, us(e.Time)); err != nil {
+				e.Member, e.ID, sqlstore.US(e.Time)); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, usageInsert, usageArgs(e.Member, deviceID, "hub", e)...); err != nil {
+		if _, err := tx.Exec(ctx, usageInsert, sqlstore.UsageArgs(e.Member, deviceID, "hub", e)...); err != nil {
 			return err
 		}
 		// The row now counts against the member's cap: its hold goes in
@@ -202,48 +185,6 @@ ON CONFLICT (member, id) DO NOTHING`, e.Member, e.ID, us(e.Time))
 		return fmt.Errorf("record relayed call: %w", advise(err))
 	}
 	return nil
-}
-
-// Usage implements hub.Store.
-func (d *DB) Usage(ctx context.Context, f hub.UsageFilter) ([]byok.UsageEvent, error) {
-	var a args
-	cond := where(f, "time_us", &a)
-	return d.query(ctx, "read usage", "WHERE "+cond+" ORDER BY time_us, member, id", a)
-}
-
-// query reads usage rows; tail is the WHERE clause onwards.
-func (d *DB) query(ctx context.Context, doing, tail string, a args) ([]byok.UsageEvent, error) {
-	q := `SELECT member, id, time_us, service, model, app, project, credential, payer, status, input_tokens,
-output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, requests, cost_micros,
-cost_known, latency_us, fallback_reason, relayed, incomplete FROM usage ` + tail
-	rows, err := d.pool.Query(ctx, q, a...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", doing, err)
-	}
-	defer rows.Close()
-	out := []byok.UsageEvent{}
-	for rows.Next() {
-		var e byok.UsageEvent
-		var t, cost, lat int64
-		var status int32
-		var incomplete bool
-		var cred, svc, payer string
-		if err := rows.Scan(&e.Member, &e.ID, &t, &svc, &e.Model, &e.App, &e.Project, &cred, &payer,
-			&status, &e.Usage.InputTokens, &e.Usage.OutputTokens, &e.Usage.CacheReadTokens, &e.Usage.CacheWrite5mTokens,
-			&e.Usage.CacheWrite1hTokens, &e.Usage.Requests, &cost, &e.CostKnown, &lat, &e.FallbackReason, &e.Relayed,
-			&incomplete); err != nil {
-			return nil, fmt.Errorf("%s: %w", doing, err)
-		}
-		var err error
-		if e.Credential, err = byok.ParseCredentialRef(cred); err != nil {
-			return nil, fmt.Errorf("%s: %w", doing, err)
-		}
-		e.Service, e.Payer, e.Status = byok.Service(svc), byok.Payer(payer), int(status)
-		e.Time, e.Cost, e.Latency = fromUS(t), byok.Micros(cost), time.Duration(lat)*time.Microsecond
-		e.Usage.Model, e.Usage.Complete = e.Model, !incomplete
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 // HubMetered implements hub.Store.
@@ -264,15 +205,4 @@ func (d *DB) HubMetered(ctx context.Context, member string, ids []string) (map[s
 		out[id] = true
 	}
 	return out, nil
-}
-
-// SharedSpend implements hub.Store: only rows the hub metered count.
-func (d *DB) SharedSpend(ctx context.Context, member string, from, to time.Time) (byok.Micros, error) {
-	var sum int64
-	err := d.pool.QueryRow(ctx, `SELECT coalesce(sum(cost_micros), 0)::bigint FROM usage
-WHERE member = $1 AND source = 'hub' AND time_us >= $2 AND time_us < $3`, member, us(from), us(to)).Scan(&sum)
-	if err != nil {
-		return 0, fmt.Errorf("sum shared spend: %w", err)
-	}
-	return byok.Micros(sum), nil
 }

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -18,12 +19,12 @@ var _ hub.Watcher = (*DB)(nil)
 
 // notify queues c for every listening hub; PostgreSQL delivers it when
 // tx commits, and not at all if it rolls back.
-func notify(ctx context.Context, tx pgx.Tx, c hub.Change) error {
+func notify(ctx context.Context, tx *sql.Tx, c hub.Change) error {
 	payload := string(c.Kind)
 	if c.Device != "" {
 		payload += ":" + c.Device
 	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, changeChannel, payload)
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, payload)
 	return err
 }
 

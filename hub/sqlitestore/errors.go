@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 
 	"modernc.org/sqlite"
@@ -17,4 +18,9 @@ func advise(path string, err error) error {
 		return fmt.Errorf("hub disk full: free space on the disk holding %s (%w)", path, err)
 	}
 	return err
+}
+
+// isUnique reports a unique or primary key violation.
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }

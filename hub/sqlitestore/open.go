@@ -6,20 +6,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-	"sync/atomic"
-	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -27,13 +21,10 @@ var migrationFS embed.FS
 
 // DB is the hub's SQLite store. Its methods are safe for concurrent use.
 type DB struct {
-	path string
-	w    *sql.DB // the one writing connection
-	r    *sql.DB // readers
-
-	// committed is when the last write transaction committed (unix
-	// nanoseconds), 0 after one failed: Writable trusts a recent commit.
-	committed atomic.Int64
+	*sqlstore.DB // the methods written once for both stores
+	path         string
+	w            *sql.DB // the one writing connection
+	r            *sql.DB // readers
 }
 
 var _ hub.Store = (*DB)(nil)
@@ -65,7 +56,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open hub database %s: %w", abs, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &DB{path: abs, w: w, r: r}, nil
+	// No LockVersions, no Notify: with one writing connection, each
+	// transaction taking the write lock as it begins (_txlock=immediate),
+	// writers already take turns, and no other hub watches the file.
+	dialect := sqlstore.Dialect{
+		IsUnique: isUnique,
+		Advise:   func(err error) error { return advise(abs, err) },
+		Day:      func(col string) string { return "date(" + col + " / 1000000, 'unixepoch')" },
+	}
+	return &DB{DB: sqlstore.New(w, r, dialect), path: abs, w: w, r: r}, nil
 }
 
 // Close closes the database.
@@ -93,95 +92,30 @@ func dsn(p string, readOnly bool) string {
 // migrate applies the embedded migrations past user_version, each in its
 // own transaction.
 func migrate(ctx context.Context, db *sql.DB) error {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if v > len(entries) {
-		return fmt.Errorf("schema version %d is newer than this byokd knows (%d): upgrade byokd", v, len(entries))
+	pending, err := sqlstore.Pending(migrationFS, v)
+	if err != nil {
+		return err
 	}
-	for i, e := range entries[v:] {
-		num, _, _ := strings.Cut(e.Name(), "_")
-		if n, err := strconv.Atoi(num); err != nil || n != v+i+1 {
-			return fmt.Errorf("migration %s: want version %d", e.Name(), v+i+1)
-		}
-		b, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return err
-		}
+	for _, m := range pending {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, string(b)); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("apply %s: %w", e.Name(), err)
+			return fmt.Errorf("apply %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+i+1)); err != nil {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("apply %s: %w", e.Name(), err)
+			return fmt.Errorf("apply %s: %w", m.Name, err)
 		}
-	}
-	return nil
-}
-
-func us(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromUS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
-
-// tx runs f in a write transaction.
-func (d *DB) tx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := d.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		d.committed.Store(0)
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		d.committed.Store(0)
-		return err
-	}
-	d.committed.Store(time.Now().UnixNano())
-	return nil
-}
-
-// writableFor is how long a commit vouches that the next one will succeed.
-const writableFor = time.Second
-
-// Writable implements hub.Store: within writableFor of a commit it trusts
-// it; otherwise (idle, or after a failure) it commits one small row, as a
-// call's row would be.
-func (d *DB) Writable(ctx context.Context) error {
-	if t := d.committed.Load(); t != 0 && time.Since(time.Unix(0, t)) < writableFor {
-		return nil
-	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE probe SET at_us = ? WHERE id = 1`, time.Now().UnixMicro())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("the hub's database cannot be written: %w", advise(d.path, err))
 	}
 	return nil
 }

@@ -48,11 +48,12 @@ func testEnrollment(t *testing.T, open Open) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won := 0
+	want := dev // read by every racer while the winner writes dev
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := dev
+			d := want
 			if i > 0 {
 				d.ID, d.CredHash = fmt.Sprintf("dev-race-%d", i), fmt.Sprintf("h-race-%d", i)
 			}

@@ -1,26 +1,21 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
 )
 
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
-
 // CreateInvite implements hub.Store.
 func (d *DB) CreateInvite(ctx context.Context, inv hub.Invite) error {
-	_, err := d.w.ExecContext(ctx, `INSERT INTO invites (code_hash, email, created_us, expires_us) VALUES (?, ?, ?, ?)`,
-		inv.CodeHash, inv.Email, us(inv.Created), us(inv.Expires))
-	if isUnique(err) {
+	_, err := d.w.ExecContext(ctx, d.q(`INSERT INTO invites (code_hash, email, created_us, expires_us) VALUES (?, ?, ?, ?)`),
+		inv.CodeHash, inv.Email, US(inv.Created), US(inv.Expires))
+	if d.dialect.IsUnique(err) {
 		return fmt.Errorf("create invite: %w", byok.ErrExists)
 	}
 	if err != nil {
@@ -29,12 +24,13 @@ func (d *DB) CreateInvite(ctx context.Context, inv hub.Invite) error {
 	return nil
 }
 
-// Redeem implements hub.Store.
+// Redeem implements hub.Store. The UPDATE takes the invite's row lock, so
+// of two replicas redeeming one code at once, one finds it used.
 func (d *DB) Redeem(ctx context.Context, codeHash string, now time.Time, dev hub.Device) (hub.Device, error) {
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.Tx(ctx, func(tx *sql.Tx) error {
 		var email string
-		err := tx.QueryRowContext(ctx, `UPDATE invites SET used_us = ? WHERE code_hash = ? AND used_us IS NULL AND expires_us > ?
-RETURNING email`, us(now), codeHash, us(now)).Scan(&email)
+		err := tx.QueryRowContext(ctx, d.q(`UPDATE invites SET used_us = ? WHERE code_hash = ? AND used_us IS NULL AND expires_us > ?
+RETURNING email`), US(now), codeHash, US(now)).Scan(&email)
 		if errors.Is(err, sql.ErrNoRows) {
 			return byok.ErrNotFound
 		}
@@ -42,8 +38,11 @@ RETURNING email`, us(now), codeHash, us(now)).Scan(&email)
 			return err
 		}
 		dev.Member = email
-		_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, member, name, cred_hash, created_us) VALUES (?, ?, ?, ?, ?)`,
-			dev.ID, dev.Member, dev.Name, dev.CredHash, us(dev.Created))
+		_, err = tx.ExecContext(ctx, d.q(`INSERT INTO devices (id, member, name, cred_hash, created_us) VALUES (?, ?, ?, ?, ?)`),
+			dev.ID, dev.Member, dev.Name, dev.CredHash, US(dev.Created))
+		if d.dialect.IsUnique(err) {
+			return byok.ErrExists
+		}
 		return err
 	})
 	if err != nil {
@@ -57,13 +56,13 @@ const deviceColumns = `id, member, name, cred_hash, created_us, last_seen_us, re
 func scanDevice(row interface{ Scan(...any) error }) (hub.Device, error) {
 	var dv hub.Device
 	var created, seen int64
-	var revoked sql.NullInt64
+	var revoked *int64
 	if err := row.Scan(&dv.ID, &dv.Member, &dv.Name, &dv.CredHash, &created, &seen, &revoked); err != nil {
 		return dv, err
 	}
-	dv.Created, dv.LastSeen = fromUS(created), fromUS(seen)
-	if revoked.Valid {
-		t := fromUS(revoked.Int64)
+	dv.Created, dv.LastSeen = FromUS(created), FromUS(seen)
+	if revoked != nil {
+		t := FromUS(*revoked)
 		dv.Revoked = &t
 	}
 	return dv, nil
@@ -71,7 +70,7 @@ func scanDevice(row interface{ Scan(...any) error }) (hub.Device, error) {
 
 // DeviceByCredential implements hub.Store.
 func (d *DB) DeviceByCredential(ctx context.Context, hash string) (hub.Device, error) {
-	dv, err := scanDevice(d.r.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE cred_hash = ?`, hash))
+	dv, err := scanDevice(d.r.QueryRowContext(ctx, d.q(`SELECT `+deviceColumns+` FROM devices WHERE cred_hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return dv, byok.ErrNotFound
 	}
@@ -84,28 +83,28 @@ func (d *DB) DeviceByCredential(ctx context.Context, hash string) (hub.Device, e
 // Devices implements hub.Store.
 func (d *DB) Devices(ctx context.Context) ([]hub.Device, error) {
 	rows, err := d.r.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices ORDER BY member, created_us`)
-	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
-	defer rows.Close()
-	out := []hub.Device{}
-	for rows.Next() {
-		dv, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list devices: %w", err)
-		}
-		out = append(out, dv)
-	}
-	return out, rows.Err()
+	return collect("list devices", rows, err, func(rows *sql.Rows) (hub.Device, error) { return scanDevice(rows) })
 }
 
 // RevokeDevice implements hub.Store.
 func (d *DB) RevokeDevice(ctx context.Context, id string, at time.Time) error {
-	res, err := d.w.ExecContext(ctx, `UPDATE devices SET revoked_us = coalesce(revoked_us, ?) WHERE id = ?`, us(at), id)
+	var found bool
+	err := d.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, d.q(`UPDATE devices SET revoked_us = coalesce(revoked_us, ?) WHERE id = ?`), US(at), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		found = true
+		// Every hub ends the device's sessions, not only this one.
+		return d.notify(ctx, tx, hub.Change{Kind: hub.ChangeRevoked, Device: id})
+	})
 	if err != nil {
 		return fmt.Errorf("revoke device: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !found {
 		return fmt.Errorf("revoke device %q: %w", id, byok.ErrNotFound)
 	}
 	return nil
@@ -113,7 +112,7 @@ func (d *DB) RevokeDevice(ctx context.Context, id string, at time.Time) error {
 
 // SeenDevice implements hub.Store.
 func (d *DB) SeenDevice(ctx context.Context, id string, at time.Time) error {
-	if _, err := d.w.ExecContext(ctx, `UPDATE devices SET last_seen_us = ? WHERE id = ?`, us(at), id); err != nil {
+	if _, err := d.w.ExecContext(ctx, d.q(`UPDATE devices SET last_seen_us = ? WHERE id = ?`), US(at), id); err != nil {
 		return fmt.Errorf("note device contact: %w", err)
 	}
 	return nil
@@ -121,7 +120,7 @@ func (d *DB) SeenDevice(ctx context.Context, id string, at time.Time) error {
 
 // AddAdmin implements hub.Store; adding an existing admin is not an error.
 func (d *DB) AddAdmin(ctx context.Context, email string, at time.Time) error {
-	if _, err := d.w.ExecContext(ctx, `INSERT OR IGNORE INTO admins (email, created_us) VALUES (?, ?)`, email, us(at)); err != nil {
+	if _, err := d.w.ExecContext(ctx, d.q(`INSERT INTO admins (email, created_us) VALUES (?, ?) ON CONFLICT DO NOTHING`), email, US(at)); err != nil {
 		return fmt.Errorf("add admin: %w", err)
 	}
 	return nil
@@ -129,27 +128,27 @@ func (d *DB) AddAdmin(ctx context.Context, email string, at time.Time) error {
 
 // IsAdmin implements hub.Store.
 func (d *DB) IsAdmin(ctx context.Context, email string) (bool, error) {
-	var n int
-	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM admins WHERE email = ?`, email).Scan(&n); err != nil {
+	var ok bool
+	if err := d.r.QueryRowContext(ctx, d.q(`SELECT EXISTS (SELECT 1 FROM admins WHERE email = ?)`), email).Scan(&ok); err != nil {
 		return false, fmt.Errorf("look up admin: %w", err)
 	}
-	return n > 0, nil
+	return ok, nil
 }
 
 // CreateLogin implements hub.Store.
 func (d *DB) CreateLogin(ctx context.Context, l hub.Login) error {
-	if _, err := d.w.ExecContext(ctx, `INSERT INTO logins (code_hash, email, expires_us) VALUES (?, ?, ?)`,
-		l.CodeHash, l.Email, us(l.Expires)); err != nil {
+	if _, err := d.w.ExecContext(ctx, d.q(`INSERT INTO logins (code_hash, email, expires_us) VALUES (?, ?, ?)`),
+		l.CodeHash, l.Email, US(l.Expires)); err != nil {
 		return fmt.Errorf("create login link: %w", err)
 	}
 	return nil
 }
 
-// RedeemLogin implements hub.Store.
+// RedeemLogin implements hub.Store: one replica wins a code used twice.
 func (d *DB) RedeemLogin(ctx context.Context, codeHash string, now time.Time) (string, error) {
 	var email string
-	err := d.w.QueryRowContext(ctx, `UPDATE logins SET used_us = ? WHERE code_hash = ? AND used_us IS NULL AND expires_us > ?
-RETURNING email`, us(now), codeHash, us(now)).Scan(&email)
+	err := d.w.QueryRowContext(ctx, d.q(`UPDATE logins SET used_us = ? WHERE code_hash = ? AND used_us IS NULL AND expires_us > ?
+RETURNING email`), US(now), codeHash, US(now)).Scan(&email)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", byok.ErrNotFound
 	}
@@ -161,8 +160,8 @@ RETURNING email`, us(now), codeHash, us(now)).Scan(&email)
 
 // CreateSession implements hub.Store.
 func (d *DB) CreateSession(ctx context.Context, s hub.Session) error {
-	if _, err := d.w.ExecContext(ctx, `INSERT INTO sessions (hash, email, expires_us) VALUES (?, ?, ?)`,
-		s.Hash, s.Email, us(s.Expires)); err != nil {
+	if _, err := d.w.ExecContext(ctx, d.q(`INSERT INTO sessions (hash, email, expires_us) VALUES (?, ?, ?)`),
+		s.Hash, s.Email, US(s.Expires)); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
@@ -170,7 +169,7 @@ func (d *DB) CreateSession(ctx context.Context, s hub.Session) error {
 
 // DeleteSession implements hub.Store.
 func (d *DB) DeleteSession(ctx context.Context, hash string) error {
-	if _, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash); err != nil {
+	if _, err := d.w.ExecContext(ctx, d.q(`DELETE FROM sessions WHERE hash = ?`), hash); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
 	return nil
@@ -180,13 +179,13 @@ func (d *DB) DeleteSession(ctx context.Context, hash string) error {
 func (d *DB) Session(ctx context.Context, hash string, now time.Time) (hub.Session, error) {
 	s := hub.Session{Hash: hash}
 	var exp int64
-	err := d.r.QueryRowContext(ctx, `SELECT email, expires_us FROM sessions WHERE hash = ? AND expires_us > ?`, hash, us(now)).Scan(&s.Email, &exp)
+	err := d.r.QueryRowContext(ctx, d.q(`SELECT email, expires_us FROM sessions WHERE hash = ? AND expires_us > ?`), hash, US(now)).Scan(&s.Email, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, byok.ErrNotFound
 	}
 	if err != nil {
 		return s, fmt.Errorf("look up session: %w", err)
 	}
-	s.Expires = fromUS(exp)
+	s.Expires = FromUS(exp)
 	return s, nil
 }

@@ -1,7 +1,8 @@
-package sqlitestore
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,12 +15,12 @@ import (
 // where is the SQL condition and arguments that select f's rows of a
 // table whose time column is timeCol.
 func where(f hub.UsageFilter, timeCol string) (string, []any) {
-	to := us(f.To)
+	to := US(f.To)
 	if f.To.IsZero() {
 		to = 1<<63 - 1
 	}
 	c := []string{timeCol + " >= ?", timeCol + " < ?"}
-	args := []any{us(f.From), to}
+	args := []any{US(f.From), to}
 	for _, eq := range []struct{ col, v string }{
 		{"member", f.Member}, {"service", string(f.Service)}, {"payer", string(f.Payer)},
 		{"project", f.Project}, {"model", f.Model}, {"credential", f.Credential},
@@ -30,13 +31,13 @@ func where(f hub.UsageFilter, timeCol string) (string, []any) {
 		}
 	}
 	if f.Fallback {
-		c = append(c, "fallback_reason != ''")
+		c = append(c, "fallback_reason <> ''")
 	}
 	return strings.Join(c, " AND "), args
 }
 
 // A source is a table Aggregate can sum: usage itself or one of the
-// rollups migration 0002 keeps.
+// rollups (usage_month, usage_day) the stores keep.
 type source struct {
 	table, timeCol              string
 	calls, cacheWrites, unknown string // how to sum them
@@ -44,32 +45,36 @@ type source struct {
 	dims                        map[hub.Dim]string
 }
 
-var (
-	rawSource = source{table: "usage", timeCol: "time_us", calls: "count(*)",
-		cacheWrites: "sum(cache_write_5m_tokens + cache_write_1h_tokens)", unknown: "sum(NOT cost_known)", dims: dims("time_us")}
-	monthSource = source{table: "usage_month", timeCol: "month_us", calls: "sum(calls)",
-		cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: dims("")}
-	daySource = source{table: "usage_day", timeCol: "day_us", calls: "sum(calls)",
-		cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: map[hub.Dim]string{
-			hub.DimMember: "member", hub.DimService: "service", hub.DimPayer: "payer",
-			hub.DimDay: "date(day_us / 1000000, 'unixepoch')"}}
-)
+// sources are the tables Aggregate picks from.
+type sources struct{ raw, month, day source }
 
-// dims is every dimension's SQL over the usage columns; a day (the UTC
-// date) only where there is a time column.
-func dims(timeCol string) map[hub.Dim]string {
-	m := map[hub.Dim]string{hub.DimMember: "member", hub.DimService: "service", hub.DimModel: "model",
-		hub.DimPayer: "payer", hub.DimProject: "project", hub.DimCredential: "credential", hub.DimFallback: "fallback_reason"}
-	if timeCol != "" {
-		m[hub.DimDay] = "date(" + timeCol + " / 1000000, 'unixepoch')"
+// newSources is the sources, a day's SQL day's.
+func newSources(day func(col string) string) sources {
+	// dims is every dimension's SQL over the usage columns; a day (the
+	// UTC date) only where there is a time column.
+	dims := func(timeCol string) map[hub.Dim]string {
+		m := map[hub.Dim]string{hub.DimMember: "member", hub.DimService: "service", hub.DimModel: "model",
+			hub.DimPayer: "payer", hub.DimProject: "project", hub.DimCredential: "credential", hub.DimFallback: "fallback_reason"}
+		if timeCol != "" {
+			m[hub.DimDay] = day(timeCol)
+		}
+		return m
 	}
-	return m
+	return sources{
+		raw: source{table: "usage", timeCol: "time_us", calls: "count(*)",
+			cacheWrites: "sum(cache_write_5m_tokens + cache_write_1h_tokens)", unknown: "count(*) FILTER (WHERE NOT cost_known)", dims: dims("time_us")},
+		month: source{table: "usage_month", timeCol: "month_us", calls: "sum(calls)",
+			cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: dims("")},
+		day: source{table: "usage_day", timeCol: "day_us", calls: "sum(calls)",
+			cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: map[hub.Dim]string{
+				hub.DimMember: "member", hub.DimService: "service", hub.DimPayer: "payer", hub.DimDay: day("day_us")}},
+	}
 }
 
 // pick is the smallest source that answers f grouped by by: the monthly
 // rollup for whole UTC months, the daily one for whole days by member,
 // service and payer, the rows themselves otherwise.
-func pick(f hub.UsageFilter, by []hub.Dim) source {
+func (s sources) pick(f hub.UsageFilter, by []hub.Dim) source {
 	month := func(t time.Time) bool {
 		return t.IsZero() || t.Equal(time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC))
 	}
@@ -82,19 +87,19 @@ func pick(f hub.UsageFilter, by []hub.Dim) source {
 		}
 		return true
 	}
-	if month(f.From) && month(f.To) && has(monthSource) {
-		return monthSource
+	if month(f.From) && month(f.To) && has(s.month) {
+		return s.month
 	}
-	if day(f.From) && day(f.To) && has(daySource) && f.Project == "" && f.Model == "" && f.Credential == "" && !f.Fallback {
-		return daySource
+	if day(f.From) && day(f.To) && has(s.day) && f.Project == "" && f.Model == "" && f.Credential == "" && !f.Fallback {
+		return s.day
 	}
-	return rawSource
+	return s.raw
 }
 
 // Aggregate implements hub.Store with one GROUP BY over the smallest
 // source that answers it.
 func (d *DB) Aggregate(ctx context.Context, f hub.UsageFilter, by ...hub.Dim) ([]hub.Group, error) {
-	src := pick(f, by)
+	src := d.sources.pick(f, by)
 	cols := make([]string, 0, len(by))
 	for _, dim := range by {
 		e, ok := src.dims[dim]
@@ -108,9 +113,12 @@ func (d *DB) Aggregate(ctx context.Context, f hub.UsageFilter, by ...hub.Dim) ([
 	for _, c := range cols {
 		q += c + ", "
 	}
-	q += fmt.Sprintf(`coalesce(%s, 0), coalesce(sum(cost_micros), 0), coalesce(sum(input_tokens), 0),
-coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0), coalesce(%s, 0), coalesce(sum(requests), 0),
-coalesce(%s, 0) FROM %s WHERE %s`, src.calls, src.cacheWrites, src.unknown, src.table, cond)
+	// The casts: PostgreSQL sums bigints to numeric.
+	q += fmt.Sprintf(`CAST(coalesce(%s, 0) AS bigint), CAST(coalesce(sum(cost_micros), 0) AS bigint),
+CAST(coalesce(sum(input_tokens), 0) AS bigint), CAST(coalesce(sum(output_tokens), 0) AS bigint),
+CAST(coalesce(sum(cache_read_tokens), 0) AS bigint), CAST(coalesce(%s, 0) AS bigint),
+CAST(coalesce(sum(requests), 0) AS bigint), CAST(coalesce(%s, 0) AS bigint) FROM %s WHERE %s`,
+		src.calls, src.cacheWrites, src.unknown, src.table, cond)
 	if len(cols) > 0 {
 		q += " GROUP BY " + strings.Join(cols, ", ")
 		if src.rollup {
@@ -121,13 +129,8 @@ coalesce(%s, 0) FROM %s WHERE %s`, src.calls, src.cacheWrites, src.unknown, src.
 	for i := range cols {
 		q += fmt.Sprintf(", %d", i+1)
 	}
-	rows, err := d.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sum usage: %w", err)
-	}
-	defer rows.Close()
-	out := []hub.Group{}
-	for rows.Next() {
+	rows, err := d.r.QueryContext(ctx, d.q(q), args...)
+	return collect("sum usage", rows, err, func(rows *sql.Rows) (hub.Group, error) {
 		g := hub.Group{Keys: make([]string, len(by))}
 		dst := make([]any, 0, len(by)+8)
 		for i := range g.Keys {
@@ -135,13 +138,10 @@ coalesce(%s, 0) FROM %s WHERE %s`, src.calls, src.cacheWrites, src.unknown, src.
 		}
 		var cost int64
 		dst = append(dst, &g.Calls, &cost, &g.InputTokens, &g.OutputTokens, &g.CacheReadTokens, &g.CacheWriteTokens, &g.Requests, &g.UnknownCost)
-		if err := rows.Scan(dst...); err != nil {
-			return nil, fmt.Errorf("sum usage: %w", err)
-		}
+		err := rows.Scan(dst...)
 		g.Cost = byok.Micros(cost)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+		return g, err
+	})
 }
 
 // Audit implements hub.Store: a seek on (time_us, member, id), newest
@@ -156,7 +156,7 @@ func (d *DB) Audit(ctx context.Context, f hub.UsageFilter, at hub.Cursor, limit 
 	}
 	if !at.Time.IsZero() {
 		cond += " AND (time_us, member, id) " + cmp + " (?, ?, ?)"
-		args = append(args, us(at.Time), at.Member, at.ID)
+		args = append(args, US(at.Time), at.Member, at.ID)
 	}
 	args = append(args, limit)
 	rows, err := d.query(ctx, "read the audit log", "WHERE "+cond+" ORDER BY time_us "+order+", member "+order+", id "+order+" LIMIT ?", args)
