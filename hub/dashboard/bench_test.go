@@ -1,24 +1,39 @@
 package dashboard_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/pgstore"
+	"byokd.dev/byok/internal/pgtest"
 )
 
 // BenchmarkDashboard measures each page against a year of calls by 50
 // members (seedCalls): go test -run '^$' -bench Dashboard ./hub/dashboard/
 // The seeded database is built once and cached in the temporary folder;
 // each run works on a copy.
+//
+// With BYOKD_BENCH_STORE=postgres the hub runs on a PostgreSQL store
+// (internal/pgtest), seeded anew each run with 10,000,000 calls by 200
+// members, or BYOKD_BENCH_CALLS calls.
 func BenchmarkDashboard(b *testing.B) {
-	src := seededDB(b)
-	db := filepath.Join(b.TempDir(), "hub.db")
-	copyFile(b, src, db)
-	h := startHub(b, db, time.Now().UTC())
+	var h *testHub
+	if os.Getenv("BYOKD_BENCH_STORE") == "postgres" {
+		h = seededPostgres(b)
+	} else {
+		src := seededDB(b)
+		db := filepath.Join(b.TempDir(), "hub.db")
+		copyFile(b, src, db)
+		h = startHub(b, db, time.Now().UTC())
+	}
 	admin := h.adminBrowser(b, "boss@example.com")
 	member := h.memberBrowser(b, "member07@example.com")
 	_, body := admin.get("/ui/audit?period=2025-12")
@@ -79,4 +94,32 @@ func copyFile(tb testing.TB, from, to string) {
 	if err := out.Close(); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// seededPostgres is a hub on a new PostgreSQL database holding a year of
+// calls; see BenchmarkDashboard.
+func seededPostgres(b *testing.B) *testHub {
+	calls := 10 * seedCalls
+	if v := os.Getenv("BYOKD_BENCH_CALLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("BYOKD_BENCH_CALLS=%q: want a number of calls", v)
+		}
+		calls = n
+	}
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := seed(ctx, st, calls, 4*seedMembers); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d calls in %v", calls, time.Since(start).Round(time.Second))
+	dir := filepath.Join(b.TempDir(), "hub")
+	if err := hub.PrepareData(dir); err != nil {
+		b.Fatal(err)
+	}
+	return startHubOn(b, dir, st, time.Now().UTC())
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"byokd.dev/byok/hub"
 	"byokd.dev/byok/hub/dashboard"
 	"byokd.dev/byok/hub/sqlitestore"
+	"byokd.dev/byok/internal/pgtest"
 	"byokd.dev/byok/internal/testclock"
 	"byokd.dev/byok/keystore"
 	"byokd.dev/byok/teamsync"
@@ -25,10 +27,12 @@ import (
 // temporary folder (or the one given) and an encrypted key file.
 type testHub struct {
 	*hub.Server
-	store *sqlitestore.DB
+	store hub.Store
 	admin *hub.AdminClient
 	clock *testclock.Clock
 }
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func startHub(tb testing.TB, dbPath string, now time.Time) *testHub {
 	tb.Helper()
@@ -39,11 +43,18 @@ func startHub(tb testing.TB, dbPath string, now time.Time) *testHub {
 	if dbPath == "" {
 		dbPath = filepath.Join(dir, hub.DBFile)
 	}
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, dbPath)
+	st, err := sqlitestore.Open(context.Background(), dbPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return startHubOn(tb, dir, st, now)
+}
+
+// startHubOn starts a hub with its data in dir (made by hub.PrepareData)
+// on st, which it closes when tb ends.
+func startHubOn(tb testing.TB, dir string, st hub.Store, now time.Time) *testHub {
+	tb.Helper()
+	ctx := context.Background()
 	keys, err := keystore.OpenFile(filepath.Join(dir, hub.KeysFile), []byte("test passphrase"))
 	if err != nil {
 		tb.Fatal(err)

@@ -14,7 +14,9 @@ import (
 	"byokd.dev/byok/hub/sqlitestore"
 )
 
-// Shape of the benchmark's year of data.
+// Shape of the benchmark's year of data on SQLite: a team of 50. On
+// PostgreSQL (BYOKD_BENCH_STORE=postgres) it is a company of 200 and ten
+// times the calls, unless BYOKD_BENCH_CALLS says how many.
 const (
 	seedMembers = 50
 	seedCalls   = 1_000_000
@@ -39,7 +41,7 @@ func seededDB(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := seed(ctx, db); err != nil {
+	if err := seed(ctx, db, seedCalls, seedMembers); err != nil {
 		tb.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -51,9 +53,9 @@ func seededDB(tb testing.TB) string {
 	return path
 }
 
-// seed writes seedCalls calls spread over seedYear through IngestUsage,
-// in large batches (one transaction and prepared statement each).
-func seed(ctx context.Context, db hub.Store) error {
+// seed writes calls calls by members members spread over seedYear through
+// IngestUsage, in large batches (one transaction each).
+func seed(ctx context.Context, db hub.Store, calls, members int) error {
 	type model struct {
 		svc  byok.Service
 		name string
@@ -66,10 +68,10 @@ func seed(ctx context.Context, db hub.Store) error {
 	r := rand.New(rand.NewPCG(7, 11))
 	span := int64(365 * 24 * time.Hour / time.Microsecond)
 	const batch = 50_000
-	for start := 0; start < seedCalls; start += batch {
+	for start := 0; start < calls; start += batch {
 		byMember := map[string][]byok.UsageEvent{}
-		for i := start; i < start+batch && i < seedCalls; i++ {
-			member := fmt.Sprintf("member%02d@example.com", r.IntN(seedMembers))
+		for i := start; i < start+batch && i < calls; i++ {
+			member := fmt.Sprintf("member%02d@example.com", r.IntN(members))
 			m := models[r.IntN(len(models))]
 			e := byok.UsageEvent{
 				ID: fmt.Sprintf("ev-%07d", i), Time: seedYear.Add(time.Duration(r.Int64N(span)) * time.Microsecond),
