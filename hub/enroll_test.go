@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"byokd.dev/byok/hub"
 	"byokd.dev/byok/teamsync"
 )
 
@@ -166,3 +167,38 @@ func TestGate_RefusesRebindingAndForeignOrigins(t *testing.T) {
 }
 
 func port(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+
+// TestGate_BehindAProxyAnswersItsPublicName: a hub on loopback behind a
+// reverse proxy on the same machine answers the name the proxy forwards
+// (its public URL's), and still refuses any other.
+func TestGate_BehindAProxyAnswersItsPublicName(t *testing.T) {
+	h := startHub(t, func(c *hub.Config) { c.PublicURL = "https://hub.example.com" })
+	inv, err := h.admin.Invite(context.Background(), "ann@example.com", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := teamsync.Join(context.Background(), "http://"+h.Addr(), inv.Code, "laptop", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]int{
+		"hub.example.com":                   200,
+		"HUB.example.com":                   200,
+		"127.0.0.1:" + port(h.Addr()):       200,
+		"evil.example":                      403,
+		"hub.example.com.evil.example":      403,
+		"hub.example.com:" + port(h.Addr()): 403,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+h.Addr()+"/v1/usage", nil)
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer "+en.Credential.Reveal())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: got %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}

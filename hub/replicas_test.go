@@ -37,19 +37,26 @@ func startReplicas(t *testing.T, n int, mod func(*hub.Config)) []*testHub {
 		if err := hub.PrepareData(dir); err != nil {
 			t.Fatal(err)
 		}
-		st, err := pgstore.Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys, err := st.Secrets(context.Background(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := startHubOn(t, dir, st, keys, func(t *testing.T) string { return pgtest.Dump(t, url) }, mod)
-		h.pgURL = url
-		hs = append(hs, h)
+		hs = append(hs, startReplica(t, url, key, dir, mod))
 	}
 	return hs
+}
+
+// startReplica runs a hub with the state folder dir on the database url,
+// with its own pool, its shared keys sealed under key.
+func startReplica(t *testing.T, url string, key []byte, dir string, mod func(*hub.Config)) *testHub {
+	t.Helper()
+	st, err := pgstore.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.Secrets(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHubOn(t, dir, st, keys, func(t *testing.T) string { return pgtest.Dump(t, url) }, mod)
+	h.pgURL, h.sealingKey = url, key
+	return h
 }
 
 // readUntil reads conn's messages until one satisfies ok, within a
