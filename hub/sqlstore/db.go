@@ -44,7 +44,7 @@ type Dialect struct {
 type DB struct {
 	w, r    *sql.DB // writes, reads: one pool in PostgreSQL, a writer and readers in SQLite
 	dialect Dialect
-	sources sources // for Aggregate
+	sources []source // for Aggregate
 
 	// committed is when the last write transaction committed (unix
 	// nanoseconds), 0 after one failed: Writable trusts a recent commit.
