@@ -33,6 +33,10 @@ type Dialect struct {
 	// a new version (of the policy, the prices) take turns; "" where
 	// write transactions already do.
 	LockVersions string
+	// LockMember is the statement, the member its one argument, that
+	// makes a member's cap reservations take turns; "" where write
+	// transactions already do.
+	LockMember string
 	// Notify queues c for every hub watching the database, delivered
 	// when tx commits; nil where no other hub watches.
 	Notify func(ctx context.Context, tx *sql.Tx, c hub.Change) error
