@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/sqlstore"
 	"byokd.dev/byok/teamsync"
 )
 
@@ -200,5 +201,29 @@ func TestGate_BehindAProxyAnswersItsPublicName(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("Host %s: got %d, want %d", host, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestHealth_SaysWhenTheDatabaseCannotBeWritten: /v1/health answers 200
+// while the hub can record calls and 503 once its database is gone, so a
+// load balancer sends members to another replica; the cause is in the
+// log, not in the public answer.
+func TestHealth_SaysWhenTheDatabaseCannotBeWritten(t *testing.T) {
+	h := startHub(t, nil)
+	if status, _, body := call(t, http.MethodGet, h.URL()+"/v1/health", nil, nil, ""); status != 200 || !strings.Contains(body, `"ok":true`) {
+		t.Fatalf("health of a working hub: %d %s", status, body)
+	}
+	h.store.Close()
+	// Past the time a recent commit vouches for the database.
+	time.Sleep(sqlstore.WritableFor + 100*time.Millisecond)
+	status, _, body := call(t, http.MethodGet, h.URL()+"/v1/health", nil, nil, "")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "database_unwritable") || !strings.Contains(body, "hub's log") {
+		t.Errorf("health with the database closed: %d %s; want 503 database_unwritable", status, body)
+	}
+	if strings.Contains(body, "closed") || strings.Contains(body, "sql") {
+		t.Errorf("the public answer tells the internal error: %s", body)
+	}
+	if !strings.Contains(h.logs.String(), "the database cannot be written") {
+		t.Errorf("the cause is not in the log:\n%s", h.logs.String())
 	}
 }

@@ -147,14 +147,14 @@ func (d *DB) notify(ctx context.Context, tx *sql.Tx, c hub.Change) error {
 	return d.dialect.Notify(ctx, tx, c)
 }
 
-// writableFor is how long a commit vouches that the next one will succeed.
-const writableFor = time.Second
+// WritableFor is how long a commit vouches that the next one will succeed.
+const WritableFor = time.Second
 
-// Writable implements hub.Store: within writableFor of a commit it trusts
+// Writable implements hub.Store: within WritableFor of a commit it trusts
 // it; otherwise (idle, or after a failure) it commits one small row, as a
 // call's row would be.
 func (d *DB) Writable(ctx context.Context) error {
-	if t := d.committed.Load(); t != 0 && time.Since(time.Unix(0, t)) < writableFor {
+	if t := d.committed.Load(); t != 0 && time.Since(time.Unix(0, t)) < WritableFor {
 		return nil
 	}
 	err := d.Tx(ctx, func(tx *sql.Tx) error {
