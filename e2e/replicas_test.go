@@ -3,8 +3,10 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,5 +149,55 @@ func TestE2E_HubDatabaseErrorsSayWhatToDo(t *testing.T) {
 		if strings.Contains(string(out), "pa55-w0rd") {
 			t.Errorf("hub serve %v printed the password: %s", c.args, out)
 		}
+	}
+}
+
+// TestE2E_HubSealingKeyRotation: the rotation `byokd hub reseal --help`
+// gives, with real processes. A hub restarted with the new key and the
+// old one still reads the key sealed under the old; reseal moves it under
+// the new one; then a hub with only the old key is refused at start and
+// one with only the new key serves it.
+func TestE2E_HubSealingKeyRotation(t *testing.T) {
+	fake := fakeprovider.New(t, fakeprovider.Options{})
+	db := pgtest.URL(t)
+	dir := t.TempDir()
+	keyFile := func(name string) string {
+		k := make([]byte, 32)
+		rand.Read(k)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	oldKey, newKey := keyFile("old.key"), keyFile("new.key")
+	h := startHubWith(t, fake.URL, filepath.Join(dir, "hub"), []string{"--database", db, "--sealing-key-file", oldKey})
+	h.cli(teamOpenAIKey, "key", "add", "openai", "--name", "team-openai")
+	restart := func(args ...string) {
+		h.cmd.Process.Signal(syscall.SIGTERM)
+		h.cmd.Wait()
+		h.args = append([]string{"--database", db}, args...)
+		h.serveAgain()
+		if !strings.Contains(h.cli("", "key", "list"), "team-openai") {
+			t.Fatalf("hub serve %v: the shared key is not listed", args)
+		}
+	}
+	restart("--sealing-key-file", newKey, "--old-sealing-key-file", oldKey)
+
+	reseal := exec.Command(byokdBin, "hub", "reseal", "--database", db, "--sealing-key-file", newKey, "--old-sealing-key-file", oldKey)
+	reseal.Env = h.env
+	out, err := reseal.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "resealed 1 shared keys") {
+		t.Fatalf("byokd hub reseal: %v\n%s", err, out)
+	}
+
+	refused := exec.Command(byokdBin, "hub", "serve", "--listen", "127.0.0.1:0", "--database", db, "--sealing-key-file", oldKey)
+	refused.Env = append(slices.Clone(h.env), "BYOKD_HUB_HOME="+filepath.Join(dir, "other"))
+	if out, err := refused.CombinedOutput(); err == nil || !strings.Contains(string(out), "give every replica the key the shared keys were sealed with") {
+		t.Errorf("hub serve with only the old key after the reseal: %v\n%s", err, out)
+	}
+	restart("--sealing-key-file", newKey)
+	if strings.Contains(h.logs.String(), teamOpenAIKey) || strings.Contains(pgtest.Dump(t, db), teamOpenAIKey) {
+		t.Error("the team key is in the hub's log or the database's dump")
 	}
 }

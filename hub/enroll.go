@@ -191,5 +191,13 @@ func (s *Server) SignOut(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	// A replica that cannot record calls is unhealthy: a load balancer
+	// then sends members to another. The cause stays in the log.
+	if err := s.cfg.Store.Writable(r.Context()); err != nil {
+		s.log.Error("health: the database cannot be written", "err", err)
+		writeErr(w, http.StatusServiceUnavailable, "database_unwritable",
+			"byokd hub: this hub cannot write its database now; its admin can see why in the hub's log")
+		return
+	}
 	writeJSON(w, map[string]any{"ok": true, "protocol": teamsync.Protocol})
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"byokd.dev/byok/hub"
+	"byokd.dev/byok/hub/sqlstore"
 	"byokd.dev/byok/teamsync"
 )
 
@@ -166,3 +168,62 @@ func TestGate_RefusesRebindingAndForeignOrigins(t *testing.T) {
 }
 
 func port(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+
+// TestGate_BehindAProxyAnswersItsPublicName: a hub on loopback behind a
+// reverse proxy on the same machine answers the name the proxy forwards
+// (its public URL's), and still refuses any other.
+func TestGate_BehindAProxyAnswersItsPublicName(t *testing.T) {
+	h := startHub(t, func(c *hub.Config) { c.PublicURL = "https://hub.example.com" })
+	inv, err := h.admin.Invite(context.Background(), "ann@example.com", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := teamsync.Join(context.Background(), "http://"+h.Addr(), inv.Code, "laptop", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]int{
+		"hub.example.com":                   200,
+		"HUB.example.com":                   200,
+		"127.0.0.1:" + port(h.Addr()):       200,
+		"evil.example":                      403,
+		"hub.example.com.evil.example":      403,
+		"hub.example.com:" + port(h.Addr()): 403,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+h.Addr()+"/v1/usage", nil)
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer "+en.Credential.Reveal())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: got %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestHealth_SaysWhenTheDatabaseCannotBeWritten: /v1/health answers 200
+// while the hub can record calls and 503 once its database is gone, so a
+// load balancer sends members to another replica; the cause is in the
+// log, not in the public answer.
+func TestHealth_SaysWhenTheDatabaseCannotBeWritten(t *testing.T) {
+	h := startHub(t, nil)
+	if status, _, body := call(t, http.MethodGet, h.URL()+"/v1/health", nil, nil, ""); status != 200 || !strings.Contains(body, `"ok":true`) {
+		t.Fatalf("health of a working hub: %d %s", status, body)
+	}
+	h.store.Close()
+	// Past the time a recent commit vouches for the database.
+	time.Sleep(sqlstore.WritableFor + 100*time.Millisecond)
+	status, _, body := call(t, http.MethodGet, h.URL()+"/v1/health", nil, nil, "")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "database_unwritable") || !strings.Contains(body, "hub's log") {
+		t.Errorf("health with the database closed: %d %s; want 503 database_unwritable", status, body)
+	}
+	if strings.Contains(body, "closed") || strings.Contains(body, "sql") {
+		t.Errorf("the public answer tells the internal error: %s", body)
+	}
+	if !strings.Contains(h.logs.String(), "the database cannot be written") {
+		t.Errorf("the cause is not in the log:\n%s", h.logs.String())
+	}
+}

@@ -31,9 +31,9 @@ func (s *Server) publicHandler(port string) http.Handler {
 		m.Handle("/ui/", s.cfg.Pages(s))
 		m.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
 	}
-	own := ""
+	own, ownHost := "", ""
 	if u, err := url.Parse(s.publicURL); err == nil {
-		own = u.Scheme + "://" + u.Host
+		own, ownHost = u.Scheme+"://"+u.Host, u.Host
 	}
 	g := &loopback.Gate{Who: "byokd hub", Surface: "this hub", Logger: s.log,
 		Headers: http.Header{
@@ -59,6 +59,10 @@ func (s *Server) publicHandler(port string) http.Handler {
 	}
 	if s.loopback {
 		g.Port = port
+		if s.cfg.PublicURL != "" {
+			// Behind a proxy on this machine: members use its name.
+			g.AlsoHost = ownHost
+		}
 	}
 	s.gate = g
 	return g.Wrap(m)

@@ -47,12 +47,16 @@ type testHub struct {
 	store hub.Store
 	// dump is everything the hub's store holds, as text, for tests that
 	// search it for secrets: the SQLite file, or PostgreSQL's dump.
-	dump  func(t *testing.T) string
-	pgURL string // the database, for replicas on PostgreSQL
-	admin *hub.AdminClient
-	clock *testclock.Clock
-	logs  *syncBuffer
-	keys  hub.SecretStore
+	dump       func(t *testing.T) string
+	pgURL      string // the database, for replicas on PostgreSQL
+	sealingKey []byte // and the key its shared keys are sealed under
+	admin      *hub.AdminClient
+	clock      *testclock.Clock
+	logs       *syncBuffer
+	keys       hub.SecretStore
+	// stop ends Run and closes the store, once; the test's end calls it
+	// too.
+	stop func()
 }
 
 // storeEnv names the store the hub's tests run on: unset, SQLite and
@@ -162,18 +166,19 @@ func startHubOn(t *testing.T, dir string, st hub.Store, keys hub.SecretStore, du
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(rctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("hub Run: %v", err)
 		}
 		st.Close()
 	})
+	t.Cleanup(stop)
 	admin, err := hub.DialAdmin(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testHub{Server: srv, dir: dir, store: st, dump: dump, admin: admin, clock: clk, logs: logs, keys: keys}
+	return &testHub{Server: srv, dir: dir, store: st, dump: dump, admin: admin, clock: clk, logs: logs, keys: keys, stop: stop}
 }
 
 // join enrolls a device for email and returns its credential.

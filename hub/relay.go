@@ -124,9 +124,8 @@ func (rl *relayer) admit(ctx context.Context, svc byok.Service, dev Device) (ups
 				Message: "byokd hub: internal error reading your shared spend; try again later"}
 		}
 		if spent >= p.MemberMonthlyCap {
-			return upstream.Credential{}, &byok.Refusal{Status: http.StatusForbidden, Code: "member_cap_reached", Message: fmt.Sprintf(
-				"byokd hub: you have used your monthly shared-key allowance (%s of %s): use a personal key, or ask your admin to raise the member cap",
-				spent, p.MemberMonthlyCap)}
+			// Before the body is read; reserve decides for calls in flight.
+			return upstream.Credential{}, capReached(spent, p.MemberMonthlyCap)
 		}
 	}
 	keys, err := s.cfg.Store.SharedKeys(ctx)
@@ -155,17 +154,16 @@ func (rl *relayer) admit(ctx context.Context, svc byok.Service, dev Device) (ups
 const capHoldFor = 10 * time.Minute
 
 // reserve holds part of the member's allowance for call id while a cap is
-// set and the Store enforces caps itself (hubs sharing a database): two
-// hubs cannot both let the last of it through. admit's check of the spend
-// so far is all a Store without holds gets. release drops the hold once
-// the call is over; recording the call's row has already done so.
+// set, in the Store: neither concurrent calls nor two hubs sharing a
+// database can both let the last of it through. release drops the hold
+// once the call is over; recording the call's row has already done so.
 func (rl *relayer) reserve(ctx context.Context, dev Device, id string) (release func(), _ *byok.Refusal) {
 	s := rl.s
 	p := s.Policy()
-	cr, ok := s.cfg.Store.(CapReserver)
-	if p.MemberMonthlyCap <= 0 || !ok {
+	if p.MemberMonthlyCap <= 0 {
 		return func() {}, nil
 	}
+	cr := s.cfg.Store
 	now := s.cfg.Now()
 	from := monthStart(now)
 	used, ok, err := cr.ReserveShared(ctx, CapHold{Member: dev.Member, ID: id, From: from, To: from.AddDate(0, 1, 0),

@@ -80,8 +80,8 @@ type Config struct {
 	Transport http.RoundTripper
 	MaxBody   int64
 	// CapHold is how much of a member's allowance each relayed call holds
-	// while in flight, when a cap is set and the Store reserves
-	// (CapReserver); default DefaultCapHold. A call may still cost more:
+	// while in flight, when a cap is set (Store.ReserveShared); default
+	// DefaultCapHold. A call may still cost more:
 	// its cost is known only when it ends.
 	CapHold    byok.Micros
 	InviteTTL  time.Duration

@@ -71,6 +71,17 @@ type Store interface {
 	// SharedSpend sums the hub-metered cost of member's relayed calls in
 	// [from, to).
 	SharedSpend(ctx context.Context, member string, from, to time.Time) (byok.Micros, error)
+	// ReserveShared holds h.Amount of h.Member's allowance for call h.ID,
+	// at most what is left, until RecordRelayed stores the call's row
+	// (which releases it in the same transaction), ReleaseShared, or
+	// h.Expires. It reports false, and the member's hub-metered spend in
+	// [h.From, h.To) plus the holds of other calls in flight, when that
+	// already reaches h.Cap. Each relayed call reserves before it is sent,
+	// so neither concurrent calls nor hubs sharing a database can together
+	// let the last of an allowance through.
+	ReserveShared(ctx context.Context, h CapHold) (used byok.Micros, ok bool, err error)
+	// ReleaseShared drops call id's hold, if any.
+	ReleaseShared(ctx context.Context, member, id string) error
 
 	SetInventory(ctx context.Context, deviceID string, inv teamsync.Inventory, at time.Time) error
 	Inventories(ctx context.Context) ([]DeviceInventory, error)
@@ -244,22 +255,6 @@ const (
 	// ChangeResync: anything may have changed (the feed was down).
 	ChangeResync ChangeKind = "resync"
 )
-
-// CapReserver is implemented by a Store that several hubs share
-// (pgstore), so that member caps hold across them: each relayed call
-// reserves part of the member's allowance in a database transaction
-// before it is sent, and two hubs cannot both let the last of it through.
-type CapReserver interface {
-	// ReserveShared holds h.Amount of h.Member's allowance for call h.ID,
-	// at most what is left, until RecordRelayed stores the call's row
-	// (which releases it in the same transaction), ReleaseShared, or
-	// h.Expires. It reports false, and the member's hub-metered spend in
-	// [h.From, h.To) plus the holds of other calls in flight, when that
-	// already reaches h.Cap.
-	ReserveShared(ctx context.Context, h CapHold) (used byok.Micros, ok bool, err error)
-	// ReleaseShared drops call id's hold, if any.
-	ReleaseShared(ctx context.Context, member, id string) error
-}
 
 // CapHold is a relayed call's reservation of its member's allowance.
 type CapHold struct {

@@ -67,12 +67,60 @@ var hubCmd = group("hub", "run and administer the team hub (on the hub machine)"
 	"policy":  hubPolicyCmd,
 	"prices":  hubPricesCmd,
 	"usage":   hubUsageCmd,
+	"reseal":  hubResealCmd,
 })
+
+var hubResealCmd = command{
+	summary: "seal the shared keys in PostgreSQL under a new sealing key",
+	usage: `Usage: byokd hub reseal [--database postgres://USER@HOST/DB] --sealing-key-file NEW --old-sealing-key-file OLD
+
+Rotates the key that seals the team's shared keys in PostgreSQL:
+  1. openssl rand -base64 32 > new.key
+  2. restart every replica with --sealing-key-file new.key
+     --old-sealing-key-file old.key (they read keys sealed under either and
+     seal new ones under the new key)
+  3. byokd hub reseal --sealing-key-file new.key --old-sealing-key-file old.key
+     seals every key still under the old one under the new one, in one
+     transaction
+  4. restart every replica with --sealing-key-file new.key only; destroy
+     old.key
+The database is --database or $BYOKD_HUB_DATABASE.
+
+Example:
+  byokd hub reseal --database postgres://byokd@db/byokd --sealing-key-file new.key --old-sealing-key-file old.key`,
+	run: func(ctx context.Context, e env, fs *flag.FlagSet, args []string) error {
+		database := fs.String("database", "", "the hubs' PostgreSQL URL (or $BYOKD_HUB_DATABASE)")
+		sk := sealingKeyFlags(fs)
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if err := exactArgs(fs, 0, ""); err != nil {
+			return err
+		}
+		if *database == "" {
+			*database = e.getenv("BYOKD_HUB_DATABASE")
+		}
+		if *database == "" || sk.old == "" {
+			return errors.New("byokd hub reseal needs --database (or BYOKD_HUB_DATABASE), the new key (--sealing-key-file or BYOKD_HUB_SEALING_KEY) and --old-sealing-key-file; see `byokd hub reseal --help`")
+		}
+		st, keys, err := pgStores(ctx, e, *database, *sk)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		n, err := keys.Reseal(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "resealed %d shared keys under the new sealing key: restart every replica with it alone, then destroy the old key\n", n)
+		return nil
+	},
+}
 
 var hubServeCmd = command{
 	summary: "run the team hub",
 	usage: `Usage: byokd hub serve [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F] [--public-url URL] [--insecure]
-                        [--database postgres://USER@HOST/DB --sealing-key-file F]
+                        [--database postgres://USER@HOST/DB --sealing-key-file F [--old-sealing-key-file F]]
 
 Runs the hub: members' daemons join it, sync usage to it and reach the
 team's shared keys through it. State lives in --data (default
@@ -85,8 +133,9 @@ With --database (or BYOKD_HUB_DATABASE) the hub keeps its state in
 PostgreSQL instead, and several hubs behind one address may share it. The
 shared keys are then sealed in the database under a key every replica is
 given: --sealing-key-file, or BYOKD_HUB_SEALING_KEY, holding base64 of 32
-random bytes (openssl rand -base64 32). Give the database password by
-PGPASSWORD or ~/.pgpass, not in the URL. See docs/HUB-POSTGRES.md.
+random bytes (openssl rand -base64 32); while the key is rotated, also
+--old-sealing-key-file (see byokd hub reseal). Give the database password
+by PGPASSWORD or ~/.pgpass, not in the URL. See docs/HUB-POSTGRES.md.
 
 Example:
   byokd hub serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --public-url https://hub.example.com:8443
@@ -100,7 +149,7 @@ Example:
 		public := fs.String("public-url", "", "the URL members use to reach the hub (default from --listen)")
 		insecure := fs.Bool("insecure", false, "allow plain http on an address other machines can reach")
 		database := fs.String("database", "", "a PostgreSQL URL, postgres://USER@HOST/DB, to keep the hub's state in (default SQLite in --data; or $BYOKD_HUB_DATABASE)")
-		sealingKeyFile := fs.String("sealing-key-file", "", "with --database: the file holding the key that seals shared keys (or $BYOKD_HUB_SEALING_KEY)")
+		sk := sealingKeyFlags(fs)
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -143,7 +192,7 @@ Example:
 			fmt.Fprintln(e.stderr, "byokd: warning: the password in --database shows in ps and shell history; "+
 				"use PGPASSWORD, a ~/.pgpass file or BYOKD_HUB_DATABASE instead")
 		}
-		st, keys, closeStore, err := hubStores(ctx, e, dir, *database, *sealingKeyFile)
+		st, keys, closeStore, err := hubStores(ctx, e, dir, *database, *sk)
 		if err != nil {
 			return err
 		}

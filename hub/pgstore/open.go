@@ -216,5 +216,7 @@ var dialect = sqlstore.Dialect{
 		return "to_char(to_timestamp(div(" + col + ", 1000000)) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 	},
 	LockVersions: `LOCK TABLE %s IN EXCLUSIVE MODE`,
-	Notify:       notify,
+	// The advisory lock class "cap" (in ASCII), the member's hash.
+	LockMember: `SELECT pg_advisory_xact_lock(6513008, hashtext(?))`,
+	Notify:     notify,
 }

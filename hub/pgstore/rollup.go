@@ -3,7 +3,9 @@ package pgstore
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,126 +63,128 @@ func scanRoll(row pgx.Row) (rollRow, error) {
 	return r, err
 }
 
-type monthKey struct {
-	month                                                      int64
-	member, service, model, payer, project, credential, reason string
+// groupKey is one group of one rollup: its index in sqlstore.Rollups,
+// the start of its month or day, and its key columns' values (unused
+// ones empty).
+type groupKey struct {
+	table int
+	at    int64
+	key   [7]string
 }
 
-type dayKey struct {
-	day                    int64
-	member, service, payer string
+func (a groupKey) compare(b groupKey) int {
+	return cmp.Or(cmp.Compare(a.table, b.table), cmp.Compare(a.at, b.at), slices.Compare(a.key[:], b.key[:]))
 }
 
-// rollup is the change a transaction makes to usage_month and
-// usage_day, applied at its end by apply. The zero value is empty.
-type rollup struct {
-	months map[monthKey]*sums
-	days   map[dayKey]*sums
+// col is r's value of a usage key column.
+func (r rollRow) col(name string) string {
+	switch name {
+	case "member":
+		return r.member
+	case "service":
+		return r.service
+	case "model":
+		return r.model
+	case "payer":
+		return r.payer
+	case "project":
+		return r.project
+	case "credential":
+		return r.credential
+	case "fallback_reason":
+		return r.reason
+	}
+	panic("pgstore: no rollup column " + name)
 }
+
+// rollup is the change a transaction makes to the rollups, applied at its
+// end by apply. The zero value is empty.
+type rollup struct{ groups map[groupKey]*sums }
 
 // add counts r in (sign 1) or out (sign -1).
 func (u *rollup) add(r rollRow, sign int64) {
-	if u.months == nil {
-		u.months, u.days = map[monthKey]*sums{}, map[dayKey]*sums{}
+	if u.groups == nil {
+		u.groups = map[groupKey]*sums{}
 	}
-	mk := monthKey{monthOfUS(r.timeUS), r.member, r.service, r.model, r.payer, r.project, r.credential, r.reason}
-	dk := dayKey{time.UnixMicro(r.timeUS).UTC().Truncate(24 * time.Hour).UnixMicro(), r.member, r.service, r.payer}
-	for _, s := range []*sums{get(u.months, mk), get(u.days, dk)} {
+	day := time.UnixMicro(r.timeUS).UTC().Truncate(24 * time.Hour).UnixMicro()
+	for i, t := range sqlstore.Rollups {
+		k := groupKey{table: i, at: day}
+		if t.Month {
+			k.at = monthOfUS(r.timeUS)
+		}
+		for j, c := range t.Key {
+			k.key[j] = r.col(c)
+		}
+		s, ok := u.groups[k]
+		if !ok {
+			s = &sums{}
+			u.groups[k] = s
+		}
 		s.add(r.sums, sign)
 	}
-}
-
-func get[K comparable](m map[K]*sums, k K) *sums {
-	s, ok := m[k]
-	if !ok {
-		s = &sums{}
-		m[k] = s
-	}
-	return s
 }
 
 // apply adds the change to the rollup tables, one statement each, the
 // groups in key order: two replicas' transactions that touch the same
 // groups then lock them in the same order and cannot deadlock.
 func (u *rollup) apply(ctx context.Context, tx pgx.Tx) error {
-	if len(u.months) == 0 {
-		return nil
-	}
-	mkeys := sortedKeys(u.months, func(a, b monthKey) int {
-		return cmp.Or(cmp.Compare(a.month, b.month), cmp.Compare(a.member, b.member), cmp.Compare(a.service, b.service),
-			cmp.Compare(a.model, b.model), cmp.Compare(a.payer, b.payer), cmp.Compare(a.project, b.project),
-			cmp.Compare(a.credential, b.credential), cmp.Compare(a.reason, b.reason))
-	})
-	var mt [8][]int64
-	var ms [7][]string
-	for _, k := range mkeys {
-		s := u.months[k]
-		mt = appendSums(mt, k.month, s)
-		for i, v := range []string{k.member, k.service, k.model, k.payer, k.project, k.credential, k.reason} {
-			ms[i] = append(ms[i], v)
+	keys := make([]groupKey, 0, len(u.groups))
+	for k, s := range u.groups {
+		// A group whose change nets out (a row moved to another fallback
+		// reason, in a rollup without it) is not written, nor locked.
+		if *s != (sums{}) {
+			keys = append(keys, k)
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO usage_month AS m (month_us, member, service, model, payer, project, credential,
-fallback_reason, calls, cost_micros, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, requests, unknown_cost)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
-ON CONFLICT (month_us, member, service, model, payer, project, credential, fallback_reason) DO UPDATE SET `+addSet("m"),
-		mt[0], ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], mt[1], mt[2], mt[3], mt[4], mt[5], mt[6], mt[7], unknowns(mkeys, u.months)); err != nil {
-		return err
-	}
-	dkeys := sortedKeys(u.days, func(a, b dayKey) int {
-		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.member, b.member), cmp.Compare(a.service, b.service), cmp.Compare(a.payer, b.payer))
-	})
-	var dt [8][]int64
-	var ds [3][]string
-	for _, k := range dkeys {
-		dt = appendSums(dt, k.day, u.days[k])
-		for i, v := range []string{k.member, k.service, k.payer} {
-			ds[i] = append(ds[i], v)
+	slices.SortFunc(keys, groupKey.compare)
+	for len(keys) > 0 {
+		t := sqlstore.Rollups[keys[0].table]
+		n := 1
+		for n < len(keys) && keys[n].table == keys[0].table {
+			n++
 		}
+		// The columns: the time, the key, the eight sums.
+		cols := make([]any, 1+len(t.Key)+8)
+		at, sumCols := make([]int64, n), [8][]int64{}
+		strs := make([][]string, len(t.Key))
+		for i, k := range keys[:n] {
+			at[i] = k.at
+			for j := range t.Key {
+				strs[j] = append(strs[j], k.key[j])
+			}
+			s := u.groups[k]
+			for j, v := range []int64{s.calls, s.cost, s.input, s.output, s.cacheRead, s.cacheWrite, s.requests, s.unknown} {
+				sumCols[j] = append(sumCols[j], v)
+			}
+		}
+		cols[0] = at
+		params := []string{"$1::bigint[]"}
+		for j := range t.Key {
+			cols[1+j] = strs[j]
+			params = append(params, fmt.Sprintf("$%d::text[]", 2+j))
+		}
+		for j := range sumCols {
+			cols[1+len(t.Key)+j] = sumCols[j]
+			params = append(params, fmt.Sprintf("$%d::bigint[]", 2+len(t.Key)+j))
+		}
+		key := t.TimeCol + ", " + strings.Join(t.Key, ", ")
+		q := fmt.Sprintf(`INSERT INTO %s AS m (%s, %s) SELECT * FROM unnest(%s) ON CONFLICT (%s) DO UPDATE SET %s`,
+			t.Table, key, strings.Join(sumNames, ", "), strings.Join(params, ", "), key, addSet("m"))
+		if _, err := tx.Exec(ctx, q, cols...); err != nil {
+			return fmt.Errorf("update %s: %w", t.Table, err)
+		}
+		keys = keys[n:]
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO usage_day AS m (day_us, member, service, payer, calls, cost_micros, input_tokens,
-output_tokens, cache_read_tokens, cache_write_tokens, requests, unknown_cost)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
-	$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
-ON CONFLICT (day_us, member, service, payer) DO UPDATE SET `+addSet("m"),
-		dt[0], ds[0], ds[1], ds[2], dt[1], dt[2], dt[3], dt[4], dt[5], dt[6], dt[7], unknowns(dkeys, u.days))
-	return err
+	return nil
 }
 
-// appendSums appends the key's time and the sums but the unknown count
-// (unknowns) to the columns.
-func appendSums(cols [8][]int64, at int64, s *sums) [8][]int64 {
-	for i, v := range []int64{at, s.calls, s.cost, s.input, s.output, s.cacheRead, s.cacheWrite, s.requests} {
-		cols[i] = append(cols[i], v)
-	}
-	return cols
-}
-
-func unknowns[K comparable](keys []K, m map[K]*sums) []int64 {
-	out := make([]int64, len(keys))
-	for i, k := range keys {
-		out[i] = m[k].unknown
-	}
-	return out
-}
+// sumNames are the rollups' sum columns, in sums' order.
+var sumNames = []string{"calls", "cost_micros", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests", "unknown_cost"}
 
 func addSet(t string) string {
-	s := ""
-	for i, c := range []string{"calls", "cost_micros", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests", "unknown_cost"} {
-		if i > 0 {
-			s += ", "
-		}
-		s += c + " = " + t + "." + c + " + excluded." + c
+	set := make([]string, len(sumNames))
+	for i, c := range sumNames {
+		set[i] = c + " = " + t + "." + c + " + excluded." + c
 	}
-	return s
-}
-
-func sortedKeys[K comparable](m map[K]*sums, cmp func(a, b K) int) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp)
-	return keys
+	return strings.Join(set, ", ")
 }

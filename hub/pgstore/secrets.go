@@ -42,8 +42,10 @@ func ParseSealingKey(text string) ([]byte, error) {
 // so every replica given the key reads the team's shared keys and the
 // database never holds them in the clear. Safe for concurrent use.
 type Secrets struct {
-	db   *DB
-	aead cipher.AEAD
+	db *DB
+	// aeads seal under the first key and open under any: the sealing key,
+	// then the old ones a rotation still needs (see Reseal).
+	aeads []cipher.AEAD
 }
 
 var _ hub.SecretStore = (*Secrets)(nil)
@@ -51,48 +53,122 @@ var _ hub.SecretStore = (*Secrets)(nil)
 // secretTimeout bounds each call: hub.SecretStore takes no context.
 const secretTimeout = 10 * time.Second
 
-// Secrets returns the store of secrets sealed under key. It fails if
-// the database holds secrets the key does not open: a replica given
-// another key than the rest is refused at start, not at its first call.
-func (d *DB) Secrets(ctx context.Context, key []byte) (*Secrets, error) {
-	if len(key) != SealingKeySize {
-		return nil, fmt.Errorf("the sealing key is %d bytes, want %d", len(key), SealingKeySize)
+// Secrets returns the store of secrets sealed under key, which also
+// opens those still sealed under an old key (a rotation under way). It
+// fails if the database holds a secret none of the keys opens: a replica
+// given another key than the rest is refused at start, not at its first
+// call.
+func (d *DB) Secrets(ctx context.Context, key []byte, old ...[]byte) (*Secrets, error) {
+	s := &Secrets{db: d}
+	for _, k := range append([][]byte{key}, old...) {
+		if len(k) != SealingKeySize {
+			return nil, fmt.Errorf("the sealing key is %d bytes, want %d", len(k), SealingKeySize)
+		}
+		block, err := aes.NewCipher(k)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		s.aeads = append(s.aeads, aead)
 	}
-	block, err := aes.NewCipher(key)
+	err := s.each(ctx, d.pool, "", func(ref string, nonce, sealed []byte) error {
+		if _, _, err := s.open(ref, nonce, sealed); err != nil {
+			return fmt.Errorf("%w: give every replica the key the shared keys were sealed with", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	s := &Secrets{db: d, aead: aead}
-	var ref string
-	var nonce, sealed []byte
-	err = d.pool.QueryRow(ctx, `SELECT ref, nonce, sealed FROM sealed_secrets ORDER BY created_us LIMIT 1`).Scan(&ref, &nonce, &sealed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return s, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read sealed shared keys: %w", err)
-	}
-	if _, err := s.open(ref, nonce, sealed); err != nil {
-		return nil, fmt.Errorf("%w: give every replica the key the shared keys were sealed with", err)
 	}
 	return s, nil
 }
 
-func (s *Secrets) open(ref string, nonce, sealed []byte) ([]byte, error) {
-	if len(nonce) != s.aead.NonceSize() {
-		return nil, fmt.Errorf("unseal %q: the stored nonce is %d bytes, want %d", ref, len(nonce), s.aead.NonceSize())
-	}
-	plain, err := s.aead.Open(nil, nonce, sealed, []byte(ref))
+// each calls f with every sealed secret, in ref order, reading them with
+// q (the pool or a transaction) and the suffix (FOR UPDATE).
+func (s *Secrets) each(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, suffix string, f func(ref string, nonce, sealed []byte) error) error {
+	rows, err := q.Query(ctx, `SELECT ref, nonce, sealed FROM sealed_secrets ORDER BY ref `+suffix)
 	if err != nil {
-		// Never say more: the error is the same for a wrong key and a
-		// tampered value.
-		return nil, fmt.Errorf("unseal %q: the sealing key does not open it", ref)
+		return fmt.Errorf("read sealed shared keys: %w", err)
 	}
-	return plain, nil
+	type row struct {
+		ref           string
+		nonce, sealed []byte
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.ref, &x.nonce, &x.sealed)
+	})
+	if err != nil {
+		return fmt.Errorf("read sealed shared keys: %w", err)
+	}
+	for _, r := range all {
+		if err := f(r.ref, r.nonce, r.sealed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open unseals a stored secret and says which key opened it (0: the
+// sealing key).
+func (s *Secrets) open(ref string, nonce, sealed []byte) ([]byte, int, error) {
+	if len(nonce) != s.aeads[0].NonceSize() {
+		return nil, 0, fmt.Errorf("unseal %q: the stored nonce is %d bytes, want %d", ref, len(nonce), s.aeads[0].NonceSize())
+	}
+	for i, aead := range s.aeads {
+		if plain, err := aead.Open(nil, nonce, sealed, []byte(ref)); err == nil {
+			return plain, i, nil
+		}
+	}
+	// Never say more: the error is the same for a wrong key and a
+	// tampered value.
+	return nil, 0, fmt.Errorf("unseal %q: the sealing key does not open it", ref)
+}
+
+func (s *Secrets) seal(ref string, plain []byte) (nonce, sealed []byte, err error) {
+	nonce = make([]byte, s.aeads[0].NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, nil, fmt.Errorf("seal %q: %w", ref, err)
+	}
+	return nonce, s.aeads[0].Seal(nil, nonce, plain, []byte(ref)), nil
+}
+
+// Reseal seals every secret still under an old key under the sealing
+// key, in one transaction, and returns how many it resealed: after it
+// the old keys open nothing and replicas need only the new one.
+func (s *Secrets) Reseal(ctx context.Context) (int, error) {
+	tx, err := s.db.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reseal the shared keys: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	n := 0
+	err = s.each(ctx, tx, "FOR UPDATE", func(ref string, nonce, sealed []byte) error {
+		plain, by, err := s.open(ref, nonce, sealed)
+		if err != nil || by == 0 {
+			return err
+		}
+		if nonce, sealed, err = s.seal(ref, plain); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sealed_secrets SET nonce = $2, sealed = $3 WHERE ref = $1`, ref, nonce, sealed); err != nil {
+			return fmt.Errorf("reseal %q: %w", ref, err)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("reseal the shared keys: %w", err)
+	}
+	return n, nil
 }
 
 // Get implements hub.SecretStore.
@@ -107,7 +183,7 @@ func (s *Secrets) Get(ref string) (byok.Secret, error) {
 	if err != nil {
 		return byok.Secret{}, fmt.Errorf("get %q: %w", ref, err)
 	}
-	plain, err := s.open(ref, nonce, sealed)
+	plain, _, err := s.open(ref, nonce, sealed)
 	if err != nil {
 		return byok.Secret{}, err
 	}
@@ -118,12 +194,11 @@ func (s *Secrets) Get(ref string) (byok.Secret, error) {
 func (s *Secrets) Set(ref string, secret byok.Secret) error {
 	ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
 	defer cancel()
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("seal %q: %w", ref, err)
+	nonce, sealed, err := s.seal(ref, []byte(secret.Reveal()))
+	if err != nil {
+		return err
 	}
-	sealed := s.aead.Seal(nil, nonce, []byte(secret.Reveal()), []byte(ref))
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO sealed_secrets (ref, nonce, sealed, created_us) VALUES ($1, $2, $3, $4)
+	_, err = s.db.pool.Exec(ctx, `INSERT INTO sealed_secrets (ref, nonce, sealed, created_us) VALUES ($1, $2, $3, $4)
 ON CONFLICT (ref) DO UPDATE SET nonce = excluded.nonce, sealed = excluded.sealed`, ref, nonce, sealed, time.Now().UnixMicro())
 	if err != nil {
 		return fmt.Errorf("store sealed %q: %w", ref, err)

@@ -94,3 +94,54 @@ func TestParseSealingKey(t *testing.T) {
 		}
 	}
 }
+
+// TestSecrets_RotateTheSealingKey follows the rotation docs/HUB-POSTGRES.md
+// gives: replicas restarted with the new key and the old one read every
+// shared key and seal new ones under the new key; Reseal seals the rest
+// under it, once; after it a replica with only the new key reads them all
+// and one with only the old key is refused at start.
+func TestSecrets_RotateTheSealingKey(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	oldKey, newKey := newKey(t), newKey(t)
+	before, err := open(t, url).Secrets(ctx, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"team/a", "team/b"} {
+		if err := before.Set(ref, byok.NewSecret("sk-"+ref)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := open(t, url).Secrets(ctx, newKey); err == nil {
+		t.Fatal("a replica with only the new key, before the reseal: started; want it refused")
+	}
+	during, err := open(t, url).Secrets(ctx, newKey, oldKey)
+	if err != nil {
+		t.Fatalf("a replica with the new key and the old: %v", err)
+	}
+	if err := during.Set("team/c", byok.NewSecret("sk-team/c")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := during.Reseal(ctx); err != nil || n != 2 {
+		t.Fatalf("Reseal: %d, %v; want the 2 keys under the old key resealed", n, err)
+	}
+	if n, err := during.Reseal(ctx); err != nil || n != 0 {
+		t.Errorf("Reseal again: %d, %v; want nothing left to reseal", n, err)
+	}
+	after, err := open(t, url).Secrets(ctx, newKey)
+	if err != nil {
+		t.Fatalf("a replica with only the new key, after the reseal: %v", err)
+	}
+	for _, ref := range []string{"team/a", "team/b", "team/c"} {
+		if got, err := after.Get(ref); err != nil || got.Reveal() != "sk-"+ref {
+			t.Errorf("Get(%s) under the new key: %v", ref, err)
+		}
+	}
+	if _, err := open(t, url).Secrets(ctx, oldKey); err == nil || !strings.Contains(err.Error(), "give every replica the key") {
+		t.Errorf("a replica with only the old key, after the reseal: %v; want it refused", err)
+	}
+	if dump := pgtest.Dump(t, url); strings.Contains(dump, "sk-team/") {
+		t.Error("the database dump holds a shared key in the clear")
+	}
+}

@@ -175,7 +175,7 @@ ON CONFLICT (member, id) DO NOTHING`, e.Member, e.ID, sqlstore.US(e.Time))
 		}
 		// The row now counts against the member's cap: its hold goes in
 		// the same commit.
-		if _, err := tx.Exec(ctx, `DELETE FROM cap_holds WHERE member = $1 AND id = $2`, e.Member, e.ID); err != nil {
+		if _, err := tx.Exec(ctx, sqlstore.Rebind(sqlstore.ReleaseHold), e.Member, e.ID); err != nil {
 			return err
 		}
 		roll.add(rollOf(e.Member, e), 1)

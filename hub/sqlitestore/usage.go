@@ -57,7 +57,12 @@ func (d *DB) RecordRelayed(ctx context.Context, deviceID string, e byok.UsageEve
 				e.FallbackReason = reason // the device's copy says why (see ingestConflict)
 			}
 		}
-		_, err = tx.ExecContext(ctx, sqlstore.UsageInsert, sqlstore.UsageArgs(e.Member, deviceID, "hub", e)...)
+		if _, err := tx.ExecContext(ctx, sqlstore.UsageInsert, sqlstore.UsageArgs(e.Member, deviceID, "hub", e)...); err != nil {
+			return err
+		}
+		// The row now counts against the member's cap: its hold goes in
+		// the same commit.
+		_, err = tx.ExecContext(ctx, sqlstore.ReleaseHold, e.Member, e.ID)
 		return err
 	})
 	if err != nil {

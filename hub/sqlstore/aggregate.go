@@ -36,70 +36,108 @@ func where(f hub.UsageFilter, timeCol string) (string, []any) {
 	return strings.Join(c, " AND "), args
 }
 
-// A source is a table Aggregate can sum: usage itself or one of the
-// rollups (usage_month, usage_day) the stores keep.
+// A Rollup is a table of usage's sums by a UTC month or day and key
+// columns, changed by the store in the same transaction as every change
+// to usage. Its columns: the time, the key, then calls, cost_micros,
+// input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+// requests and unknown_cost. A group whose last call went (a device copy
+// replaced by the hub's row) stays, with calls = 0.
+type Rollup struct {
+	Table, TimeCol string
+	Month          bool     // months; days otherwise
+	Key            []string // usage's columns, in the primary key's order
+}
+
+// Rollups are the tables both stores keep, roughly smallest first: the
+// team's days (the overview's chart), each member's month by model (the
+// overview, the members' pages), the month by everything (reports), each
+// member's days.
+var Rollups = []Rollup{
+	{Table: "usage_day_total", TimeCol: "day_us", Key: []string{"service", "payer"}},
+	{Table: "usage_month_member", TimeCol: "month_us", Month: true, Key: []string{"member", "service", "model", "payer"}},
+	{Table: "usage_month", TimeCol: "month_us", Month: true, Key: []string{"member", "service", "model", "payer", "project", "credential", "fallback_reason"}},
+	{Table: "usage_day", TimeCol: "day_us", Key: []string{"member", "service", "payer"}},
+}
+
+// A source is a table Aggregate can sum: usage itself or a rollup.
 type source struct {
 	table, timeCol              string
 	calls, cacheWrites, unknown string // how to sum them
-	rollup                      bool
-	dims                        map[hub.Dim]string
+	rollup, month               bool
+	dims                        map[hub.Dim]string // each dimension's SQL
 }
 
-// sources are the tables Aggregate picks from.
-type sources struct{ raw, month, day source }
-
-// newSources is the sources, a day's SQL day's.
-func newSources(day func(col string) string) sources {
-	// dims is every dimension's SQL over the usage columns; a day (the
-	// UTC date) only where there is a time column.
-	dims := func(timeCol string) map[hub.Dim]string {
-		m := map[hub.Dim]string{hub.DimMember: "member", hub.DimService: "service", hub.DimModel: "model",
-			hub.DimPayer: "payer", hub.DimProject: "project", hub.DimCredential: "credential", hub.DimFallback: "fallback_reason"}
-		if timeCol != "" {
-			m[hub.DimDay] = day(timeCol)
+// newSources is the rollups, smallest first, then usage; day is the
+// dialect's SQL for the UTC date of a time column.
+func newSources(day func(col string) string) []source {
+	var srcs []source
+	for _, r := range Rollups {
+		s := source{table: r.Table, timeCol: r.TimeCol, calls: "sum(calls)", cacheWrites: "sum(cache_write_tokens)",
+			unknown: "sum(unknown_cost)", rollup: true, month: r.Month, dims: map[hub.Dim]string{}}
+		for _, k := range r.Key {
+			s.dims[hub.Dim(k)] = k
 		}
-		return m
+		if !r.Month {
+			s.dims[hub.DimDay] = day(r.TimeCol)
+		}
+		srcs = append(srcs, s)
 	}
-	return sources{
-		raw: source{table: "usage", timeCol: "time_us", calls: "count(*)",
-			cacheWrites: "sum(cache_write_5m_tokens + cache_write_1h_tokens)", unknown: "count(*) FILTER (WHERE NOT cost_known)", dims: dims("time_us")},
-		month: source{table: "usage_month", timeCol: "month_us", calls: "sum(calls)",
-			cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: dims("")},
-		day: source{table: "usage_day", timeCol: "day_us", calls: "sum(calls)",
-			cacheWrites: "sum(cache_write_tokens)", unknown: "sum(unknown_cost)", rollup: true, dims: map[hub.Dim]string{
-				hub.DimMember: "member", hub.DimService: "service", hub.DimPayer: "payer", hub.DimDay: day("day_us")}},
+	raw := source{table: "usage", timeCol: "time_us", calls: "count(*)",
+		cacheWrites: "sum(cache_write_5m_tokens + cache_write_1h_tokens)", unknown: "count(*) FILTER (WHERE NOT cost_known)",
+		dims: map[hub.Dim]string{hub.DimDay: day("time_us")}}
+	for _, d := range []hub.Dim{hub.DimMember, hub.DimService, hub.DimModel, hub.DimPayer, hub.DimProject, hub.DimCredential, hub.DimFallback} {
+		raw.dims[d] = string(d)
 	}
+	return append(srcs, raw)
 }
 
-// pick is the smallest source that answers f grouped by by: the monthly
-// rollup for whole UTC months, the daily one for whole days by member,
-// service and payer, the rows themselves otherwise.
-func (s sources) pick(f hub.UsageFilter, by []hub.Dim) source {
-	month := func(t time.Time) bool {
-		return t.IsZero() || t.Equal(time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC))
-	}
-	day := func(t time.Time) bool { return t.IsZero() || t.Equal(t.UTC().Truncate(24*time.Hour)) }
-	has := func(s source) bool {
-		for _, d := range by {
-			if _, ok := s.dims[d]; !ok {
-				return false
-			}
+// pick is the first (smallest) source that answers f grouped by by: one
+// whose grain divides f's range and that has every dimension grouped by
+// or filtered on; the rows themselves otherwise.
+func pick(srcs []source, f hub.UsageFilter, by []hub.Dim) source {
+	need := slices.Clone(by)
+	for _, eq := range []struct {
+		dim hub.Dim
+		set bool
+	}{
+		{hub.DimMember, f.Member != ""}, {hub.DimService, f.Service != ""}, {hub.DimPayer, f.Payer != ""},
+		{hub.DimProject, f.Project != ""}, {hub.DimModel, f.Model != ""}, {hub.DimCredential, f.Credential != ""},
+		{hub.DimFallback, f.Fallback},
+	} {
+		if eq.set {
+			need = append(need, eq.dim)
 		}
-		return true
 	}
-	if month(f.From) && month(f.To) && has(s.month) {
-		return s.month
+	whole := func(t time.Time, month bool) bool {
+		if t.IsZero() {
+			return true
+		}
+		if month {
+			return t.Equal(time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC))
+		}
+		return t.Equal(t.UTC().Truncate(24 * time.Hour))
 	}
-	if day(f.From) && day(f.To) && has(s.day) && f.Project == "" && f.Model == "" && f.Credential == "" && !f.Fallback {
-		return s.day
+	for _, s := range srcs {
+		ok := s.rollup && whole(f.From, s.month) && whole(f.To, s.month)
+		for _, d := range need {
+			_, has := s.dims[d]
+			ok = ok && has
+		}
+		if ok {
+			return s
+		}
 	}
-	return s.raw
+	return srcs[len(srcs)-1]
 }
+
+// SourceOf is the table Aggregate reads for f grouped by by: a rollup
+// or usage.
+func (d *DB) SourceOf(f hub.UsageFilter, by ...hub.Dim) string { return pick(d.sources, f, by).table }
 
 // Aggregate implements hub.Store with one GROUP BY over the smallest
 // source that answers it.
 func (d *DB) Aggregate(ctx context.Context, f hub.UsageFilter, by ...hub.Dim) ([]hub.Group, error) {
-	src := d.sources.pick(f, by)
+	src := pick(d.sources, f, by)
 	cols := make([]string, 0, len(by))
 	for _, dim := range by {
 		e, ok := src.dims[dim]

@@ -33,6 +33,10 @@ type Dialect struct {
 	// a new version (of the policy, the prices) take turns; "" where
 	// write transactions already do.
 	LockVersions string
+	// LockMember is the statement, the member its one argument, that
+	// makes a member's cap reservations take turns; "" where write
+	// transactions already do.
+	LockMember string
 	// Notify queues c for every hub watching the database, delivered
 	// when tx commits; nil where no other hub watches.
 	Notify func(ctx context.Context, tx *sql.Tx, c hub.Change) error
@@ -44,7 +48,7 @@ type Dialect struct {
 type DB struct {
 	w, r    *sql.DB // writes, reads: one pool in PostgreSQL, a writer and readers in SQLite
 	dialect Dialect
-	sources sources // for Aggregate
+	sources []source // for Aggregate
 
 	// committed is when the last write transaction committed (unix
 	// nanoseconds), 0 after one failed: Writable trusts a recent commit.
@@ -143,14 +147,14 @@ func (d *DB) notify(ctx context.Context, tx *sql.Tx, c hub.Change) error {
 	return d.dialect.Notify(ctx, tx, c)
 }
 
-// writableFor is how long a commit vouches that the next one will succeed.
-const writableFor = time.Second
+// WritableFor is how long a commit vouches that the next one will succeed.
+const WritableFor = time.Second
 
-// Writable implements hub.Store: within writableFor of a commit it trusts
+// Writable implements hub.Store: within WritableFor of a commit it trusts
 // it; otherwise (idle, or after a failure) it commits one small row, as a
 // call's row would be.
 func (d *DB) Writable(ctx context.Context) error {
-	if t := d.committed.Load(); t != 0 && time.Since(time.Unix(0, t)) < writableFor {
+	if t := d.committed.Load(); t != 0 && time.Since(time.Unix(0, t)) < WritableFor {
 		return nil
 	}
 	err := d.Tx(ctx, func(tx *sql.Tx) error {

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Open) {
 		{"PolicyAndPrices_Versions", testVersions},
 		{"SharedKeys", testSharedKeys},
 		{"Inventories", testInventories},
+		{"ReserveShared_HoldsUntilRecordedOrExpired", testReserveShared},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open) })
 	}

@@ -91,27 +91,35 @@ func sumRows(evs []byok.UsageEvent, by []hub.Dim) map[string]hub.Group {
 	return out
 }
 
-// testAggregateRollupsEqualRows: whichever table answers (monthly or
-// daily rollup, or the rows), Aggregate's sums are the rows' sums, after
+// testAggregateRollupsEqualRows: whichever table answers (each rollup
+// in sqlstore.Rollups, or the rows: sqlstore's TestPick says which
+// answers each case), Aggregate's sums are the rows' sums, after
 // device copies were replaced and fallback reasons merged.
 func testAggregateRollupsEqualRows(t *testing.T, open Open) {
 	db := usageFixture(t, open)
 	ctx := context.Background()
 	jan, feb, mar := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		f  hub.UsageFilter
-		by []hub.Dim
+		f     hub.UsageFilter
+		by    []hub.Dim
+		table string // the one that answers
 	}{
-		{hub.UsageFilter{From: jan, To: mar}, nil}, // month rollup, total
-		{hub.UsageFilter{From: feb, To: mar}, []hub.Dim{hub.DimMember, hub.DimService, hub.DimPayer, hub.DimProject}}, // report
-		{hub.UsageFilter{From: jan, To: feb, Payer: byok.PayerTeam}, []hub.Dim{hub.DimCredential, hub.DimMember, hub.DimFallback}},
-		{hub.UsageFilter{From: jan, To: mar, Fallback: true}, []hub.Dim{hub.DimMember, hub.DimFallback}},
-		{hub.UsageFilter{From: jan, To: mar, Member: "bob@example.com"}, []hub.Dim{hub.DimModel}},
-		{hub.UsageFilter{From: jan, To: mar}, []hub.Dim{hub.DimDay, hub.DimPayer}}, // day rollup
-		{hub.UsageFilter{From: feb.AddDate(0, 0, -1), To: feb.AddDate(0, 0, 2), Member: "ann@example.com"}, []hub.Dim{hub.DimDay, hub.DimService}},
-		{hub.UsageFilter{From: jan, To: mar, Project: "acme"}, []hub.Dim{hub.DimDay}}, // rows
-		{hub.UsageFilter{From: feb.Add(time.Hour), To: mar}, []hub.Dim{hub.DimPayer}}, // rows
+		{hub.UsageFilter{From: jan, To: mar}, nil, "usage_day_total"},
+		{hub.UsageFilter{From: jan, To: mar}, []hub.Dim{hub.DimDay, hub.DimPayer}, "usage_day_total"},
+		{hub.UsageFilter{From: jan, To: mar, Member: "bob@example.com"}, []hub.Dim{hub.DimModel}, "usage_month_member"},
+		{hub.UsageFilter{From: jan, To: feb, Payer: byok.PayerTeam}, []hub.Dim{hub.DimMember, hub.DimService}, "usage_month_member"},
+		{hub.UsageFilter{From: feb, To: mar}, []hub.Dim{hub.DimMember, hub.DimService, hub.DimPayer, hub.DimProject}, "usage_month"},
+		{hub.UsageFilter{From: jan, To: feb, Payer: byok.PayerTeam}, []hub.Dim{hub.DimCredential, hub.DimMember, hub.DimFallback}, "usage_month"},
+		{hub.UsageFilter{From: jan, To: mar, Fallback: true}, []hub.Dim{hub.DimMember, hub.DimFallback}, "usage_month"},
+		{hub.UsageFilter{From: feb.AddDate(0, 0, -1), To: feb.AddDate(0, 0, 2), Member: "ann@example.com"}, []hub.Dim{hub.DimDay, hub.DimService}, "usage_day"},
+		{hub.UsageFilter{From: jan, To: mar, Project: "acme"}, []hub.Dim{hub.DimDay}, "usage"},
+		{hub.UsageFilter{From: feb.Add(time.Hour), To: mar}, []hub.Dim{hub.DimPayer}, "usage"},
 	} {
+		if src, ok := db.(interface {
+			SourceOf(hub.UsageFilter, ...hub.Dim) string
+		}); ok && src.SourceOf(c.f, c.by...) != c.table {
+			t.Errorf("Aggregate(%+v, %v) reads %s, want %s", c.f, c.by, src.SourceOf(c.f, c.by...), c.table)
+		}
 		got, err := db.Aggregate(ctx, c.f, c.by...)
 		if err != nil {
 			t.Fatal(err)

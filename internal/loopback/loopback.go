@@ -52,6 +52,11 @@ type Gate struct {
 	// Port is the port Host must name. Empty skips the Host check (a hub
 	// serving the network).
 	Port string
+	// AlsoHost is one more Host to answer, exactly: the name a proxy in
+	// front forwards (a hub on loopback behind a reverse proxy or load
+	// balancer on the same machine). Its owner chose it, so a rebound
+	// name still is not it.
+	AlsoHost string
 	// Browser decides about requests a browser may have sent: nil refuses
 	// every one (FromBrowser), for surfaces that serve programs only;
 	// otherwise it returns a non-empty reason to refuse.
@@ -71,7 +76,7 @@ func (g *Gate) Wrap(next http.Handler) http.Handler {
 		for k, v := range g.Headers {
 			h[k] = v
 		}
-		if g.Port != "" && !Host(r.Host, g.Port) {
+		if g.Port != "" && !Host(r.Host, g.Port) && (g.AlsoHost == "" || !strings.EqualFold(r.Host, g.AlsoHost)) {
 			g.Refuse(w, r, http.StatusForbidden, "forbidden_host",
 				g.Who+": refused a request for host "+quote(r.Host)+": "+g.Surface+" answers only on 127.0.0.1:"+g.Port+" or localhost:"+g.Port)
 			return

@@ -1,4 +1,4 @@
-package pgstore_test
+package storetest
 
 import (
 	"context"
@@ -7,14 +7,13 @@ import (
 
 	"byokd.dev/byok"
 	"byokd.dev/byok/hub"
-	"byokd.dev/byok/internal/pgtest"
 )
 
-// TestReserveShared_HoldsUntilRecordedOrExpired: holds count against the
+// testReserveShared: holds count against the
 // cap while calls are in flight, are capped at what is left, go when the
 // call's row is recorded, when released, or when they expire.
-func TestReserveShared_HoldsUntilRecordedOrExpired(t *testing.T) {
-	db := open(t, pgtest.URL(t))
+func testReserveShared(t *testing.T, open Open) {
+	db := open(t)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	hold := func(id string, at time.Time) (byok.Micros, bool) {
