@@ -78,9 +78,17 @@ type Config struct {
 	Who string
 	// Advice ends the message when a provider cannot be reached.
 	Advice string
-	Logger *slog.Logger
-	Now    func() time.Time
+	// HeaderWait is how long an answer's header waits for its first body
+	// bytes, to leave in the same write, before it is sent alone (see
+	// headWithBody); default DefaultHeaderWait.
+	HeaderWait time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
+
+// DefaultHeaderWait: shorter than anyone notices, longer than a provider
+// takes between an answer's header and its first bytes when it has them.
+const DefaultHeaderWait = 100 * time.Millisecond
 
 // Forwarder sends calls upstream. Create it with New.
 type Forwarder struct {
@@ -109,6 +117,9 @@ func New(cfg Config) (*Forwarder, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.HeaderWait <= 0 {
+		cfg.HeaderWait = DefaultHeaderWait
 	}
 	f := &Forwarder{cfg: cfg, upstreams: map[byok.Service]*url.URL{}}
 	for _, svc := range byok.Services() {
@@ -156,8 +167,69 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in *http.Request, c *Call) {
 	out := in.WithContext(context.WithValue(in.Context(), stateKey{}, st))
 	out.Body = http.NoBody
 	out.ContentLength = int64(len(c.Body))
-	f.rp.ServeHTTP(w, out)
+	hw := &headWithBody{ResponseWriter: w, wait: f.cfg.HeaderWait}
+	// Deferred: the ReverseProxy panics (http.ErrAbortHandler) when a
+	// body breaks off mid-copy.
+	defer hw.finish()
+	f.rp.ServeHTTP(hw, out)
 }
+
+// headWithBody sends an answer's header with its first body bytes, in one
+// write: the ReverseProxy flushes the header of every answer at once, on
+// a goroutine of its own (an immediate timer), which costs each call a
+// write and a wake-up and gives the client nothing, as the first body
+// bytes follow within microseconds. A header whose body has not begun
+// within wait (a model thinking before its first event) is sent alone
+// then, so that clients waiting for it do not wait longer.
+type headWithBody struct {
+	http.ResponseWriter
+	wait time.Duration
+	mu   sync.Mutex
+	body bool        // body bytes written
+	done bool        // the handler returned: w is not ours any more
+	late *time.Timer // sends the header alone after wait
+}
+
+func (h *headWithBody) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.body && len(p) > 0 {
+		h.body = true
+		if h.late != nil {
+			h.late.Stop()
+		}
+	}
+	return h.ResponseWriter.Write(p)
+}
+
+func (h *headWithBody) FlushError() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.body {
+		return http.NewResponseController(h.ResponseWriter).Flush()
+	}
+	if h.late == nil && !h.done {
+		h.late = time.AfterFunc(h.wait, func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if !h.body && !h.done {
+				_ = http.NewResponseController(h.ResponseWriter).Flush()
+			}
+		})
+	}
+	return nil
+}
+
+func (h *headWithBody) finish() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	if h.late != nil {
+		h.late.Stop()
+	}
+}
+
+func (h *headWithBody) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // rewrite points the outbound request at the first credential's upstream.
 // Credentials are written per attempt by the transport; here every header a

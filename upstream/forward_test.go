@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,15 @@ func (r *memRecorder) Rows() []byok.UsageEvent {
 // provider for every service is at provider.
 func forwarder(t *testing.T, provider string, cfg Config, creds ...Credential) (string, *memRecorder) {
 	t.Helper()
+	h, rec := forwardHandler(t, provider, cfg, creds...)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL, rec
+}
+
+// forwardHandler is forwarder's handler.
+func forwardHandler(t *testing.T, provider string, cfg Config, creds ...Credential) (http.Handler, *memRecorder) {
+	t.Helper()
 	rec := &memRecorder{}
 	u, _ := url.Parse(provider)
 	cfg.Upstreams = map[byok.Service]*url.URL{byok.OpenAI: u, byok.Anthropic: u, byok.ClickUp: u}
@@ -48,7 +58,7 @@ func forwarder(t *testing.T, provider string, cfg Config, creds ...Credential) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		svc, _ := byok.ParseService(strings.Split(r.URL.Path, "/")[1])
 		c, ref := f.ReadCall(w, r, svc, strings.TrimPrefix(r.URL.EscapedPath(), "/"+string(svc)), 0)
 		if ref != nil {
@@ -58,9 +68,7 @@ func forwarder(t *testing.T, provider string, cfg Config, creds ...Credential) (
 		c.Row.ID = "call-1"
 		c.Credentials = creds
 		f.Forward(w, r, c)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, rec
+	}), rec
 }
 
 // A provider that echoes the key it got must not hand it to the client,
@@ -313,5 +321,112 @@ func TestForward_CutStreamIsNotKnownZero(t *testing.T) {
 					r.Cost, r.CostKnown, r.Usage.Complete, r.CostText(), c.known, c.text)
 			}
 		})
+	}
+}
+
+// writeLog records each write on the connections it accepted.
+type writeLog struct {
+	net.Listener
+	mu     sync.Mutex
+	writes []string
+}
+
+func (l *writeLog) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	return &loggedConn{Conn: c, log: l}, err
+}
+
+func (l *writeLog) all() []string { l.mu.Lock(); defer l.mu.Unlock(); return slices.Clone(l.writes) }
+
+type loggedConn struct {
+	net.Conn
+	log *writeLog
+}
+
+func (c *loggedConn) Write(p []byte) (int, error) {
+	c.log.mu.Lock()
+	c.log.writes = append(c.log.writes, string(p))
+	c.log.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestForward_HeaderLeavesWithTheFirstEvent: a streamed answer's header
+// goes to the client in the same write as its first event, not in a
+// write of its own, while the event comes within HeaderWait (a minute
+// here: the provider sends it 20 ms after the header); each event still
+// leaves as it comes. With a short HeaderWait, a stream whose first event
+// is held until the client has the header gets its header all the same.
+func TestForward_HeaderLeavesWithTheFirstEvent(t *testing.T) {
+	release := make(chan struct{})
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		if strings.Contains(r.URL.RawQuery, "slow") {
+			<-release
+		} else {
+			time.Sleep(20 * time.Millisecond) // the immediate header flush would go first
+		}
+		for _, ev := range []string{`{"id":"1","model":"gpt-4o","choices":[{"delta":{"content":"hi"}}]}`,
+			`{"id":"1","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`, `[DONE]`} {
+			io.WriteString(w, "data: "+ev+"\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond) // each event in a read of its own
+		}
+	}))
+	defer provider.Close()
+	serve := func(wait time.Duration) (*httptest.Server, *writeLog) {
+		h, _ := forwardHandler(t, provider.URL, Config{HeaderWait: wait}, Credential{Ref: byok.TeamKey("team-openai"), Secret: byok.NewSecret(testKey)})
+		srv := httptest.NewUnstartedServer(h)
+		logged := &writeLog{Listener: srv.Listener}
+		srv.Listener = logged
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv, logged
+	}
+	srv, logged := serve(time.Minute)
+	body := `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}`
+
+	resp, err := http.Post(srv.URL+"/openai/v1/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "[DONE]") {
+		t.Fatalf("the stream: %q", b)
+	}
+	w := logged.all()
+	if len(w) < 3 || !strings.HasPrefix(w[0], "HTTP/1.1 200") || !strings.Contains(w[0], `"content":"hi"`) {
+		t.Errorf("writes to the client: %q; want the header and the first event in the first, each later event in one of its own", w)
+	}
+
+	// The first event comes only when the test releases it: the header
+	// must reach the client before that.
+	srv, _ = serve(time.Millisecond)
+	got := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Post(srv.URL+"/openai/v1/chat/completions?slow", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			close(got)
+			return
+		}
+		got <- resp
+	}()
+	select {
+	case resp = <-got:
+	case <-time.After(30 * time.Second):
+		close(release)
+		t.Fatal("the header of a stream whose first event is held never reached the client")
+	}
+	close(release)
+	if resp == nil {
+		return
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "[DONE]") {
+		t.Errorf("the slow stream: %d %q", resp.StatusCode, b)
 	}
 }
