@@ -74,44 +74,40 @@ func (d *DB) Secrets(ctx context.Context, key []byte, old ...[]byte) (*Secrets, 
 		}
 		s.aeads = append(s.aeads, aead)
 	}
-	err := s.each(ctx, d.pool, "", func(ref string, nonce, sealed []byte) error {
-		if _, _, err := s.open(ref, nonce, sealed); err != nil {
-			return fmt.Errorf("%w: give every replica the key the shared keys were sealed with", err)
-		}
-		return nil
-	})
+	all, err := readSealed(ctx, d.pool, "")
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range all {
+		if _, _, err := s.open(r.ref, r.nonce, r.sealed); err != nil {
+			return nil, fmt.Errorf("%w: give every replica the key the shared keys were sealed with", err)
+		}
 	}
 	return s, nil
 }
 
-// each calls f with every sealed secret, in ref order, reading them with
-// q (the pool or a transaction) and the suffix (FOR UPDATE).
-func (s *Secrets) each(ctx context.Context, q interface {
+type sealedRow struct {
+	ref           string
+	nonce, sealed []byte
+}
+
+// readSealed is every sealed secret, in ref order, read through q (the
+// pool, or a transaction with lock "FOR UPDATE").
+func readSealed(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, suffix string, f func(ref string, nonce, sealed []byte) error) error {
-	rows, err := q.Query(ctx, `SELECT ref, nonce, sealed FROM sealed_secrets ORDER BY ref `+suffix)
+}, lock string) ([]sealedRow, error) {
+	rows, err := q.Query(ctx, `SELECT ref, nonce, sealed FROM sealed_secrets ORDER BY ref `+lock)
 	if err != nil {
-		return fmt.Errorf("read sealed shared keys: %w", err)
+		return nil, fmt.Errorf("read sealed shared keys: %w", err)
 	}
-	type row struct {
-		ref           string
-		nonce, sealed []byte
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var x row
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealedRow, error) {
+		var x sealedRow
 		return x, r.Scan(&x.ref, &x.nonce, &x.sealed)
 	})
 	if err != nil {
-		return fmt.Errorf("read sealed shared keys: %w", err)
+		return nil, fmt.Errorf("read sealed shared keys: %w", err)
 	}
-	for _, r := range all {
-		if err := f(r.ref, r.nonce, r.sealed); err != nil {
-			return err
-		}
-	}
-	return nil
+	return all, nil
 }
 
 // open unseals a stored secret and says which key opened it (0: the
@@ -142,30 +138,33 @@ func (s *Secrets) seal(ref string, plain []byte) (nonce, sealed []byte, err erro
 // key, in one transaction, and returns how many it resealed: after it
 // the old keys open nothing and replicas need only the new one.
 func (s *Secrets) Reseal(ctx context.Context) (int, error) {
-	tx, err := s.db.pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("reseal the shared keys: %w", err)
-	}
-	defer tx.Rollback(ctx)
 	n := 0
-	err = s.each(ctx, tx, "FOR UPDATE", func(ref string, nonce, sealed []byte) error {
-		plain, by, err := s.open(ref, nonce, sealed)
-		if err != nil || by == 0 {
+	err := s.db.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		all, err := readSealed(ctx, tx, "FOR UPDATE")
+		if err != nil {
 			return err
 		}
-		if nonce, sealed, err = s.seal(ref, plain); err != nil {
-			return err
+		for _, r := range all {
+			plain, by, err := s.open(r.ref, r.nonce, r.sealed)
+			if err != nil {
+				return err
+			}
+			if by == 0 {
+				continue // under the sealing key already
+			}
+			nonce, sealed, err := s.seal(r.ref, plain)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE sealed_secrets SET nonce = $2, sealed = $3 WHERE ref = $1`, r.ref, nonce, sealed); err != nil {
+				return fmt.Errorf("reseal %q: %w", r.ref, err)
+			}
+			n++
 		}
-		if _, err := tx.Exec(ctx, `UPDATE sealed_secrets SET nonce = $2, sealed = $3 WHERE ref = $1`, ref, nonce, sealed); err != nil {
-			return fmt.Errorf("reseal %q: %w", ref, err)
-		}
-		n++
 		return nil
 	})
 	if err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("reseal the shared keys: %w", err)
 	}
 	return n, nil

@@ -26,9 +26,8 @@ func (d *DB) ReserveShared(ctx context.Context, h hub.CapHold) (byok.Micros, boo
 		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM cap_holds WHERE member = ? AND expires_us <= ?`), h.Member, US(h.Now)); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, d.q(`SELECT
-	(SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE member = ? AND source = 'hub' AND time_us >= ? AND time_us < ?) +
-	(SELECT coalesce(sum(amount), 0) FROM cap_holds WHERE member = ? AND id <> ?)`),
+		if err := tx.QueryRowContext(ctx, d.q(`SELECT `+sharedSpend+` +
+	CAST(coalesce((SELECT sum(amount) FROM cap_holds WHERE member = ? AND id <> ?), 0) AS bigint)`),
 			h.Member, US(h.From), US(h.To), h.Member, h.ID).Scan(&used); err != nil {
 			return err
 		}

@@ -62,11 +62,15 @@ cost_known, latency_us, fallback_reason, relayed, incomplete FROM usage ` + tail
 	})
 }
 
+// sharedSpend is the SQL of a member's hub-metered spend in a range, for
+// SharedSpend and ReserveShared: member, from, to.
+const sharedSpend = `CAST(coalesce((SELECT sum(cost_micros) FROM usage
+WHERE member = ? AND source = 'hub' AND time_us >= ? AND time_us < ?), 0) AS bigint)`
+
 // SharedSpend implements hub.Store: only rows the hub metered count.
 func (d *DB) SharedSpend(ctx context.Context, member string, from, to time.Time) (byok.Micros, error) {
 	var sum int64
-	err := d.r.QueryRowContext(ctx, d.q(`SELECT CAST(coalesce(sum(cost_micros), 0) AS bigint) FROM usage
-WHERE member = ? AND source = 'hub' AND time_us >= ? AND time_us < ?`), member, US(from), US(to)).Scan(&sum)
+	err := d.r.QueryRowContext(ctx, d.q(`SELECT `+sharedSpend), member, US(from), US(to)).Scan(&sum)
 	if err != nil {
 		return 0, fmt.Errorf("sum shared spend: %w", err)
 	}
