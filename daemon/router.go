@@ -32,6 +32,9 @@ type router struct {
 	prefs       map[byok.Service]ledger.Pref
 	warnedClock time.Time // when the clock was last said to be set back
 	usageSaid   time.Time // when EventUsage was last published
+	// alertsMarked is the highest budget threshold each key's month is
+	// known to have marked in the ledger.
+	alertsMarked map[alertMonth]int
 }
 
 // routerDeps is what the router uses, each part as small as it needs.
@@ -349,7 +352,7 @@ func (r *router) Record(ctx context.Context, ev byok.UsageEvent) error {
 	}
 	r.saySpend()
 	if ev.Payer == byok.PayerPersonal && ev.Cost > 0 {
-		go r.budgetAlerts(ev)
+		r.budgetAlerts(ev)
 	}
 	return nil
 }
@@ -381,10 +384,12 @@ func (r *router) retryAt(svc byok.Service) time.Time {
 	return at
 }
 
-// budgetAlerts announces 50, 80 and 100% of a key's monthly budget, each
-// once per key and month.
+// budgetAlerts announces each threshold of its monthly budget that ev's
+// key has reached, once. The spend is in memory; a threshold is marked in
+// the ledger (a write, which survives a restart) off the call's path, and
+// only when the router has not seen it marked this month: most calls
+// start no goroutine.
 func (r *router) budgetAlerts(ev byok.UsageEvent) {
-	ctx := context.Background()
 	var budget byok.Micros
 	for _, k := range r.keys.personal(ev.Service) {
 		if k.info.Ref() == ev.Credential {
@@ -395,25 +400,52 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 		return
 	}
 	from, to := monthBounds(ev.Time)
-	st, err := r.ledger.Budget(ctx, ev.Service, ev.Credential, from, to)
+	st, err := r.ledger.Budget(context.Background(), ev.Service, ev.Credential, from, to)
 	if err != nil {
 		r.log.Warn("budget check failed", "err", err)
 		return
 	}
 	pct := int(int64(st.Spent) * 100 / int64(budget))
-	// Each threshold crossed is said, lowest first: one call may cross
-	// two, and neither stands for the other.
+	month := alertMonth{svc: ev.Service, cred: ev.Credential, month: from.Format("2006-01")}
+	r.mu.RLock()
+	marked := r.alertsMarked[month]
+	r.mu.RUnlock()
+	var due []int
 	for _, threshold := range []int{50, 80, 100} {
-		if pct < threshold {
-			return
+		if pct >= threshold && threshold > marked {
+			due = append(due, threshold)
 		}
-		first, err := r.ledger.MarkAlert(ctx, ev.Service, ev.Credential, from.Format("2006-01"), threshold)
+	}
+	if len(due) > 0 {
+		go r.markAlerts(ev, month, due, st.Spent, budget)
+	}
+}
+
+// alertMonth is one key's budget month.
+type alertMonth struct {
+	svc   byok.Service
+	cred  byok.CredentialRef
+	month string // "2006-01"
+}
+
+// markAlerts marks the thresholds due, lowest first, and announces each
+// that no one announced before: one call may cross two, and neither stands
+// for the other.
+func (r *router) markAlerts(ev byok.UsageEvent, month alertMonth, due []int, spent, budget byok.Micros) {
+	for _, threshold := range due {
+		first, err := r.ledger.MarkAlert(context.Background(), month.svc, month.cred, month.month, threshold)
 		if err != nil {
 			r.log.Warn("budget alert not recorded", "err", err)
 			return
 		}
+		r.mu.Lock()
+		if r.alertsMarked == nil {
+			r.alertsMarked = map[alertMonth]int{}
+		}
+		r.alertsMarked[month] = max(r.alertsMarked[month], threshold)
+		r.mu.Unlock()
 		if first {
-			r.events.publish(budgetEvent(ev.Service, ev.Credential.Name, threshold, st.Spent, budget, r.pref(ev.Service).OverBudget))
+			r.events.publish(budgetEvent(ev.Service, ev.Credential.Name, threshold, spent, budget, r.pref(ev.Service).OverBudget))
 		}
 	}
 }

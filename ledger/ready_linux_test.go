@@ -5,6 +5,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -64,7 +65,7 @@ func TestReady_IdleLedgerChecksTheDisk(t *testing.T) {
 // the read-only advice; a writable one as writable, with its free room.
 func TestDiskRoom_ReadOnlyMount(t *testing.T) {
 	rw := smalldisk.Mount(t, 4<<20)
-	free, ro, err := diskRoom(rw)
+	free, ro, err := diskRoom(openDir(t, rw))
 	if err != nil || ro || free < 3<<20 {
 		t.Errorf("a writable 4 MiB tmpfs: free %d, read-only %v, %v; want about 4 MiB, writable", free, ro, err)
 	}
@@ -73,7 +74,7 @@ func TestDiskRoom_ReadOnlyMount(t *testing.T) {
 		t.Fatalf("mount a read-only tmpfs (this test needs root, as in CI's scripts/test): %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	if _, ro, err := diskRoom(dir); err != nil || !ro {
+	if _, ro, err := diskRoom(openDir(t, dir)); err != nil || !ro {
 		t.Errorf("a read-only tmpfs: read-only %v, %v; want read-only", ro, err)
 	}
 	if err := classify(dir, syscall.EROFS); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "read-only") {
@@ -135,4 +136,14 @@ func TestJournal_RoomForCallsInFlight(t *testing.T) {
 	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != recorded {
 		t.Errorf("ledger holds %d rows, want the %d recorded, each once", got, recorded)
 	}
+}
+
+func openDir(t *testing.T, dir string) *os.File {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -1,11 +1,16 @@
 package ledger
 
-import "golang.org/x/sys/windows"
+import (
+	"os"
+	"path/filepath"
 
-// diskRoom is the room the user has left on the volume holding dir. A
+	"golang.org/x/sys/windows"
+)
+
+// diskRoom is the room the user has left on the volume holding f. A
 // read-only volume is found by the row's own write.
-func diskRoom(dir string) (free uint64, readOnly bool, err error) {
-	p, err := windows.UTF16PtrFromString(dir)
+func diskRoom(f *os.File) (free uint64, readOnly bool, err error) {
+	p, err := windows.UTF16PtrFromString(filepath.Dir(f.Name()))
 	if err != nil {
 		return 0, false, err
 	}

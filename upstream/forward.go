@@ -137,9 +137,13 @@ func New(cfg Config) (*Forwarder, error) {
 		Transport:      &attempts{f: f},
 		ModifyResponse: f.modifyResponse,
 		ErrorHandler:   f.upstreamError,
-		FlushInterval:  -1, // streams flush each write; bodies of known length are copied whole
-		BufferPool:     buffers,
-		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// Zero: a body of known length is copied whole, leaving with its
+		// header when the handler returns, and no flush timer is set up
+		// for it; the ReverseProxy flushes a stream (text/event-stream,
+		// or no length) at each write whatever this says.
+		FlushInterval: 0,
+		BufferPool:    buffers,
+		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return f, nil
 }
@@ -174,9 +178,9 @@ func (f *Forwarder) Forward(w http.ResponseWriter, in *http.Request, c *Call) {
 	f.rp.ServeHTTP(hw, out)
 }
 
-// headWithBody sends an answer's header with its first body bytes, in one
-// write: the ReverseProxy flushes the header of every answer at once, on
-// a goroutine of its own (an immediate timer), which costs each call a
+// headWithBody sends a stream's header with its first body bytes, in one
+// write: the ReverseProxy flushes a stream's header at once, on a
+// goroutine of its own (an immediate timer), which costs each call a
 // write and a wake-up and gives the client nothing, as the first body
 // bytes follow within microseconds. A header whose body has not begun
 // within wait (a model thinking before its first event) is sent alone
@@ -220,12 +224,20 @@ func (h *headWithBody) FlushError() error {
 	return nil
 }
 
+// finish ends the answer when the handler returns, or panics because the
+// body broke off. A body of known length is flushed here: whole, this is
+// the one write net/http would make after the handler; cut short, the
+// client gets the header and the bytes that came, as the provider sent
+// them, before the connection breaks.
 func (h *headWithBody) finish() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.done = true
 	if h.late != nil {
 		h.late.Stop()
+	}
+	if h.body && h.Header().Get("Content-Length") != "" {
+		_ = http.NewResponseController(h.ResponseWriter).Flush()
 	}
 }
 

@@ -430,3 +430,42 @@ func TestForward_HeaderLeavesWithTheFirstEvent(t *testing.T) {
 		t.Errorf("the slow stream: %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestForward_SizedAnswerLeavesInOneWrite: an answer of known length goes
+// to the client in one write, header and body, however long the provider
+// takes between the two (here 20 ms, past a HeaderWait of 1 ms): only a
+// stream has its header sent ahead.
+func TestForward_SizedAnswerLeavesInOneWrite(t *testing.T) {
+	answer := `{"id":"1","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(answer)))
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(w, answer)
+	}))
+	defer provider.Close()
+	h, rec := forwardHandler(t, provider.URL, Config{HeaderWait: time.Millisecond}, Credential{Ref: byok.TeamKey("team-openai"), Secret: byok.NewSecret(testKey)})
+	srv := httptest.NewUnstartedServer(h)
+	logged := &writeLog{Listener: srv.Listener}
+	srv.Listener = logged
+	srv.Start()
+	defer srv.Close()
+
+	resp, err := http.Post(srv.URL+"/openai/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != answer {
+		t.Fatalf("the answer: %q", b)
+	}
+	if w := logged.all(); len(w) != 1 || !strings.HasPrefix(w[0], "HTTP/1.1 200") || !strings.HasSuffix(w[0], answer) {
+		t.Errorf("writes to the client: %q; want one, the header and the body", w)
+	}
+	if rows := rec.Rows(); len(rows) != 1 || rows[0].Usage.InputTokens != 3 {
+		t.Errorf("rows: %+v; want one of 3 input tokens", rows)
+	}
+}
