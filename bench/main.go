@@ -42,7 +42,7 @@ type plan struct {
 	sseChunks  int
 	sseGap     time.Duration
 	idle       int // connections and streams held for the memory figures
-	quiet      int // calls each after quietGap with no other call to the target
+	quiet      int // calls per target, each after quietGap in which no call was made
 	quietGap   time.Duration
 	ingestN    int           // simulated daemons syncing to the hub at once
 	ingestRows int           // rows in each one's outbox, per round

@@ -290,10 +290,12 @@ func measureMemory(ctx context.Context, p plan, res *results, t *target) error {
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // measureQuiet times calls that each come after p.quietGap in which the
-// target had nothing to do, as a person's calls do (the 1-connection run
-// sends them back to back). The targets take turns, one call each, then
-// all wait: every target's calls are equally far apart. The figure is over
-// all the calls, not per round.
+// machine had nothing to do, as a person's calls do (the 1-connection run
+// sends them back to back). Each call has its own quiet spell: a call
+// right after another target's would find the client, the upstream and
+// the kernel's network paths warm, and the later in a round a target came
+// the less quiet its call would be. The targets take turns, so that
+// every target's calls are spread alike over the run.
 func measureQuiet(ctx context.Context, p plan, res *results, targets []*target) error {
 	clients := map[string]*http.Client{}
 	lat := map[string]*latencies{}
@@ -303,12 +305,12 @@ func measureQuiet(ctx context.Context, p plan, res *results, targets []*target) 
 		lat[t.name] = &latencies{}
 	}
 	for i := 0; i <= p.quiet; i++ {
-		select {
-		case <-time.After(p.quietGap):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
 		for _, t := range targets {
+			select {
+			case <-time.After(p.quietGap):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			t0 := time.Now()
 			err := call(ctx, clients[t.name], t, jsonBody)
 			if i == 0 {
