@@ -17,25 +17,5 @@ func reserveSpace(f *os.File, off, n int64) error {
 	return err
 }
 
-// diskRoom is the room an unprivileged user has left on the file system
-// holding f, and whether it is mounted read-only. It asks through the open
-// file: a statfs by path walks the path, which after a quiet spell cost
-// Ready 20 µs here, against 8 µs for this.
-func diskRoom(f *os.File) (free uint64, readOnly bool, err error) {
-	var st unix.Statfs_t
-	if err := fstatfs(f, &st); err != nil {
-		return 0, false, err
-	}
-	return st.Bavail * uint64(st.Bsize), st.Flags&unix.ST_RDONLY != 0, nil
-}
-
-func fstatfs(f *os.File, st *unix.Statfs_t) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	if cerr := rc.Control(func(fd uintptr) { err = unix.Fstatfs(int(fd), st) }); cerr != nil {
-		return cerr
-	}
-	return err
-}
+// rdOnly is the read-only flag of Statfs_t.Flags.
+const rdOnly = unix.ST_RDONLY
