@@ -60,6 +60,7 @@ type routerLedger interface {
 	Reserve(ctx context.Context, r ledger.Reservation) (ledger.BudgetState, error)
 	Record(ctx context.Context, ev byok.UsageEvent) error
 	Budget(ctx context.Context, svc byok.Service, cred byok.CredentialRef, from, to time.Time) (ledger.BudgetState, error)
+	LoadedBudget(svc byok.Service, cred byok.CredentialRef, from, to time.Time) (ledger.BudgetState, bool)
 	MarkAlert(ctx context.Context, svc byok.Service, cred byok.CredentialRef, month string, percent int) (bool, error)
 	Newest() time.Time
 }
@@ -385,10 +386,11 @@ func (r *router) retryAt(svc byok.Service) time.Time {
 }
 
 // budgetAlerts announces each threshold of its monthly budget that ev's
-// key has reached, once. The spend is in memory; a threshold is marked in
-// the ledger (a write, which survives a restart) off the call's path, and
-// only when the router has not seen it marked this month: most calls
-// start no goroutine.
+// key has reached, once. Nothing of it waits on I/O on the call's path:
+// the month's spend is read from memory, or loaded off the path when not
+// yet in memory; a threshold is marked in the ledger (a write, which
+// survives a restart) off the path too, and only when the router has not
+// seen it marked this month, so most calls start no goroutine.
 func (r *router) budgetAlerts(ev byok.UsageEvent) {
 	var budget byok.Micros
 	for _, k := range r.keys.personal(ev.Service) {
@@ -400,13 +402,27 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 		return
 	}
 	from, to := monthBounds(ev.Time)
-	st, err := r.ledger.Budget(context.Background(), ev.Service, ev.Credential, from, to)
-	if err != nil {
-		r.log.Warn("budget check failed", "err", err)
+	month := alertMonth{svc: ev.Service, cred: ev.Credential, month: from.Format("2006-01")}
+	if st, ok := r.ledger.LoadedBudget(ev.Service, ev.Credential, from, to); ok {
+		if due := r.dueAlerts(month, st.Spent, budget); len(due) > 0 {
+			go r.markAlerts(ev, month, due, st.Spent, budget)
+		}
 		return
 	}
-	pct := int(int64(st.Spent) * 100 / int64(budget))
-	month := alertMonth{svc: ev.Service, cred: ev.Credential, month: from.Format("2006-01")}
+	go func() {
+		st, err := r.ledger.Budget(context.Background(), ev.Service, ev.Credential, from, to)
+		if err != nil {
+			r.log.Warn("budget check failed", "err", err)
+			return
+		}
+		r.markAlerts(ev, month, r.dueAlerts(month, st.Spent, budget), st.Spent, budget)
+	}()
+}
+
+// dueAlerts are the thresholds spent reaches that the router has not seen
+// marked for month, lowest first.
+func (r *router) dueAlerts(month alertMonth, spent, budget byok.Micros) []int {
+	pct := int(int64(spent) * 100 / int64(budget))
 	r.mu.RLock()
 	marked := r.alertsMarked[month]
 	r.mu.RUnlock()
@@ -416,9 +432,7 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 			due = append(due, threshold)
 		}
 	}
-	if len(due) > 0 {
-		go r.markAlerts(ev, month, due, st.Spent, budget)
-	}
+	return due
 }
 
 // alertMonth is one key's budget month.

@@ -225,6 +225,28 @@ func (d *DB) Budget(ctx context.Context, svc byok.Service, credential byok.Crede
 	return BudgetState{Spent: m.stored + m.spent, Reserved: m.reserved}, nil
 }
 
+// LoadedBudget is Budget for a month already in memory, with no I/O: ok
+// is false when it is not loaded (Budget would load it through the
+// writer).
+func (d *DB) LoadedBudget(svc byok.Service, credential byok.CredentialRef, from, to time.Time) (st BudgetState, ok bool) {
+	b := &d.budgets
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m := b.months[monthKey{svc: svc, cred: credential, from: from.UnixMicro(), to: to.UnixMicro()}]
+	if m == nil {
+		return BudgetState{}, false
+	}
+	select {
+	case <-m.ready:
+	default:
+		return BudgetState{}, false
+	}
+	if m.err != nil {
+		return BudgetState{}, false
+	}
+	return BudgetState{Spent: m.stored + m.spent, Reserved: m.reserved}, true
+}
+
 // MarkAlert records that a budget threshold was announced for a key in a
 // month (YYYY-MM). It reports false if it already was, so each alert is
 // raised once per key per month.

@@ -158,6 +158,46 @@ WHERE credential = 'personal/work' AND service = 'openai' AND cost_known AND tim
 	}
 }
 
+// TestLoadedBudget_OnlyWhatMemoryHolds: before a month is loaded,
+// LoadedBudget says so (and loads nothing); once Budget has loaded it,
+// it answers the same spend, with each row recorded since.
+func TestLoadedBudget_OnlyWhatMemoryHolds(t *testing.T) {
+	d, _ := openTemp(t)
+	ctx := context.Background()
+	from, to := base.AddDate(0, 0, -1), base.AddDate(0, 1, 0)
+	key := byok.PersonalKey("work")
+	row := func(id string) byok.UsageEvent {
+		ev := event(0)
+		ev.ID, ev.Cost, ev.CostKnown, ev.Credential = id, 25, true, key
+		return ev
+	}
+	if err := d.Record(ctx, row("stored")); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := d.LoadedBudget(byok.OpenAI, key, from, to); ok {
+		t.Fatalf("a month never asked about: %+v, loaded; want not loaded", st)
+	}
+	if st, ok := d.LoadedBudget(byok.OpenAI, key, from, to); ok {
+		t.Fatalf("asked again: %+v, loaded; LoadedBudget must not load it", st)
+	}
+	loaded, err := d.Budget(ctx, byok.OpenAI, key, from, to)
+	if err != nil || loaded.Spent != 25 {
+		t.Fatalf("Budget: %+v, %v; want 25 µ$ spent", loaded, err)
+	}
+	if st, ok := d.LoadedBudget(byok.OpenAI, key, from, to); !ok || st != loaded {
+		t.Fatalf("once loaded: %+v, %v; want %+v", st, ok, loaded)
+	}
+	if err := d.Record(ctx, row("later")); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := d.LoadedBudget(byok.OpenAI, key, from, to); !ok || st.Spent != 50 {
+		t.Fatalf("after one more row: %+v, %v; want 50 µ$ spent", st, ok)
+	}
+	if _, ok := d.LoadedBudget(byok.OpenAI, byok.PersonalKey("home"), from, to); ok {
+		t.Fatal("another key's month reads as loaded")
+	}
+}
+
 func TestMarkAlert_OncePerKeyPerMonth(t *testing.T) {
 	d, _ := openTemp(t)
 	ctx := context.Background()

@@ -336,6 +336,16 @@ func (l *writeLog) Accept() (net.Conn, error) {
 	return &loggedConn{Conn: c, log: l}, err
 }
 
+// loggedServer serves h, logging each write on its connections.
+func loggedServer(t *testing.T, h http.Handler) (*httptest.Server, *writeLog) {
+	srv := httptest.NewUnstartedServer(h)
+	logged := &writeLog{Listener: srv.Listener}
+	srv.Listener = logged
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, logged
+}
+
 func (l *writeLog) all() []string { l.mu.Lock(); defer l.mu.Unlock(); return slices.Clone(l.writes) }
 
 type loggedConn struct {
@@ -377,12 +387,7 @@ func TestForward_HeaderLeavesWithTheFirstEvent(t *testing.T) {
 	defer provider.Close()
 	serve := func(wait time.Duration) (*httptest.Server, *writeLog) {
 		h, _ := forwardHandler(t, provider.URL, Config{HeaderWait: wait}, Credential{Ref: byok.TeamKey("team-openai"), Secret: byok.NewSecret(testKey)})
-		srv := httptest.NewUnstartedServer(h)
-		logged := &writeLog{Listener: srv.Listener}
-		srv.Listener = logged
-		srv.Start()
-		t.Cleanup(srv.Close)
-		return srv, logged
+		return loggedServer(t, h)
 	}
 	srv, logged := serve(time.Minute)
 	body := `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}`
@@ -447,11 +452,7 @@ func TestForward_SizedAnswerLeavesInOneWrite(t *testing.T) {
 	}))
 	defer provider.Close()
 	h, rec := forwardHandler(t, provider.URL, Config{HeaderWait: time.Millisecond}, Credential{Ref: byok.TeamKey("team-openai"), Secret: byok.NewSecret(testKey)})
-	srv := httptest.NewUnstartedServer(h)
-	logged := &writeLog{Listener: srv.Listener}
-	srv.Listener = logged
-	srv.Start()
-	defer srv.Close()
+	srv, logged := loggedServer(t, h)
 
 	resp, err := http.Post(srv.URL+"/openai/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
 	if err != nil {
