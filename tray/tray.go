@@ -38,6 +38,8 @@ type Tray struct {
 	prefs  map[byok.Service]control.Pref
 	shown  [slots]string // approval id in each slot
 	paused bool
+
+	lookMu sync.Mutex // held while the look is sent, so that sends keep their order
 	look   Look
 	tip    string
 }
@@ -78,6 +80,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	go t.refresher(ctx)
 	go t.watch(ctx)
+	go t.reassert(ctx)
 	t.handleClicks(ctx, cancel)
 	<-ctx.Done()
 	systray.Quit()
@@ -137,13 +140,36 @@ func (t *Tray) build() {
 
 // setLook shows the icon and tooltip of a state, if they changed.
 func (t *Tray) setLook(l Look, tip string) {
-	t.mu.Lock()
-	same := l == t.look && tip == t.tip
-	t.look, t.tip = l, tip
-	t.mu.Unlock()
-	if same {
-		return
+	t.lookMu.Lock()
+	defer t.lookMu.Unlock()
+	if l != t.look || tip != t.tip {
+		t.look, t.tip = l, tip
+		t.sendLook()
 	}
+}
+
+// reassert sends the icon and tooltip again, unchanged, six times in the
+// minute after start (1, 2, 4 … 32 s apart): fyne.io/systray registers
+// the item on the bus beside build (onReady), exporting the icon and
+// tooltip it held when it began, and drops a set that comes meanwhile, so
+// the first refresh's look could be lost until the state next changed (a
+// tooltip left at "connecting…" while the menu said byokd was not running).
+func (t *Tray) reassert(ctx context.Context) {
+	for wait := time.Second; wait <= 32*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		t.lookMu.Lock()
+		t.sendLook()
+		t.lookMu.Unlock()
+	}
+}
+
+// sendLook hands the look to the tray item; lookMu is held.
+func (t *Tray) sendLook() {
+	l, tip := t.look, t.tip
 	png := t.cfg.Icons[l]
 	if len(png) == 0 {
 		png = t.cfg.Icons[LookNormal]
