@@ -65,6 +65,10 @@ type Config struct {
 	// Page, if set, builds the Credential Manager page served under /ui/
 	// on the control listener (see package webui).
 	Page NewPage
+	// Busy, if set, is called as each request arrives on the proxy and on
+	// the control listener: byokd run stops garbage collection while none
+	// comes (package idlegc).
+	Busy func()
 }
 
 // Daemon is a running byokd. Create it with Start.
@@ -232,12 +236,12 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, fmt.Errorf("write control token: %w", err)
 	}
 	_, cport, _ := net.SplitHostPort(d.controlLn.Addr().String())
-	d.proxySrv = newServer(d.proxy)
+	d.proxySrv = newServer(d.told(d.proxy))
 	if cfg.Page != nil {
 		d.page = cfg.Page(backend{d}, cport)
 	}
 	d.control = control.NewHandler(backend{d}, byok.NewSecret(token), byok.NewSecret(readToken), cport, cfg.Logger)
-	d.ctrlSrv = newServer(controlMux(d.control, d.page))
+	d.ctrlSrv = newServer(d.told(controlMux(d.control, d.page)))
 	st, _ := json.Marshal(control.State{PID: os.Getpid(), Proxy: d.proxyAddr, Control: d.controlLn.Addr().String()})
 	if err := privfile.Write(filepath.Join(cfg.Home, control.StateFile), st); err != nil {
 		return nil, fmt.Errorf("write daemon state: %w", err)
@@ -306,6 +310,18 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// told tells Config.Busy of each request h is given.
+func (d *Daemon) told(h http.Handler) http.Handler {
+	busy := d.cfg.Busy
+	if busy == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		busy()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // newServer bounds what a slow or hostile client can hold: headers must

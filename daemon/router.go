@@ -495,7 +495,7 @@ func upperFirst(s string) string {
 // ledgerWritable refuses the call, before any key is read or anything is
 // sent, when its usage row could not be written: no call goes out without
 // its record. It costs nothing while the ledger is healthy and busy, and
-// two small writes when it has been idle (ledger.DB.Ready).
+// one fstatfs when it has been idle (ledger.DB.Ready).
 func (r *router) ledgerWritable(ctx context.Context) error {
 	db := r.ledger
 	if db.KeepWorking() {

@@ -13,6 +13,7 @@ import (
 	"github.com/gen2brain/beeep"
 
 	"byokd.dev/byok/daemon"
+	"byokd.dev/byok/internal/idlegc"
 	"byokd.dev/byok/internal/privfile"
 )
 
@@ -69,6 +70,9 @@ Example:
 			return err
 		}
 		addDesktop(e, &cfg)
+		gc := idlegc.Start()
+		defer gc.Stop()
+		cfg.Busy = gc.Busy
 		d, err := daemon.Start(ctx, cfg)
 		startErr := filepath.Join(dir, daemon.StartErrorFile)
 		if err != nil {
