@@ -33,11 +33,12 @@ func JournalPaths(path string) [2]string {
 //
 // It has two files so that rows can be journaled while SQLite takes the
 // ones before them: the writer switches the active file when it takes the
-// waiting rows, and empties the file that was active once SQLite has
-// committed them. Every row in that file was waiting when the writer took
-// them (a row is journaled and joins the waiting rows under one lock) or
-// was committed by an earlier transaction, so emptying it loses nothing.
-// A file whose transaction failed keeps its rows until a later commit.
+// waiting rows, and once SQLite has committed them it may empty the file
+// that was active (when it has grown to emptyAt; Close empties both).
+// Every row in that file was waiting when the writer took them (a row is
+// journaled and joins the waiting rows under one lock) or was committed
+// by an earlier transaction, so emptying it loses nothing. A file whose
+// transaction failed keeps its rows until a later commit.
 //
 // Each file keeps journalReserve bytes allocated past its end (fallocate
 // with KEEP_SIZE, where the file system has it), so that the rows of the
@@ -207,6 +208,22 @@ func (j *journal) rotate() (was int) {
 	j.active = 1 - was
 	j.publish()
 	return was
+}
+
+// emptyAt is how large a file grows before the writer empties it (about
+// 700 rows). A committed row left in a file costs nothing but being found
+// in SQLite again at the next Open; emptying the file after every
+// transaction cost a truncate and a new reservation each time, about
+// 60 µs, which under load was 1.5 µs a call.
+const emptyAt = journalReserve / 4
+
+// settled is told that SQLite holds every row of file i: it empties the
+// file once it has grown to emptyAt.
+func (j *journal) settled(i int) error {
+	if j.files[i].size < emptyAt {
+		return nil
+	}
+	return j.empty(i)
 }
 
 // empty drops every line of file i: SQLite holds them all. With O_APPEND

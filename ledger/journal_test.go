@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,18 +232,77 @@ func TestJournal_RowsSurviveFailedTransactions(t *testing.T) {
 	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != waves*perWave {
 		t.Errorf("usage rows: got %d, want %d", got, waves*perWave)
 	}
-	// The file that was active during the last failure is emptied by the
-	// commit after the next switch: one more row and commit empty both.
-	if err := d.Record(ctx, event(waves*perWave)); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Probe(ctx); err != nil {
+	// SQLite holds every row: Close leaves no journal behind, and the
+	// next Open finds each row once.
+	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range JournalPaths(path) {
-		if fi, err := os.Stat(p); err != nil || fi.Size() != 0 {
-			t.Errorf("journal file %s after the commits: %v, %v, want empty", p, fi, err)
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("journal file %s after Close with every row in SQLite: %v, want it removed", p, err)
 		}
+	}
+	openAt(t, path, Options{})
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != waves*perWave {
+		t.Errorf("usage rows after reopening: got %d, want %d", got, waves*perWave)
+	}
+}
+
+// A file's committed rows stay until it has grown to emptyAt, so that a
+// transaction costs no truncate: the files stay that small however many
+// rows pass, and a process killed with committed rows in them loses none
+// and counts none twice.
+func TestJournal_EmptiedOnceGrown(t *testing.T) {
+	const calls = 3000
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	d := openAt(t, path, Options{})
+	largest := int64(0)
+	for i := range calls {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 {
+			if err := d.Probe(ctx); err != nil { // a commit
+				t.Fatal(err)
+			}
+		}
+		d.appendMu.Lock()
+		for _, jf := range d.journal.files {
+			largest = max(largest, jf.size)
+		}
+		d.appendMu.Unlock()
+	}
+	if line := int64(len(journalLine(t, event(1)))); largest > emptyAt+20*line {
+		t.Errorf("largest journal file: %d bytes, want it emptied once past %d", largest, emptyAt)
+	}
+	if largest < emptyAt/2 {
+		t.Errorf("largest journal file: %d bytes: emptied long before %d, so a transaction still pays for a truncate", largest, emptyAt)
+	}
+	// A kill: the files as they are, with committed rows in them, are
+	// what the next Open finds.
+	copies := map[string][]byte{}
+	for _, p := range JournalPaths(path) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies[p] = b
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range copies {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	openAt(t, path, Options{})
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != calls {
+		t.Errorf("usage rows after a kill with committed rows in the journal: got %d, want %d", got, calls)
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM outbox"); got != calls {
+		t.Errorf("outbox rows after the kill: got %d, want %d (a row found again is not sent again)", got, calls)
 	}
 }
 

@@ -421,6 +421,15 @@ func (d *DB) Close() error {
 	<-d.journalerDone
 	close(d.reqs)
 	<-d.done
+	if len(d.unapplied) == 0 {
+		// SQLite holds every journaled row: nothing is left for the next
+		// Open to find, and close removes the files.
+		for i := range d.journal.files {
+			if err := d.journal.empty(i); err != nil {
+				d.log.Warn("could not empty the ledger journal", "err", err)
+			}
+		}
+	}
 	// The writer's connection closes last: as the last connection it
 	// checkpoints what is left and removes the log.
 	return errors.Join(d.journal.close(), d.rdb.Close(), d.wdb.Close())

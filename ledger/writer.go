@@ -148,8 +148,7 @@ func (d *DB) runOps(st *writerStmts, batch []*request) {
 
 // apply writes ops and every journaled row not yet in SQLite in one
 // transaction and answers ops' callers. It switches the journal's file as
-// it takes the rows, and empties the file they were appended to once SQLite
-// holds them. If the transaction fails the rows wait again, still
+// it takes the rows, and tells the journal once SQLite holds them. If the transaction fails the rows wait again, still
 // journaled, and go in with the next transaction.
 func (d *DB) apply(st *writerStmts, ops []*request) {
 	d.appendMu.Lock()
@@ -214,7 +213,7 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 	}
 	d.stats.volatile.Add(-int64(vol))
 	if was >= 0 {
-		if err := d.journal.empty(was); err != nil {
+		if err := d.journal.settled(was); err != nil {
 			// Its rows are in SQLite; at the next Open they are found there.
 			d.log.Warn("could not empty the ledger journal", "err", err)
 		}
