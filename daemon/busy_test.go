@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
@@ -19,19 +18,12 @@ import (
 func TestDaemon_TellsBusyOfEveryRequest(t *testing.T) {
 	var requests atomic.Int64
 	home := filepath.Join(t.TempDir(), "home")
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := Start(ctx, Config{
-		Home: home, Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
+	d := runDaemon(t, Config{
+		Home:     home,
 		Keystore: keystore.Config{Backend: "file", Passphrase: func() ([]byte, error) { return []byte("test-passphrase"), nil }},
 		Busy:     func() { requests.Add(1) },
 	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ctx := context.Background()
 
 	c, err := control.Dial(home)
 	if err != nil {

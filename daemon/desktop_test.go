@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,23 +57,13 @@ func watchNotify(t *testing.T) <-chan *dbus.Message {
 // count; none for the calls between.
 func TestDaemon_FallbackSpellNotifications(t *testing.T) {
 	calls := watchNotify(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := Start(ctx, Config{
-		Home: filepath.Join(t.TempDir(), "home"), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
-		Notifier: notifierFront{notify.New(notify.Config{Poster: notify.Beeep{}})},
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	d := runDaemon(t, Config{Notifier: notifierFront{notify.New(notify.Config{Poster: notify.Beeep{}})}})
+	ctx := context.Background()
 
 	// Calls as the proxy records them: the first left the member's key
 	// for the team's, the next two went to the team's while it cooled.
 	for i, reason := range []string{"over quota", "cooling down: over quota", "cooling down: over quota"} {
-		err = d.router.Record(ctx, byok.UsageEvent{
+		err := d.router.Record(ctx, byok.UsageEvent{
 			ID: "call-" + string(rune('1'+i)), Time: time.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini", App: "my-editor",
 			Credential: byok.TeamKey("openai"), Payer: byok.PayerTeam, Status: 200, FallbackReason: reason, Cost: 2000, CostKnown: true,
 		})
@@ -86,7 +74,7 @@ func TestDaemon_FallbackSpellNotifications(t *testing.T) {
 	if st, err := (backend{d}).Status(ctx); err != nil || len(st.TeamPaying) != 1 || st.TeamPaying[0].Calls != 3 {
 		t.Errorf("status team paying %+v (%v), want OpenAI's spell of 3 calls", st.TeamPaying, err)
 	}
-	err = d.router.Record(ctx, byok.UsageEvent{ID: "call-4", Time: time.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini",
+	err := d.router.Record(ctx, byok.UsageEvent{ID: "call-4", Time: time.Now(), Service: byok.OpenAI, Model: "gpt-4o-mini",
 		Credential: byok.PersonalKey("work"), Payer: byok.PayerPersonal, Status: 200, Cost: 2000, CostKnown: true})
 	if err != nil {
 		t.Fatal(err)
