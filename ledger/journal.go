@@ -34,7 +34,7 @@ func JournalPaths(path string) [2]string {
 // It has two files so that rows can be journaled while SQLite takes the
 // ones before them: the writer switches the active file when it takes the
 // waiting rows, and once SQLite has committed them it may empty the file
-// that was active (when it has grown to emptyAt; Close empties both).
+// that was active (when it has grown to emptyAt; Close removes both).
 // Every row in that file was waiting when the writer took them (a row is
 // journaled and joins the waiting rows under one lock) or was committed
 // by an earlier transaction, so emptying it loses nothing. A file whose
@@ -212,9 +212,10 @@ func (j *journal) rotate() (was int) {
 
 // emptyAt is how large a file grows before the writer empties it (about
 // 700 rows). A committed row left in a file costs nothing but being found
-// in SQLite again at the next Open; emptying the file after every
-// transaction cost a truncate and a new reservation each time, about
-// 60 µs, which under load was 1.5 µs a call.
+// in SQLite again at the next Open, and Close removes the files when
+// SQLite holds every row; emptying the file after every transaction cost
+// a truncate and a new reservation each time, about 60 µs, which under
+// load was 1.5 µs a call.
 const emptyAt = journalReserve / 4
 
 // settled is told that SQLite holds every row of file i: it empties the
@@ -241,12 +242,13 @@ func (j *journal) empty(i int) error {
 	return nil
 }
 
-// close closes the journal's files, and removes those that hold nothing.
-func (j *journal) close() error {
+// close closes the journal's files, and removes those that hold nothing
+// SQLite lacks: all of them when settled (SQLite holds every row).
+func (j *journal) close(settled bool) error {
 	var errs []error
 	for _, jf := range j.files {
 		err := jf.f.Close()
-		if err == nil && jf.size == 0 {
+		if err == nil && (settled || jf.size == 0) {
 			err = os.Remove(jf.path)
 		}
 		errs = append(errs, err)

@@ -261,13 +261,13 @@ func (d *DB) openJournal(st *writerStmts) error {
 	}
 	_, rows, err := d.writeBatch(st, reqs)
 	if err != nil {
-		j.close()
+		j.close(false)
 		return err
 	}
 	d.log.Info("ledger: rows recovered from the journal", "rows", len(evs), "new", rows)
 	for i := range j.files {
 		if err := j.empty(i); err != nil {
-			j.close()
+			j.close(false)
 			return classify(d.path, err)
 		}
 	}
@@ -421,16 +421,8 @@ func (d *DB) Close() error {
 	<-d.journalerDone
 	close(d.reqs)
 	<-d.done
-	if len(d.unapplied) == 0 {
-		// SQLite holds every journaled row: nothing is left for the next
-		// Open to find, and close removes the files.
-		for i := range d.journal.files {
-			if err := d.journal.empty(i); err != nil {
-				d.log.Warn("could not empty the ledger journal", "err", err)
-			}
-		}
-	}
+	// The writer has stopped: rows still unapplied keep their journal.
 	// The writer's connection closes last: as the last connection it
 	// checkpoints what is left and removes the log.
-	return errors.Join(d.journal.close(), d.rdb.Close(), d.wdb.Close())
+	return errors.Join(d.journal.close(len(d.unapplied) == 0), d.rdb.Close(), d.wdb.Close())
 }

@@ -148,8 +148,9 @@ func (d *DB) runOps(st *writerStmts, batch []*request) {
 
 // apply writes ops and every journaled row not yet in SQLite in one
 // transaction and answers ops' callers. It switches the journal's file as
-// it takes the rows, and tells the journal once SQLite holds them. If the transaction fails the rows wait again, still
-// journaled, and go in with the next transaction.
+// it takes the rows, and tells the journal once SQLite holds them. If the
+// transaction fails the rows wait again, still journaled, and go in with
+// the next transaction.
 func (d *DB) apply(st *writerStmts, ops []*request) {
 	d.appendMu.Lock()
 	rows, vol := d.unapplied, d.volatile

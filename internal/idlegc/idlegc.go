@@ -46,7 +46,7 @@ type Collector struct {
 // Start returns a Collector watching from the next collection on.
 func Start() *Collector {
 	c := newCollector()
-	c.watch = func() { runtime.AddCleanup(&sentinel{}, func(c *Collector) { c.collected() }, c) }
+	c.watch = func() { runtime.AddCleanup(&sentinel{}, (*Collector).collected, c) }
 	c.watch()
 	return c
 }
@@ -73,7 +73,8 @@ func (c *Collector) Busy() {
 	}
 }
 
-// collected runs after each collection while collections are on.
+// collected runs after each collection: the runtime's while collections
+// are on, the memory limit's while they are off.
 func (c *Collector) collected() {
 	c.mu.Lock()
 	if c.stopped {
