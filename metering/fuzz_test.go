@@ -203,3 +203,98 @@ func FuzzInspect(f *testing.F) {
 		}
 	})
 }
+
+// extractorTargets are the Responses paths, whose two-level targets and
+// item counting exercise every part of the extractor; model's small max
+// makes some values too long to keep.
+var extractorTargets = []target{
+	{k1: "model", max: 12}, {k1: "usage", max: maxUsageJSON}, {k1: "type", max: maxTypeJSON},
+	{k1: "response", k2: "usage", max: maxUsageJSON}, {k1: "response", k2: "model", max: maxModelJSON},
+}
+
+// referenceExtract finds what the extractor should capture in a whole,
+// valid JSON document with the package's whole-buffer scanner: the last
+// value at each target path (none if longer than its max), and the count of
+// "output" items whose "type" is "web_search_call", keys compared as
+// written.
+func referenceExtract(doc []byte) (vals [maxTargets]string, ok [maxTargets]bool, count int64) {
+	top, isObj := newObjIter(doc, 0)
+	if !isObj {
+		return vals, ok, 0
+	}
+	set := func(i int, v []byte) {
+		vals[i], ok[i] = string(v), len(v) <= extractorTargets[i].max
+	}
+	for m, more := top.next(); more; m, more = top.next() {
+		k, v := string(m.key(doc)), m.value(doc)
+		for i, t := range extractorTargets {
+			if t.k2 == "" && t.k1 == k {
+				set(i, v)
+			}
+		}
+		if k == "response" {
+			inner, _ := newObjIter(doc, m.valStart)
+			for n, more := inner.next(); more; n, more = inner.next() {
+				for i, t := range extractorTargets {
+					if t.k2 != "" && t.k2 == string(n.key(doc)) {
+						set(i, n.value(doc))
+					}
+				}
+			}
+		}
+		if k == "output" && len(v) > 0 && v[0] == '[' {
+			count += countWebSearches(doc, m.valStart)
+		}
+	}
+	return vals, ok, count
+}
+
+// countWebSearches counts the "type":"web_search_call" members of the
+// objects in the valid array at doc[i].
+func countWebSearches(doc []byte, i int) (n int64) {
+	i = skipWS(doc, i+1)
+	for i < len(doc) && doc[i] != ']' {
+		end := skipValue(doc, i)
+		if it, isObj := newObjIter(doc, i); isObj {
+			for m, more := it.next(); more; m, more = it.next() {
+				if string(m.key(doc)) == "type" && string(m.value(doc)) == `"web_search_call"` {
+					n++
+				}
+			}
+		}
+		i = skipWS(doc, end)
+		if i < len(doc) && doc[i] == ',' {
+			i = skipWS(doc, i+1)
+		}
+	}
+	return n
+}
+
+// FuzzExtractor checks the streaming extractor against the whole-buffer
+// scanner on valid documents, fed whole and in three pieces.
+func FuzzExtractor(f *testing.F) {
+	f.Fuzz(func(t *testing.T, doc []byte, a, b uint16) {
+		if !json.Valid(doc) {
+			return
+		}
+		want, wantOK, wantCount := referenceExtract(doc)
+		for _, pieces := range [][][]byte{{doc}, splits(doc, a, b)} {
+			var x extractor
+			x.init(extractorTargets...)
+			x.countItems("output", "web_search_call")
+			for _, p := range pieces {
+				x.write(p)
+			}
+			x.end()
+			for i := range extractorTargets {
+				v, ok := x.value(i)
+				if ok != wantOK[i] || (ok && string(v) != want[i]) {
+					t.Fatalf("target %+v: got %q %v, reference %q %v", extractorTargets[i], v, ok, want[i], wantOK[i])
+				}
+			}
+			if x.count != wantCount {
+				t.Fatalf("counted %d web searches, reference %d", x.count, wantCount)
+			}
+		}
+	})
+}
