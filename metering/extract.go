@@ -1,6 +1,10 @@
 package metering
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // This file holds the incremental JSON extractor: it is fed a document in
 // pieces of any size and keeps copies of a few members chosen by path (a
@@ -26,6 +30,9 @@ type capture struct {
 	buf  []byte
 	done bool // the whole value was seen
 	over bool // the value was longer than the target's max
+	// For a top-level member, the document offsets of the ',' or '{'
+	// before it and the ',' or '}' after it; -1 until seen.
+	from, to int
 }
 
 // keyBuf holds the key currently being read or last read at one depth.
@@ -75,6 +82,9 @@ const (
 type extractor struct {
 	targets []target
 	vals    [maxTargets]capture
+	// byLen[n] has bit i set when targets[i].k1 is n bytes long: most keys
+	// match no target's length, and then no target need be compared.
+	byLen [maxKey + 1]uint8
 
 	st       int
 	esc      bool
@@ -98,6 +108,10 @@ type extractor struct {
 	// Skipping (lexSkip): the open containers, and whether in a string.
 	skipN   int
 	skipStr bool
+
+	pos    int // the document offset of the piece being written
+	delim1 int // the offset of the last ',' or '{' of the top-level object
+	ending int // the top-level target whose member's end is awaited, or -1
 }
 
 // init sets the paths to capture and clears all state.
@@ -106,6 +120,12 @@ func (x *extractor) init(targets ...target) {
 		panic("metering: too many extractor targets")
 	}
 	x.targets = targets
+	x.byLen = [maxKey + 1]uint8{}
+	for i, t := range targets {
+		if t.k1 != "" && len(t.k1) <= maxKey {
+			x.byLen[len(t.k1)] |= 1 << i
+		}
+	}
 	x.countIn, x.countType = "", ""
 	x.reset()
 }
@@ -114,9 +134,10 @@ func (x *extractor) init(targets ...target) {
 // the extractor can read a new document.
 func (x *extractor) reset() {
 	for i := range x.vals {
-		x.vals[i].buf = x.vals[i].buf[:0]
-		x.vals[i].done, x.vals[i].over = false, false
+		v := &x.vals[i]
+		v.buf, v.done, v.over, v.from, v.to = v.buf[:0], false, false, -1, -1
 	}
+	x.pos, x.delim1, x.ending = 0, -1, -1
 	x.st, x.esc, x.strIsKey, x.depth = lexOut, false, false, 0
 	x.obj, x.wantKey = [4]bool{}, [4]bool{}
 	x.cur = -1
@@ -214,9 +235,15 @@ func (x *extractor) write(p []byte) {
 				x.obj[x.depth] = c == '{'
 				x.wantKey[x.depth] = c == '{'
 			}
+			if x.depth == 1 {
+				x.delim1 = x.pos + i
+			}
 		case '}', ']':
 			if x.depth > 0 {
 				x.depth--
+			}
+			if x.depth == 0 {
+				x.memberEnd(i)
 			}
 			if x.cur >= 0 && x.capKind == kindContainer && x.depth == x.capDepth {
 				x.finish(p[capFrom : i+1])
@@ -229,6 +256,10 @@ func (x *extractor) write(p []byte) {
 			if d >= 1 && d <= 3 && x.obj[d] {
 				x.wantKey[d] = true
 			}
+			if d == 1 {
+				x.memberEnd(i)
+				x.delim1 = x.pos + i
+			}
 		default:
 			x.st = lexScalar
 			if x.start(kindScalar) {
@@ -239,34 +270,87 @@ func (x *extractor) write(p []byte) {
 	if x.cur >= 0 {
 		x.keep(p[capFrom:])
 	}
+	x.pos += len(p)
+}
+
+// memberEnd notes that the top-level member ends before p[i].
+func (x *extractor) memberEnd(i int) {
+	if x.ending >= 0 {
+		x.vals[x.ending].to = x.pos + i
+		x.ending = -1
+	}
+}
+
+// span returns the offsets of the delimiters around the top-level member
+// last captured for target i, once both were seen.
+func (x *extractor) span(i int) (from, to int, ok bool) {
+	v := &x.vals[i]
+	return v.from, v.to, v.done && v.from >= 0 && v.to >= 0
 }
 
 // scanString finds the closing quote of the string the extractor is in,
 // from p[i]. It returns its index and true, or len(p) and false if the
 // string goes on past p. Linear in len(p) whatever the escapes.
 func (x *extractor) scanString(p []byte, i int) (int, bool) {
-	q := -1 // the next '"' at or after i; len(p) if none
 	for i < len(p) {
 		if x.esc {
 			x.esc = false
 			i++
 			continue
 		}
-		if q < i {
-			if q = bytes.IndexByte(p[i:], '"'); q < 0 {
-				q = len(p)
-			} else {
-				q += i
-			}
+		j := indexQuoteOrEscape(p[i:])
+		if j < 0 {
+			return len(p), false
 		}
-		if k := bytes.IndexByte(p[i:q], '\\'); k >= 0 {
-			x.esc = true
-			i += k + 1
-			continue
+		if i += j; p[i] == '"' {
+			return i, true
 		}
-		return q, q < len(p)
+		x.esc = true
+		i++
 	}
 	return len(p), false
+}
+
+// shortString is how far indexQuoteOrEscape looks eight bytes at a time
+// before handing over to IndexByte. Most strings in a stream (keys, ids,
+// content deltas) are shorter: for them two IndexByte calls cost more
+// than the whole string, while for a long one (a base64 image) IndexByte's
+// vector loop is many times faster.
+const shortString = 64
+
+// indexQuoteOrEscape returns the index of the first '"' or '\\' in b, or -1.
+func indexQuoteOrEscape(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b) && i < shortString; i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// A byte of q or e is zero where w has '"' or '\\'; the lowest
+		// flagged byte is exact, those above it may be false alarms.
+		q, e := w^(ones*'"'), w^(ones*'\\')
+		if m := ((q-ones)&^q | (e-ones)&^e) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	if i < shortString {
+		for ; i < len(b); i++ {
+			if b[i] == '"' || b[i] == '\\' {
+				return i
+			}
+		}
+		return -1
+	}
+	q := bytes.IndexByte(b[i:], '"')
+	end := len(b)
+	if q >= 0 {
+		end = i + q
+	}
+	if e := bytes.IndexByte(b[i:end], '\\'); e >= 0 {
+		return i + e
+	}
+	if q < 0 {
+		return -1
+	}
+	return end
 }
 
 // skippable reports whether the container starting at the current place
@@ -284,8 +368,8 @@ func (x *extractor) skippable() bool {
 		if x.countIn != "" && x.key[1].is(x.countIn) {
 			return false
 		}
-		for _, t := range x.targets {
-			if t.k2 != "" && x.key[1].is(t.k1) {
+		for i := range x.candidates() {
+			if t := &x.targets[i]; t.k2 != "" && x.key[1].is(t.k1) {
 				return false
 			}
 		}
@@ -346,10 +430,8 @@ func (x *extractor) start(kind int) bool {
 	if d < 1 || d > 2 || !x.obj[d] || (d == 2 && !x.obj[1]) {
 		return false
 	}
-	for i, t := range x.targets {
-		if t.k1 == "" {
-			continue
-		}
+	for i := range x.candidates() {
+		t := &x.targets[i]
 		var hit bool
 		if d == 1 {
 			hit = t.k2 == "" && x.key[1].is(t.k1)
@@ -358,12 +440,30 @@ func (x *extractor) start(kind int) bool {
 		}
 		if hit {
 			v := &x.vals[i]
-			v.buf, v.done, v.over = v.buf[:0], false, false
+			v.buf, v.done, v.over, v.from, v.to = v.buf[:0], false, false, -1, -1
 			x.cur, x.capKind, x.capDepth = i, kind, d
+			if d == 1 {
+				v.from, x.ending = x.delim1, i
+			}
 			return true
 		}
 	}
 	return false
+}
+
+// candidates yields the targets whose k1 is as long as the top-level key
+// now current: the only ones that can match at or under it.
+func (x *extractor) candidates() func(yield func(int) bool) {
+	return func(yield func(int) bool) {
+		if x.key[1].long {
+			return
+		}
+		for m := x.byLen[x.key[1].n]; m != 0; m &= m - 1 {
+			if !yield(bits.TrailingZeros8(m)) {
+				return
+			}
+		}
+	}
 }
 
 // keep appends part of the value being captured.

@@ -75,7 +75,7 @@ func (m *Meter) forward(out, raw []byte) []byte {
 			if j < end && raw[j] == ' ' {
 				j++
 			}
-			if from, to, ok := nullUsageSpan(raw[j:end]); ok {
+			if from, to, ok := nullUsageCut(&m.x, raw[j:end]); ok {
 				out = append(out, raw[:j+from]...)
 				return append(out, raw[j+to:]...)
 			}
@@ -86,35 +86,38 @@ func (m *Meter) forward(out, raw []byte) []byte {
 	return append(out, raw...)
 }
 
-// nullUsageSpan finds the "usage":null member of the object obj and returns
-// the span to cut so that what remains is the object without it: the
-// member with the comma before it, or, for the first member, with the comma
-// and space after it.
-func nullUsageSpan(obj []byte) (from, to int, ok bool) {
-	it, ok := newObjIter(obj, 0)
-	if !ok {
+// nullUsageCut returns the span of data, the event's one data line that x
+// has just read, to cut so that what remains is the object without its
+// "usage":null member: the member with the comma before it, or, for the
+// first member, with the comma after it. The extractor found where the
+// member lies as it read; the member's text is checked again, so that
+// malformed text around it is forwarded as it came.
+func nullUsageCut(x *extractor, data []byte) (from, to int, ok bool) {
+	before, after, ok := x.span(slotUsage)
+	if !ok || after >= len(data) || !isNullUsage(data[before+1:after]) {
 		return 0, 0, false
 	}
-	var found member
-	index, hit := 0, false
-	for {
-		mem, ok := it.next()
-		if !ok {
-			break
-		}
-		if hit {
-			return found.keyStart, mem.keyStart, true // first member, others follow
-		}
-		if string(mem.key(obj)) == "usage" && isNull(mem.value(obj)) {
-			if index > 0 {
-				return mem.prevEnd, mem.valEnd, true
-			}
-			found, hit = mem, true
-		}
-		index++
+	switch {
+	case data[before] == ',':
+		return before, after, true
+	case data[after] == ',': // the first member: keep the '{'
+		return before + 1, after + 1, true
+	default: // the only member
+		return before + 1, after, true
 	}
-	if hit && it.end >= 0 {
-		return found.keyStart, found.valEnd, true // the only member
+}
+
+// isNullUsage reports whether b is the member "usage":null, with any
+// whitespace around its parts.
+func isNullUsage(b []byte) bool {
+	i := skipWS(b, 0)
+	if !bytes.HasPrefix(b[i:], []byte(`"usage"`)) {
+		return false
 	}
-	return 0, 0, false
+	i = skipWS(b, i+7)
+	if i >= len(b) || b[i] != ':' {
+		return false
+	}
+	i = skipWS(b, i+1)
+	return bytes.HasPrefix(b[i:], []byte("null")) && skipWS(b, i+4) == len(b)
 }

@@ -97,25 +97,37 @@ func TestMeter_FilterPassesClientRequestedUsage(t *testing.T) {
 	}
 }
 
-func TestNullUsageSpan(t *testing.T) {
+func TestNullUsageCut(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"a":1,"usage":null}`, `{"a":1}`},
 		{`{"a":1,"usage":null,"b":2}`, `{"a":1,"b":2}`},
 		{`{"usage":null,"b":2}`, `{"b":2}`},
 		{`{"usage":null}`, `{}`},
-		{`{"a":1, "usage": null , "b":2}`, `{"a":1 , "b":2}`},
+		{`{"a":1, "usage": null , "b":2}`, `{"a":1, "b":2}`},
 		{`{ "usage" : null, "b":2}`, `{ "b":2}`},
+		{`{"usage":null,"usage":null}`, `{"usage":null}`},
+		{`{"a":[{"usage":null}],"b":"x\",\"usage\":null"}`, ``},
 		{`{"a":{"usage":null},"usage":{"x":1}}`, ``},
-		{`{"a":1,"usage":null`, `{"a":1`},
+		{`{"a":1 "usage":null}`, ``},
+		{`{"a":1,"usage":null`, ``},
+		{`{"a":1,"usage":nul}`, ``},
 	}
 	for _, tt := range tests {
-		from, to, ok := nullUsageSpan([]byte(tt.in))
-		got := ""
-		if ok {
-			got = tt.in[:from] + tt.in[to:]
-		}
-		if got != tt.want {
-			t.Errorf("nullUsageSpan(%s): got %q, want %q", tt.in, got, tt.want)
+		var x extractor
+		x.init(target{}, target{k1: "usage", max: maxUsageJSON})
+		for i := range len(tt.in) + 1 {
+			x.reset()
+			x.write([]byte(tt.in[:i]))
+			x.write([]byte(tt.in[i:]))
+			from, to, ok := nullUsageCut(&x, []byte(tt.in))
+			got := ""
+			if ok {
+				got = tt.in[:from] + tt.in[to:]
+			}
+			if got != tt.want {
+				t.Errorf("nullUsageCut(%s) split at %d: got %q, want %q", tt.in, i, got, tt.want)
+				break
+			}
 		}
 	}
 }
