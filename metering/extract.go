@@ -292,37 +292,57 @@ func (x *extractor) span(i int) (from, to int, ok bool) {
 // from p[i]. It returns its index and true, or len(p) and false if the
 // string goes on past p. Linear in len(p) whatever the escapes.
 func (x *extractor) scanString(p []byte, i int) (int, bool) {
+	// Most strings in a stream (keys, ids, content deltas) end within
+	// shortString bytes, where a look at eight bytes at a time beats the
+	// two IndexByte calls below, whose vector loop wins on long strings
+	// (a base64 image).
+	for n := min(len(p), i+shortString); i < n; i++ {
+		if x.esc {
+			x.esc = false
+			continue
+		}
+		j := indexQuoteOrEscape(p[i:n])
+		if j < 0 {
+			i = n
+			break
+		}
+		if i += j; p[i] == '"' {
+			return i, true
+		}
+		x.esc = true
+	}
+	q := -1 // the next '"' at or after i; len(p) if none
 	for i < len(p) {
 		if x.esc {
 			x.esc = false
 			i++
 			continue
 		}
-		j := indexQuoteOrEscape(p[i:])
-		if j < 0 {
-			return len(p), false
+		if q < i {
+			if q = bytes.IndexByte(p[i:], '"'); q < 0 {
+				q = len(p)
+			} else {
+				q += i
+			}
 		}
-		if i += j; p[i] == '"' {
-			return i, true
+		if k := bytes.IndexByte(p[i:q], '\\'); k >= 0 {
+			x.esc = true
+			i += k + 1
+			continue
 		}
-		x.esc = true
-		i++
+		return q, q < len(p)
 	}
 	return len(p), false
 }
 
-// shortString is how far indexQuoteOrEscape looks eight bytes at a time
-// before handing over to IndexByte. Most strings in a stream (keys, ids,
-// content deltas) are shorter: for them two IndexByte calls cost more
-// than the whole string, while for a long one (a base64 image) IndexByte's
-// vector loop is many times faster.
+// shortString is how far scanString looks eight bytes at a time.
 const shortString = 64
 
 // indexQuoteOrEscape returns the index of the first '"' or '\\' in b, or -1.
 func indexQuoteOrEscape(b []byte) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
-	for ; i+8 <= len(b) && i < shortString; i += 8 {
+	for ; i+8 <= len(b); i += 8 {
 		w := binary.LittleEndian.Uint64(b[i:])
 		// A byte of q or e is zero where w has '"' or '\\'; the lowest
 		// flagged byte is exact, those above it may be false alarms.
@@ -331,26 +351,12 @@ func indexQuoteOrEscape(b []byte) int {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
-	if i < shortString {
-		for ; i < len(b); i++ {
-			if b[i] == '"' || b[i] == '\\' {
-				return i
-			}
+	for ; i < len(b); i++ {
+		if b[i] == '"' || b[i] == '\\' {
+			return i
 		}
-		return -1
 	}
-	q := bytes.IndexByte(b[i:], '"')
-	end := len(b)
-	if q >= 0 {
-		end = i + q
-	}
-	if e := bytes.IndexByte(b[i:end], '\\'); e >= 0 {
-		return i + e
-	}
-	if q < 0 {
-		return -1
-	}
-	return end
+	return -1
 }
 
 // skippable reports whether the container starting at the current place

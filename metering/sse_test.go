@@ -225,3 +225,17 @@ func TestMeter_ModelNameIsCleaned(t *testing.T) {
 		t.Errorf("long model got %d bytes, want %d", len(u.Model), maxModel)
 	}
 }
+
+func TestMeter_LongEscapedStringIsReadOnce(t *testing.T) {
+	// 16 MiB of string with an escape every 128 bytes, in one piece: a
+	// search that started again from each escape to the string's end
+	// would read it 131,072 times, and this test would run for hours
+	// instead of milliseconds.
+	long := strings.Repeat(strings.Repeat("x", 126)+`\n`, 1<<17)
+	body := `{"id":"` + long + `","choices":[{"message":{"content":"` + long + `"}}],"usage":{"prompt_tokens":7,"completion_tokens":2}}`
+	c := Call{Service: "openai", Path: "/v1/chat/completions", Model: "gpt-4o"}
+	_, _, u := run(c, 200, ctJSON, []byte(body), len(body))
+	if u.InputTokens != 7 || u.OutputTokens != 2 || !u.Complete {
+		t.Errorf("got %+v, want 7 input and 2 output tokens, complete", u)
+	}
+}
