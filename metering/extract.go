@@ -374,8 +374,8 @@ func (x *extractor) skippable() bool {
 		if x.countIn != "" && x.key[1].is(x.countIn) {
 			return false
 		}
-		for i := range x.candidates() {
-			if t := &x.targets[i]; t.k2 != "" && x.key[1].is(t.k1) {
+		for m := x.candidates(); m != 0; m &= m - 1 {
+			if t := &x.targets[bits.TrailingZeros8(m)]; t.k2 != "" && x.key[1].is(t.k1) {
 				return false
 			}
 		}
@@ -436,7 +436,8 @@ func (x *extractor) start(kind int) bool {
 	if d < 1 || d > 2 || !x.obj[d] || (d == 2 && !x.obj[1]) {
 		return false
 	}
-	for i := range x.candidates() {
+	for m := x.candidates(); m != 0; m &= m - 1 {
+		i := bits.TrailingZeros8(m)
 		t := &x.targets[i]
 		var hit bool
 		if d == 1 {
@@ -457,19 +458,13 @@ func (x *extractor) start(kind int) bool {
 	return false
 }
 
-// candidates yields the targets whose k1 is as long as the top-level key
-// now current: the only ones that can match at or under it.
-func (x *extractor) candidates() func(yield func(int) bool) {
-	return func(yield func(int) bool) {
-		if x.key[1].long {
-			return
-		}
-		for m := x.byLen[x.key[1].n]; m != 0; m &= m - 1 {
-			if !yield(bits.TrailingZeros8(m)) {
-				return
-			}
-		}
+// candidates has bit i set for each target whose k1 is as long as the
+// top-level key now current: the only ones that can match at or under it.
+func (x *extractor) candidates() uint8 {
+	if x.key[1].long {
+		return 0
 	}
+	return x.byLen[x.key[1].n]
 }
 
 // keep appends part of the value being captured.

@@ -236,7 +236,7 @@ func referenceExtract(doc []byte) (vals [maxTargets]string, ok [maxTargets]bool,
 			inner, _ := newObjIter(doc, m.valStart)
 			for n, more := inner.next(); more; n, more = inner.next() {
 				for i, t := range extractorTargets {
-					if t.k2 != "" && t.k2 == string(n.key(doc)) {
+					if t.k1 == k && t.k2 == string(n.key(doc)) {
 						set(i, n.value(doc))
 					}
 				}

@@ -95,7 +95,6 @@ type member struct {
 	keyEnd   int // just past the key's closing quote
 	valStart int
 	valEnd   int // just past the value
-	prevEnd  int // just past the previous member's value, or just past '{'
 }
 
 // key returns the member's key as written, without quotes or unescaping.
@@ -108,10 +107,8 @@ func (m member) value(b []byte) []byte { return b[m.valStart:m.valEnd] }
 type objIter struct {
 	b     []byte
 	i     int // next position to read
-	prev  int
 	first bool
 	done  bool
-	end   int // just past the closing '}', once seen; else -1
 }
 
 // newObjIter starts at the object beginning at or after i (after
@@ -119,13 +116,13 @@ type objIter struct {
 func newObjIter(b []byte, i int) (it objIter, ok bool) {
 	i = skipWS(b, i)
 	if i >= len(b) || b[i] != '{' {
-		return objIter{done: true, end: -1}, false
+		return objIter{done: true}, false
 	}
-	return objIter{b: b, i: i + 1, prev: i + 1, first: true, end: -1}, true
+	return objIter{b: b, i: i + 1, first: true}, true
 }
 
 // next returns the next member, or ok false at the end of the object or at
-// malformed text (it.end then tells which: -1 means malformed).
+// malformed text.
 func (it *objIter) next() (m member, ok bool) {
 	if it.done {
 		return member{}, false
@@ -133,7 +130,7 @@ func (it *objIter) next() (m member, ok bool) {
 	b := it.b
 	i := skipWS(b, it.i)
 	if i < len(b) && b[i] == '}' {
-		it.done, it.end = true, i+1
+		it.done = true
 		return member{}, false
 	}
 	if !it.first {
@@ -148,7 +145,6 @@ func (it *objIter) next() (m member, ok bool) {
 		it.done = true
 		return member{}, false
 	}
-	m.prevEnd = it.prev
 	m.keyStart = i
 	m.keyEnd = skipString(b, i)
 	if m.keyEnd < 0 {
@@ -166,7 +162,7 @@ func (it *objIter) next() (m member, ok bool) {
 		it.done = true
 		return member{}, false
 	}
-	it.i, it.prev = m.valEnd, m.valEnd
+	it.i = m.valEnd
 	return m, true
 }
 
