@@ -84,8 +84,10 @@ func TestSmoke(t *testing.T) {
 	}
 	// Every proxy reads and writes sockets for every call.
 	for _, target := range res.Targets[1:] {
-		if v := median(res.metric("sys_json").Values[target]); !(v >= 2) {
-			t.Errorf("read+write syscalls per %s request: got %v, want at least 2 (a request read, an answer written)", target, v)
+		for _, key := range []string{"sys_json", "sys_sse"} {
+			if v := median(res.metric(key).Values[target]); !(v >= 2) {
+				t.Errorf("%s per %s request: got %v, want at least 2 (a request read, an answer written)", key, target, v)
+			}
 		}
 	}
 	// The hub committed every row the simulated daemons sent, once.
@@ -124,7 +126,7 @@ func expected(key, target string, noWrk bool) bool {
 	proxy := target != "direct"
 	switch key {
 	case "cpu_json", "cpu_sse", "rss_idle", "rss_loaded", "rss_conns", "rss_streams", "rss_streams_abs",
-		"sys_json", "ctxsw_json":
+		"sys_json", "ctxsw_json", "sys_sse", "ctxsw_sse":
 		return proxy
 	case "tput_json_wrk", "tput_sse_wrk":
 		return !noWrk

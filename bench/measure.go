@@ -110,9 +110,9 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 	// Ledger rows per target: each byokd has its own ledger.
 	rows, ledgerReqs := map[string]int64{}, map[string]int64{}
 	ledgerTime := map[string]time.Duration{}
-	for _, shape := range []struct{ body, tput, cpu string }{
-		{jsonBody, "tput_json", "cpu_json"},
-		{sseBody, "tput_sse", "cpu_sse"},
+	for _, shape := range []struct{ body, tput, cpu, sys, ctxsw string }{
+		{jsonBody, "tput_json", "cpu_json", "sys_json", "ctxsw_json"},
+		{sseBody, "tput_sse", "cpu_sse", "sys_sse", "ctxsw_sse"},
 	} {
 		for _, t := range targets {
 			var before int64
@@ -135,9 +135,9 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 			if t.hub != nil {
 				res.add("hub_"+shape.cpu, t.name, perReq(r.used.hub.cpu, n))
 			}
-			if t.proc != nil && shape.body == jsonBody && n > 0 {
-				res.add("sys_json", t.name, float64(r.used.proxy.syscalls)/float64(n))
-				res.add("ctxsw_json", t.name, float64(r.used.proxy.switches)/float64(n))
+			if t.proc != nil && n > 0 {
+				res.add(shape.sys, t.name, float64(r.used.proxy.syscalls)/float64(n))
+				res.add(shape.ctxsw, t.name, float64(r.used.proxy.switches)/float64(n))
 			}
 			if t.ledger != "" {
 				after, err := ledgerRows(ctx, t.ledger)

@@ -63,6 +63,8 @@ var metricDefs = [][3]string{
 	{"cpu_sse_wrk", "wrk: proxy CPU per request, streamed", "µs"},
 	{"sys_json", "proxy read+write syscalls per request, JSON (syscr+syscw)", "calls"},
 	{"ctxsw_json", "proxy context switches per request, JSON (all threads)", "switches"},
+	{"sys_sse", "proxy read+write syscalls per request, streamed (syscr+syscw)", "calls"},
+	{"ctxsw_sse", "proxy context switches per request, streamed (all threads)", "switches"},
 	{"lat1_p50", "latency p50, 1 connection", "µs"},
 	{"lat1_p99", "latency p99, 1 connection", "µs"},
 	{"added_p50", "added p50 vs direct, 1 connection", "µs"},

@@ -402,7 +402,7 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 		return
 	}
 	from, to := monthBounds(ev.Time)
-	month := alertMonth{svc: ev.Service, cred: ev.Credential, month: from.Format("2006-01")}
+	month := alertMonth{svc: ev.Service, cred: ev.Credential, year: from.Year(), month: from.Month()}
 	if st, ok := r.ledger.LoadedBudget(ev.Service, ev.Credential, from, to); ok {
 		if due := r.dueAlerts(month, st.Spent, budget); len(due) > 0 {
 			go r.markAlerts(ev, month, due, st.Spent, budget)
@@ -435,19 +435,24 @@ func (r *router) dueAlerts(month alertMonth, spent, budget byok.Micros) []int {
 	return due
 }
 
-// alertMonth is one key's budget month.
+// alertMonth is one key's budget month. It is built on every call with a
+// budget; its text form is needed only when an alert is marked.
 type alertMonth struct {
 	svc   byok.Service
 	cred  byok.CredentialRef
-	month string // "2006-01"
+	year  int
+	month time.Month
 }
+
+// String is the month as the ledger keeps it: "2006-01".
+func (m alertMonth) String() string { return fmt.Sprintf("%04d-%02d", m.year, int(m.month)) }
 
 // markAlerts marks the thresholds due, lowest first, and announces each
 // that no one announced before: one call may cross two, and neither stands
 // for the other.
 func (r *router) markAlerts(ev byok.UsageEvent, month alertMonth, due []int, spent, budget byok.Micros) {
 	for _, threshold := range due {
-		first, err := r.ledger.MarkAlert(context.Background(), month.svc, month.cred, month.month, threshold)
+		first, err := r.ledger.MarkAlert(context.Background(), month.svc, month.cred, month.String(), threshold)
 		if err != nil {
 			r.log.Warn("budget alert not recorded", "err", err)
 			return
