@@ -48,13 +48,19 @@ func (e UsageEvent) AppendJSON(b []byte) []byte {
 	u := &e.Usage
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, e.ID)
-	b = append(b, `,"time":`...)
-	b = appendJSONString(b, e.Time.UTC().Format(time.RFC3339Nano))
+	b = append(b, `,"time":"`...)
+	b = append(e.Time.UTC().AppendFormat(b, time.RFC3339Nano), '"') // no character of it needs escaping
 	b = appendStringField(b, "service", string(e.Service))
 	b = appendStringField(b, "model", e.Model)
 	b = appendStringField(b, "app", e.App)
 	b = appendStringField(b, "project", e.Project)
-	b = appendStringField(b, "credential", e.Credential.String())
+	b = append(b, `,"credential":`...)
+	b = append(b, '"')
+	if !e.Credential.IsZero() { // String's form, without making it
+		b = append(appendEscaped(b, string(e.Credential.Payer)), '/')
+		b = appendEscaped(b, e.Credential.Name)
+	}
+	b = append(b, '"')
 	b = appendStringField(b, "payer", string(e.Payer))
 	if e.Member != "" {
 		b = appendStringField(b, "member", e.Member)
@@ -96,13 +102,27 @@ func appendBoolField(b []byte, name string, v bool) []byte {
 	return strconv.AppendBool(b, v)
 }
 
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD (as
-// encoding/json does), U+2028 and U+2029 escaped for JavaScript.
+// appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {
+	return append(appendEscaped(append(b, '"'), s), '"')
+}
+
+// appendEscaped appends s as the inside of a JSON string: quotes,
+// backslashes and control characters escaped, invalid UTF-8 replaced by
+// U+FFFD (as encoding/json does), U+2028 and U+2029 escaped for
+// JavaScript. Runs of printable ASCII, most of any id, name or model, are
+// appended whole.
+func appendEscaped(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
 	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -114,10 +134,8 @@ func appendJSONString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case c == '\t':
 				b = append(b, '\\', 't')
-			case c < 0x20:
+			default: // another control character
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
 			}
 			i++
 			continue
@@ -133,7 +151,7 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	return append(b, '"')
+	return b
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes.

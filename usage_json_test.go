@@ -62,3 +62,18 @@ func FuzzUsageEventJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkUsageEventAppendJSON is the journal's line for one call.
+func BenchmarkUsageEventAppendJSON(b *testing.B) {
+	e := UsageEvent{
+		ID: "019af3c2-7d10-7c4e-9a51-3f0e8b2d4c61", Time: time.Unix(1795000000, 123456789), Service: OpenAI,
+		Model: "gpt-4o-mini-2024-07-18", App: "claude-code", Project: "acme-web", Credential: PersonalKey("work"),
+		Payer: PayerPersonal, Status: 200, Usage: Usage{InputTokens: 1234, OutputTokens: 456, Requests: 1, Complete: true},
+		Cost: 4567, CostKnown: true, Latency: 812345 * time.Microsecond,
+	}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = e.AppendJSON(buf[:0])
+	}
+}

@@ -212,7 +212,7 @@ func (x *extractor) write(p []byte) {
 		case ' ', '\t', '\n', '\r':
 		case '"':
 			if d == 1 && x.obj[1] && x.wantKey[1] && x.cur < 0 {
-				if j := x.skipMember(p, i); j >= 0 {
+				if j := x.wholeMember(p, i); j >= 0 {
 					i = j - 1 // on at p[j], just past the member's value
 					continue
 				}
@@ -279,25 +279,31 @@ func (x *extractor) write(p []byte) {
 	x.pos += len(p)
 }
 
-// skipMember reads the top-level member whose key opens at p[i] in one
-// go, when nothing in it is captured or counted and it lies whole in p with
-// a byte after it; it returns the index just past its value, leaving the
-// state as reading it byte by byte would. Most members of a stream's
-// events are such (a chat chunk's id, created, choices), and a whole one
-// is skipped with a few vector searches instead of a step per byte. It
-// returns -1, having changed nothing, for the byte-by-byte way: a key that
-// is a target's or the counted array's, has an escape or is longer than
-// maxKey, or a member cut off by the end of p or malformed.
-func (x *extractor) skipMember(p []byte, i int) int {
+// wholeMember reads the top-level member whose key opens at p[i] in one
+// go, when it lies whole in p with a byte after it, and returns the index
+// just past its value, leaving the state as reading it byte by byte would:
+// a member that is a top-level target's is captured, any other skipped.
+// Most members of a stream's events are of these two kinds (a chat chunk's
+// id, created and choices; its model and usage), and a few vector searches
+// find a whole one's end instead of a step per byte. It returns -1, having
+// changed nothing, for the byte-by-byte way: a key that has an escape, is
+// longer than maxKey, or leads to a nested target or the counted array, or
+// a member cut off by the end of p or malformed.
+func (x *extractor) wholeMember(p []byte, i int) int {
 	k := i + 1
 	j := indexQuoteOrEscape(p[k:min(len(p), k+maxKey+1)])
 	if j < 0 || p[k+j] != '"' {
 		return -1
 	}
 	key := p[k : k+j]
+	hit := -1
 	for m := x.byLen[len(key)]; m != 0; m &= m - 1 {
-		if x.targets[bits.TrailingZeros8(m)].k1 == string(key) {
-			return -1
+		ti := bits.TrailingZeros8(m)
+		if t := &x.targets[ti]; t.k1 == string(key) {
+			if t.k2 != "" {
+				return -1
+			}
+			hit = ti
 		}
 	}
 	if x.countIn != "" && x.countIn == string(key) {
@@ -307,13 +313,20 @@ func (x *extractor) skipMember(p []byte, i int) int {
 	if c >= len(p) || p[c] != ':' {
 		return -1
 	}
-	end := skipValue(p, c+1)
+	from := skipWS(p, c+1)
+	end := skipValue(p, from)
 	if end < 0 || end >= len(p) {
 		return -1
 	}
 	x.key[1].reset()
 	x.key[1].add(key)
 	x.wantKey[1] = false
+	if hit >= 0 {
+		v := &x.vals[hit]
+		v.buf, v.done, v.over, v.from, v.to = v.buf[:0], false, false, x.delim1, -1
+		x.cur, x.ending = hit, hit
+		x.finish(p[from:end])
+	}
 	return end
 }
 
