@@ -97,9 +97,12 @@ func (k *keyring) retryLocked(ctx context.Context, now time.Time) {
 // reloadEvery bounds how often calls retry reading locked keys.
 const reloadEvery = 5 * time.Second
 
-// personal returns svc's personal keys, primary first. The slice is a copy.
+// personal returns svc's personal keys, primary first. Every call reads
+// them, so the slice is the keyring's own, not a copy: load replaces the
+// slices whole and never changes one it published, and callers must not
+// change it either.
 func (k *keyring) personal(svc byok.Service) []personalKey {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return append([]personalKey(nil), k.keys[svc]...)
+	return k.keys[svc]
 }

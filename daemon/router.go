@@ -409,13 +409,16 @@ func (r *router) budgetAlerts(ev byok.UsageEvent) {
 		}
 		return
 	}
+	// The goroutine gets a copy made here: capturing ev itself would move
+	// it to the heap on every call.
+	later := ev
 	go func() {
-		st, err := r.ledger.Budget(context.Background(), ev.Service, ev.Credential, from, to)
+		st, err := r.ledger.Budget(context.Background(), later.Service, later.Credential, from, to)
 		if err != nil {
 			r.log.Warn("budget check failed", "err", err)
 			return
 		}
-		r.markAlerts(ev, month, r.dueAlerts(month, st.Spent, budget), st.Spent, budget)
+		r.markAlerts(later, month, r.dueAlerts(month, st.Spent, budget), st.Spent, budget)
 	}()
 }
 
