@@ -54,8 +54,7 @@ func (e UsageEvent) AppendJSON(b []byte) []byte {
 	b = appendStringField(b, "model", e.Model)
 	b = appendStringField(b, "app", e.App)
 	b = appendStringField(b, "project", e.Project)
-	b = append(b, `,"credential":`...)
-	b = append(b, '"')
+	b = append(b, `,"credential":"`...)
 	if !e.Credential.IsZero() { // String's form, without making it
 		b = append(appendEscaped(b, string(e.Credential.Payer)), '/')
 		b = appendEscaped(b, e.Credential.Name)

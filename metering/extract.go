@@ -296,17 +296,8 @@ func (x *extractor) wholeMember(p []byte, i int) int {
 		return -1
 	}
 	key := p[k : k+j]
-	hit := -1
-	for m := x.byLen[len(key)]; m != 0; m &= m - 1 {
-		ti := bits.TrailingZeros8(m)
-		if t := &x.targets[ti]; t.k1 == string(key) {
-			if t.k2 != "" {
-				return -1
-			}
-			hit = ti
-		}
-	}
-	if x.countIn != "" && x.countIn == string(key) {
+	top, nested, counted := x.keyTargets(key)
+	if nested || counted {
 		return -1
 	}
 	c := skipWS(p, k+j+1)
@@ -321,13 +312,32 @@ func (x *extractor) wholeMember(p []byte, i int) int {
 	x.key[1].reset()
 	x.key[1].add(key)
 	x.wantKey[1] = false
-	if hit >= 0 {
-		v := &x.vals[hit]
-		v.buf, v.done, v.over, v.from, v.to = v.buf[:0], false, false, x.delim1, -1
-		x.cur, x.ending = hit, hit
+	if top >= 0 {
+		x.begin(top, kindContainer, 1) // the kind matters only to a value read in pieces
 		x.finish(p[from:end])
 	}
 	return end
+}
+
+// keyTargets says what the top-level key key leads to: the top-level
+// target it names (the first, or -1), whether a target lies under it, and
+// whether it is the counted array. key is nil for a key too long to keep,
+// which names nothing.
+func (x *extractor) keyTargets(key []byte) (top int, nested, counted bool) {
+	top = -1
+	if len(key) <= maxKey {
+		for m := x.byLen[len(key)]; m != 0; m &= m - 1 {
+			i := bits.TrailingZeros8(m)
+			switch t := &x.targets[i]; {
+			case t.k1 != string(key):
+			case t.k2 != "":
+				nested = true
+			case top < 0:
+				top = i
+			}
+		}
+	}
+	return top, nested, x.countIn != "" && x.countIn == string(key)
 }
 
 // memberEnd notes that the top-level member ends before p[i].
@@ -428,15 +438,8 @@ func (x *extractor) skippable() bool {
 		if !x.obj[1] {
 			return true
 		}
-		if x.countIn != "" && x.key[1].is(x.countIn) {
-			return false
-		}
-		for m := x.candidates(); m != 0; m &= m - 1 {
-			if t := &x.targets[bits.TrailingZeros8(m)]; t.k2 != "" && x.key[1].is(t.k1) {
-				return false
-			}
-		}
-		return true
+		_, nested, counted := x.keyTargets(x.key[1].bytes())
+		return !nested && !counted
 	case d == 2:
 		// Inside the counted array, its items must be read.
 		return !(x.countIn != "" && x.obj[1] && !x.obj[2] && x.key[1].is(x.countIn))
@@ -493,26 +496,32 @@ func (x *extractor) start(kind int) bool {
 	if d < 1 || d > 2 || !x.obj[d] || (d == 2 && !x.obj[1]) {
 		return false
 	}
+	if d == 1 {
+		top, _, _ := x.keyTargets(x.key[1].bytes())
+		if top >= 0 {
+			x.begin(top, kind, 1)
+		}
+		return top >= 0
+	}
 	for m := x.candidates(); m != 0; m &= m - 1 {
 		i := bits.TrailingZeros8(m)
-		t := &x.targets[i]
-		var hit bool
-		if d == 1 {
-			hit = t.k2 == "" && x.key[1].is(t.k1)
-		} else {
-			hit = t.k2 != "" && x.key[1].is(t.k1) && x.key[2].is(t.k2)
-		}
-		if hit {
-			v := &x.vals[i]
-			v.buf, v.done, v.over, v.from, v.to = v.buf[:0], false, false, -1, -1
-			x.cur, x.capKind, x.capDepth = i, kind, d
-			if d == 1 {
-				v.from, x.ending = x.delim1, i
-			}
+		if t := &x.targets[i]; t.k2 != "" && x.key[1].is(t.k1) && x.key[2].is(t.k2) {
+			x.begin(i, kind, 2)
 			return true
 		}
 	}
 	return false
+}
+
+// begin starts capturing target i's value, of kind, at depth d; a
+// top-level member's span starts at the delimiter before it.
+func (x *extractor) begin(i, kind, d int) {
+	v := &x.vals[i]
+	v.buf, v.done, v.over, v.from, v.to = v.buf[:0], false, false, -1, -1
+	x.cur, x.capKind, x.capDepth = i, kind, d
+	if d == 1 {
+		v.from, x.ending = x.delim1, i
+	}
 }
 
 // candidates has bit i set for each target whose k1 is as long as the

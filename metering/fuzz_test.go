@@ -3,7 +3,9 @@ package metering
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"byokd.dev/byok"
@@ -297,4 +299,51 @@ func FuzzExtractor(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExtractor_WholeMembersAsByteByByte: a member read in one go (whole in
+// the piece) leaves the extractor as reading it a byte at a time does, for
+// malformed text too, where FuzzExtractor's reference does not reach: the
+// captures, the members' spans and the count agree.
+func TestExtractor_WholeMembersAsByteByByte(t *testing.T) {
+	docs := []string{
+		`{"id":"x","model":"gpt","usage":{"total":3},"type":"t"}`,
+		` { "model" : "gpt" , "usage" : null , "id" : 1 } `,
+		`{"id":"x""model":"gpt"}`,                 // no comma: the next string is no key
+		`{"usage":{"a":1}"type":"t","model":"m"}`, // likewise after a captured member
+		`{"id":1 "model":"m"}`,
+		`{"mod\u0065l":"m","usag\"e":1,"usage":2}`,
+		`{"a_key_longer_than_thirty_two_bytes_to_keep":{"usage":1},"usage":4}`,
+		`{"response":{"usage":{"n":1},"model":"r"},"output":[{"type":"web_search_call"},{"type":"x"}],"type":"done"}`,
+		`{"model":"this model name is too long to keep","usage":[1,2`,
+		`{"type":"a","type":"b"}`,
+		`{"model":}`,
+		`{"model"`,
+	}
+	read := func(pieces [][]byte) string {
+		var x extractor
+		x.init(extractorTargets...)
+		x.countItems("output", "web_search_call")
+		for _, p := range pieces {
+			x.write(p)
+		}
+		x.end()
+		var b strings.Builder
+		for i := range extractorTargets {
+			v, ok := x.value(i)
+			from, to, spanned := x.span(i)
+			fmt.Fprintf(&b, "%d: %q %v span %d-%d %v; ", i, v, ok, from, to, spanned)
+		}
+		fmt.Fprintf(&b, "count %d", x.count)
+		return b.String()
+	}
+	for _, doc := range docs {
+		var bytewise [][]byte
+		for i := range len(doc) {
+			bytewise = append(bytewise, []byte(doc[i:i+1]))
+		}
+		if whole, split := read([][]byte{[]byte(doc)}), read(bytewise); whole != split {
+			t.Errorf("%s\nwhole:        %s\nbyte by byte: %s", doc, whole, split)
+		}
+	}
 }
