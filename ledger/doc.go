@@ -12,7 +12,7 @@
 // meanwhile go to a journaler goroutine. A DB has exactly one writer of
 // SQLite: a goroutine that owns the only read-write connection, puts the
 // journaled rows into SQLite, many per transaction as multi-row INSERTs,
-// once 64 wait, when none has come for a millisecond, or together with any
+// once 256 wait, when none has come for 20 ms, or together with any
 // other write (which it runs), and empties the journal's file behind them;
 // the journal is replayed (idempotently, by event id) at Open after a
 // crash. Queries that read usage first let the writer catch up, so a row

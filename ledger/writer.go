@@ -80,10 +80,15 @@ func (d *DB) writer(st *writerStmts) {
 // waiting is how many journaled rows SQLite does not hold yet.
 func (d *DB) waiting() int64 { return d.journaled.Load() - d.applied.Load() }
 
-// applyIdle is how long the writer lets journaled rows wait for company
-// before it puts them into SQLite alone; applyRetry, how long it waits
-// after SQLite refused them (a full disk, a lock) unless another write
-// tries sooner.
+// applyIdle is how long no row may have come before the writer puts the
+// waiting ones into SQLite short of applyRows: longer than the gaps
+// between a proxy's calls under load, which at a millisecond (32 streamed
+// connections, about 3,000 calls a second here) ended a batch every 16
+// rows on average and cost each row 13 µs more of the writer's CPU than at
+// 20 ms (BenchmarkRecordPaced, docs/BENCHMARKS.md). Nothing waits for it:
+// a row is durable once journaled and queries let the writer catch up
+// first. applyRetry is how long it waits after SQLite refused rows (a full
+// disk, a lock) unless another write tries sooner.
 // applyRows rows waiting go in at once: enough to share a commit's cost
 // and the pages it writes (the log's frames and their checkpoint: at 256
 // the daemon makes 0.35 fewer writes per call than at 64, counted in
@@ -94,7 +99,7 @@ func (d *DB) waiting() int64 { return d.journaled.Load() - d.applied.Load() }
 // burst beyond that is slowed to SQLite's pace instead of growing without
 // bound, and keeps each transaction to a few milliseconds.
 const (
-	applyIdle    = time.Millisecond
+	applyIdle    = 20 * time.Millisecond
 	applyRetry   = time.Second
 	applyRows    = 256
 	maxUnapplied = 2048
