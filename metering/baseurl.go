@@ -37,17 +37,19 @@ func BaseURLMistake(svc byok.Service, path, base string) string {
 		path = path[:i]
 	}
 	root := apiRoot[svc]
-	sdk := base + "/" + string(svc) + sdkRoot[svc]
+	if root == "" {
+		return ""
+	}
+	// The advice is built only for a mistake: this runs on every call.
+	sdk := func() string { return base + "/" + string(svc) + sdkRoot[svc] }
 	trimmed := strings.TrimRight(path, "/")
 	switch {
-	case root == "":
-		return ""
 	case strings.HasPrefix(path, root+root+"/") || trimmed == root+root:
-		return "the base URL has " + root + " twice: use " + sdk
+		return "the base URL has " + root + " twice: use " + sdk()
 	case trimmed != root && !strings.HasPrefix(path, root+"/"):
 		msg := svc.Title() + "'s API has no " + path + ": the base URL lacks " + root + ": use " + base + "/" + string(svc) + root
-		if sdk != base+"/"+string(svc)+root {
-			msg += " (" + sdk + " with " + svc.Title() + "'s SDKs, which add " + root + " themselves)"
+		if sdkRoot[svc] != root {
+			msg += " (" + sdk() + " with " + svc.Title() + "'s SDKs, which add " + root + " themselves)"
 		}
 		return msg
 	}

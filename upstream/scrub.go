@@ -30,11 +30,10 @@ func scrubHeaderValue(h http.Header, k string) {
 	if len(k) < minScrub {
 		return
 	}
-	m := string(mask(len(k)))
 	for _, vv := range h {
 		for i, v := range vv {
 			if strings.Contains(v, k) {
-				vv[i] = strings.ReplaceAll(v, k, m)
+				vv[i] = strings.ReplaceAll(v, k, string(mask(len(k))))
 			}
 		}
 	}
@@ -49,13 +48,13 @@ func scrubBody(body io.ReadCloser, key byok.Secret) io.ReadCloser {
 	if len(k) < minScrub {
 		return body
 	}
-	return &scrubber{inner: body, key: []byte(k), mask: mask(len(k))}
+	return &scrubber{inner: body, key: []byte(k)}
 }
 
 type scrubber struct {
 	inner io.ReadCloser
 	key   []byte
-	mask  []byte
+	mask  []byte // made when a key is first found
 	held  []byte // a tail that may begin the key
 	ready []byte // scrubbed bytes not yet handed out
 	buf   []byte
@@ -99,6 +98,9 @@ func (s *scrubber) scrub(b []byte) {
 		j := bytes.Index(data[i:], s.key)
 		if j < 0 {
 			break
+		}
+		if s.mask == nil {
+			s.mask = mask(len(s.key))
 		}
 		copy(data[i+j:], s.mask)
 		i += j + len(s.key)
