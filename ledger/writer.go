@@ -85,10 +85,11 @@ func (d *DB) waiting() int64 { return d.journaled.Load() - d.applied.Load() }
 // between a proxy's calls under load, which at a millisecond (32 streamed
 // connections, about 3,000 calls a second here) ended a batch every 16
 // rows on average and cost each row 13 µs more of the writer's CPU than at
-// 20 ms (BenchmarkRecordPaced, docs/BENCHMARKS.md). Nothing waits for it:
-// a row is durable once journaled and queries let the writer catch up
-// first. applyRetry is how long it waits after SQLite refused rows (a full
-// disk, a lock) unless another write tries sooner.
+// 20 ms (the daemon's profile in docs/BENCHMARKS.md; BenchmarkRecordPaced
+// shows it in process). Nothing waits for it: a row is durable once
+// journaled and queries let the writer catch up first. applyRetry is how
+// long it waits after SQLite refused rows (a full disk, a lock) unless
+// another write tries sooner.
 // applyRows rows waiting go in at once: enough to share a commit's cost
 // and the pages it writes (the log's frames and their checkpoint: at 256
 // the daemon makes 0.35 fewer writes per call than at 64, counted in
