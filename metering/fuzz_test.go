@@ -272,6 +272,19 @@ func countWebSearches(doc []byte, i int) (n int64) {
 	return n
 }
 
+// extractPieces feeds pieces to an extractor of extractorTargets that
+// counts web searches, and ends it.
+func extractPieces(pieces [][]byte) *extractor {
+	x := new(extractor)
+	x.init(extractorTargets...)
+	x.countItems("output", "web_search_call")
+	for _, p := range pieces {
+		x.write(p)
+	}
+	x.end()
+	return x
+}
+
 // FuzzExtractor checks the streaming extractor against the whole-buffer
 // scanner on valid documents, fed whole and in three pieces.
 func FuzzExtractor(f *testing.F) {
@@ -281,13 +294,7 @@ func FuzzExtractor(f *testing.F) {
 		}
 		want, wantOK, wantCount := referenceExtract(doc)
 		for _, pieces := range [][][]byte{{doc}, splits(doc, a, b)} {
-			var x extractor
-			x.init(extractorTargets...)
-			x.countItems("output", "web_search_call")
-			for _, p := range pieces {
-				x.write(p)
-			}
-			x.end()
+			x := extractPieces(pieces)
 			for i := range extractorTargets {
 				v, ok := x.value(i)
 				if ok != wantOK[i] || (ok && string(v) != want[i]) {
@@ -321,13 +328,7 @@ func TestExtractor_WholeMembersAsByteByByte(t *testing.T) {
 		`{"model"`,
 	}
 	read := func(pieces [][]byte) string {
-		var x extractor
-		x.init(extractorTargets...)
-		x.countItems("output", "web_search_call")
-		for _, p := range pieces {
-			x.write(p)
-		}
-		x.end()
+		x := extractPieces(pieces)
 		var b strings.Builder
 		for i := range extractorTargets {
 			v, ok := x.value(i)
