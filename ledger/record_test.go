@@ -137,6 +137,29 @@ func TestRecord_ConcurrentCallsShareCommits(t *testing.T) {
 	t.Logf("%d calls, %d commits", calls, st.Commits)
 }
 
+// TestRecord_RowsAFewMillisecondsApartShareCommits: rows that come 3 ms
+// apart, as a busy proxy's do, wait for company instead of each going
+// into SQLite alone (with an idle clock of 1 ms each was its own commit).
+func TestRecord_RowsAFewMillisecondsApartShareCommits(t *testing.T) {
+	const calls = 20
+	ctx := context.Background()
+	d, _ := openTemp(t)
+	for i := range calls {
+		if err := d.Record(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+	waitFor(t, "the rows in SQLite", func() bool { return d.Stats().Rows == calls })
+	st := d.Stats()
+	// Only a stall of the whole process longer than the idle clock ends a
+	// batch early; half the calls is far beyond what one can cause.
+	if st.Commits >= calls/2 {
+		t.Errorf("commits for %d rows 3 ms apart: got %d, want fewer than %d", calls, st.Commits, calls/2)
+	}
+	t.Logf("%d rows, %d commits", calls, st.Commits)
+}
+
 // A row is in every query's answer as soon as Record returns, though it
 // reaches SQLite through the journal.
 func TestRecord_VisibleWhenItReturns(t *testing.T) {
