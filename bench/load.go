@@ -57,21 +57,21 @@ func call(ctx context.Context, c *http.Client, t *target, body string) error {
 	return err
 }
 
-// closedResult is a closed-loop run.
+// closedResult is a closed-loop run, or the sum of several.
 type closedResult struct {
 	ok, failed int64
 	elapsed    time.Duration
 	used       used // what the target's processes did during the run
-	firstErr   error
 }
 
-// closedLoop runs conns workers that each send the next request as soon as
-// the last one is answered, for d.
-func closedLoop(ctx context.Context, t *target, up *child, conns int, d time.Duration, body string) (closedResult, error) {
-	c := newClient(conns)
-	defer c.CloseIdleConnections()
+func (r closedResult) add(o closedResult) closedResult {
+	return closedResult{ok: r.ok + o.ok, failed: r.failed + o.failed, elapsed: r.elapsed + o.elapsed, used: r.used.add(o.used)}
+}
+
+// closedLoop runs conns workers that each send the next request on c as
+// soon as the last one is answered, for d.
+func closedLoop(ctx context.Context, c *http.Client, t *target, up *child, conns int, d time.Duration, body string) (closedResult, error) {
 	var res closedResult
-	var errOnce sync.Once
 	used0, err := snapshot(t, up)
 	if err != nil {
 		return res, err
@@ -87,7 +87,6 @@ func closedLoop(ctx context.Context, t *target, up *child, conns int, d time.Dur
 				if err := call(ctx, c, t, body); err != nil {
 					if ctx.Err() == nil {
 						failed.Add(1)
-						errOnce.Do(func() { res.firstErr = err })
 					}
 					continue
 				}
@@ -114,6 +113,10 @@ type used struct {
 
 func (u used) sub(o used) used {
 	return used{proxy: u.proxy.sub(o.proxy), hub: u.hub.sub(o.hub), upCPU: u.upCPU - o.upCPU}
+}
+
+func (u used) add(o used) used {
+	return used{proxy: u.proxy.add(o.proxy), hub: u.hub.add(o.hub), upCPU: u.upCPU + o.upCPU}
 }
 
 func snapshot(t *target, up *child) (used, error) {

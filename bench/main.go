@@ -34,6 +34,7 @@ type plan struct {
 	rounds     int
 	warm       time.Duration // per target and shape
 	dur        time.Duration // closed-loop and fixed-rate runs
+	turn       time.Duration // a closed-loop run's turns: see inTurns (0: one turn)
 	lat1       time.Duration // the 1-connection run
 	lat1Max    int
 	conns      int
@@ -50,7 +51,7 @@ type plan struct {
 }
 
 func fullPlan() plan {
-	return plan{rounds: 3, warm: 2 * time.Second, dur: 3 * time.Second, lat1: 2 * time.Second, lat1Max: 20000,
+	return plan{rounds: 3, warm: 2 * time.Second, dur: 3 * time.Second, turn: 500 * time.Millisecond, lat1: 2 * time.Second, lat1Max: 20000,
 		conns: 32, sseStreams: 4, sseRepeat: 2, sseChunks: 20, sseGap: 50 * time.Millisecond, idle: 1000,
 		quiet: 20, quietGap: 2500 * time.Millisecond, ingestN: 100, ingestRows: 1000, idleFor: 10 * time.Minute}
 }

@@ -38,7 +38,9 @@ func measure(ctx context.Context, p plan, res *results, up *child, targets []*ta
 	logf("warm-up")
 	for _, t := range targets {
 		for _, body := range []string{jsonBody, sseBody} {
-			r, err := closedLoop(ctx, t, up, p.conns, p.warm, body)
+			c := newClient(p.conns)
+			r, err := closedLoop(ctx, c, t, up, p.conns, p.warm, body)
+			c.CloseIdleConnections()
 			if err != nil {
 				return err
 			}
@@ -49,7 +51,9 @@ func measure(ctx context.Context, p plan, res *results, up *child, targets []*ta
 	}
 	if res.FixedRate == 0 {
 		// No floor in this run: pace by the first target's capacity.
-		r, err := closedLoop(ctx, targets[0], up, p.conns, p.warm, jsonBody)
+		c := newClient(p.conns)
+		r, err := closedLoop(ctx, c, targets[0], up, p.conns, p.warm, jsonBody)
+		c.CloseIdleConnections()
 		if err != nil {
 			return err
 		}
@@ -106,26 +110,38 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 		}
 		return float64(d.Microseconds()) / float64(n)
 	}
-	// Throughput and CPU, JSON then streamed, each target in turn.
+	// Throughput and CPU, JSON then streamed, the targets taking turns.
 	// Ledger rows per target: each byokd has its own ledger.
 	rows, ledgerReqs := map[string]int64{}, map[string]int64{}
 	ledgerTime := map[string]time.Duration{}
+	n, each := turns(p.dur, p.turn)
 	for _, shape := range []struct{ body, tput, cpu, sys, ctxsw string }{
 		{jsonBody, "tput_json", "cpu_json", "sys_json", "ctxsw_json"},
 		{sseBody, "tput_sse", "cpu_sse", "sys_sse", "ctxsw_sse"},
 	} {
+		clients, before := map[string]*http.Client{}, map[string]int64{}
 		for _, t := range targets {
-			var before int64
+			// A target keeps its connections from turn to turn, as a
+			// single run would.
+			clients[t.name] = newClient(p.conns)
 			if t.ledger != "" {
 				var err error
-				if before, err = ledgerRows(ctx, t.ledger); err != nil {
+				if before[t.name], err = ledgerRows(ctx, t.ledger); err != nil {
 					return err
 				}
 			}
-			r, err := closedLoop(ctx, t, up, p.conns, p.dur, shape.body)
-			if err != nil {
-				return err
-			}
+		}
+		sums, err := inTurns(targets, n, func(t *target) (closedResult, error) {
+			return closedLoop(ctx, clients[t.name], t, up, p.conns, each, shape.body)
+		})
+		for _, c := range clients {
+			c.CloseIdleConnections()
+		}
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			r := sums[t.name]
 			res.Errors[t.name] += r.failed
 			res.add(shape.tput, t.name, float64(r.ok)/r.elapsed.Seconds())
 			n := r.ok + r.failed
@@ -144,8 +160,8 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 				if err != nil {
 					return err
 				}
-				rows[t.name] += after - before
-				ledgerReqs[t.name] += r.ok + r.failed
+				rows[t.name] += after - before[t.name]
+				ledgerReqs[t.name] += n
 				ledgerTime[t.name] += r.elapsed
 			}
 		}
@@ -222,17 +238,22 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 }
 
 // measureWrk is the closed-loop throughput and CPU runs again with wrk as
-// the load generator, each target in turn, JSON then streamed.
+// the load generator, JSON then streamed, the targets taking turns of at
+// least a second (wrk takes whole seconds).
 func measureWrk(ctx context.Context, p plan, res *results, up *child, targets []*target, w *wrk) error {
+	n, each := turns(p.dur, max(p.turn, time.Second))
 	for _, shape := range []struct{ body, tput, cpu string }{
 		{jsonBody, "tput_json_wrk", "cpu_json_wrk"},
 		{sseBody, "tput_sse_wrk", "cpu_sse_wrk"},
 	} {
+		sums, err := inTurns(targets, n, func(t *target) (closedResult, error) {
+			return w.run(ctx, t, up, p.conns, each, shape.body)
+		})
+		if err != nil {
+			return err
+		}
 		for _, t := range targets {
-			r, err := w.run(ctx, t, up, p.conns, p.dur, shape.body)
-			if err != nil {
-				return err
-			}
+			r := sums[t.name]
 			res.Errors[t.name] += r.failed
 			res.add(shape.tput, t.name, float64(r.ok)/r.elapsed.Seconds())
 			if n := r.ok + r.failed; t.proc != nil && n > 0 {
@@ -241,6 +262,37 @@ func measureWrk(ctx context.Context, p plan, res *results, up *child, targets []
 		}
 	}
 	return nil
+}
+
+// turns splits a run of d into n turns of about turn each (one, when turn
+// is 0 or longer than d).
+func turns(d, turn time.Duration) (n int, each time.Duration) {
+	if turn <= 0 || turn >= d {
+		return 1, d
+	}
+	n = int((d + turn/2) / turn)
+	return n, d / time.Duration(n)
+}
+
+// inTurns runs one closed-loop measurement of every target in n turns, the
+// targets taking turns, and returns each target's turns summed. This
+// machine's speed drifts over seconds with other tenants' load: a target
+// measured after another for the whole run can find it several percent
+// faster or slower (an A/A run, one build as two targets, gave per-round
+// ratios of 0.89–1.22), while turns of half a second let the drift fall
+// alike on every target.
+func inTurns(targets []*target, n int, run func(*target) (closedResult, error)) (map[string]closedResult, error) {
+	sums := map[string]closedResult{}
+	for range n {
+		for _, t := range targets {
+			r, err := run(t)
+			if err != nil {
+				return nil, err
+			}
+			sums[t.name] = sums[t.name].add(r)
+		}
+	}
+	return sums, nil
 }
 
 // measureIngest is one burst of the simulated daemons' rows into the hub;

@@ -107,6 +107,10 @@ func (c counters) sub(o counters) counters {
 	return counters{cpu: c.cpu - o.cpu, syscalls: c.syscalls - o.syscalls, switches: c.switches - o.switches}
 }
 
+func (c counters) add(o counters) counters {
+	return counters{cpu: c.cpu + o.cpu, syscalls: c.syscalls + o.syscalls, switches: c.switches + o.switches}
+}
+
 // readCounters reads pid's counters.
 func readCounters(pid int) (counters, error) {
 	var c counters
