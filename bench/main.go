@@ -53,7 +53,7 @@ type plan struct {
 func fullPlan() plan {
 	return plan{rounds: 3, warm: 2 * time.Second, dur: 3 * time.Second, turn: 500 * time.Millisecond, lat1: 2 * time.Second, lat1Max: 20000,
 		conns: 32, sseStreams: 4, sseRepeat: 2, sseChunks: 20, sseGap: 50 * time.Millisecond, idle: 1000,
-		quiet: 20, quietGap: 2500 * time.Millisecond, ingestN: 100, ingestRows: 1000, idleFor: 10 * time.Minute}
+		quiet: 40, quietGap: 2500 * time.Millisecond, ingestN: 100, ingestRows: 1000, idleFor: 10 * time.Minute}
 }
 
 func smokePlan() plan {

@@ -114,7 +114,7 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 	// Ledger rows per target: each byokd has its own ledger.
 	rows, ledgerReqs := map[string]int64{}, map[string]int64{}
 	ledgerTime := map[string]time.Duration{}
-	n, each := turns(p.dur, p.turn)
+	nTurns, each := turns(p.dur, p.turn)
 	for _, shape := range []struct{ body, tput, cpu, sys, ctxsw string }{
 		{jsonBody, "tput_json", "cpu_json", "sys_json", "ctxsw_json"},
 		{sseBody, "tput_sse", "cpu_sse", "sys_sse", "ctxsw_sse"},
@@ -131,7 +131,7 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 				}
 			}
 		}
-		sums, err := inTurns(targets, n, func(t *target) (closedResult, error) {
+		sums, err := inTurns(targets, nTurns, func(t *target) (closedResult, error) {
 			return closedLoop(ctx, clients[t.name], t, up, p.conns, each, shape.body)
 		})
 		for _, c := range clients {
@@ -241,12 +241,12 @@ func measureRound(ctx context.Context, p plan, res *results, up *child, targets 
 // the load generator, JSON then streamed, the targets taking turns of at
 // least a second (wrk takes whole seconds).
 func measureWrk(ctx context.Context, p plan, res *results, up *child, targets []*target, w *wrk) error {
-	n, each := turns(p.dur, max(p.turn, time.Second))
+	nTurns, each := turns(p.dur, max(p.turn, time.Second))
 	for _, shape := range []struct{ body, tput, cpu string }{
 		{jsonBody, "tput_json_wrk", "cpu_json_wrk"},
 		{sseBody, "tput_sse_wrk", "cpu_sse_wrk"},
 	} {
-		sums, err := inTurns(targets, n, func(t *target) (closedResult, error) {
+		sums, err := inTurns(targets, nTurns, func(t *target) (closedResult, error) {
 			return w.run(ctx, t, up, p.conns, each, shape.body)
 		})
 		if err != nil {
@@ -280,11 +280,15 @@ func turns(d, turn time.Duration) (n int, each time.Duration) {
 // measured after another for the whole run can find it several percent
 // faster or slower (an A/A run, one build as two targets, gave per-round
 // ratios of 0.89–1.22), while turns of half a second let the drift fall
-// alike on every target.
+// alike on every target. Each turn starts one target later than the one
+// before, so that no target always comes right after the same other and
+// whatever one leaves behind (its collector, its closing connections)
+// falls on each of the others alike.
 func inTurns(targets []*target, n int, run func(*target) (closedResult, error)) (map[string]closedResult, error) {
 	sums := map[string]closedResult{}
-	for range n {
-		for _, t := range targets {
+	for k := range n {
+		for j := range targets {
+			t := targets[(k+j)%len(targets)]
 			r, err := run(t)
 			if err != nil {
 				return nil, err

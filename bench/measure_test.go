@@ -26,10 +26,11 @@ func TestTurns(t *testing.T) {
 	}
 }
 
-// TestInTurns checks that the targets alternate turn by turn, and that a
-// target's figures are the sum of its own turns alone.
+// TestInTurns checks that every target runs once a turn, each turn
+// starting one target later, and that a target's figures are the sum of
+// its own turns alone.
 func TestInTurns(t *testing.T) {
-	targets := []*target{{name: "floor"}, {name: "byokd"}}
+	targets := []*target{{name: "floor"}, {name: "byokd"}, {name: "before"}}
 	var order []string
 	calls := map[string]int64{}
 	sums, err := inTurns(targets, 3, func(t *target) (closedResult, error) {
@@ -45,7 +46,8 @@ func TestInTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"floor", "byokd", "floor", "byokd", "floor", "byokd"}; !slices.Equal(order, want) {
+	want := []string{"floor", "byokd", "before", "byokd", "before", "floor", "before", "floor", "byokd"}
+	if !slices.Equal(order, want) {
 		t.Errorf("order %v, want %v", order, want)
 	}
 	f, b := sums["floor"], sums["byokd"]
