@@ -268,7 +268,7 @@ func copyRows(ctx context.Context, from, to string, res *Rebuilt) error {
 		}
 		return nil
 	}
-	// Parents before children: outbox rows refer to usage rows.
+	// Parents before children: rejected rows refer to usage rows.
 	order := []string{"usage"}
 	for _, name := range sortedNames(want) {
 		if want[name].typ == "table" && name != "usage" {
@@ -295,13 +295,18 @@ func copyRows(ctx context.Context, from, to string, res *Rebuilt) error {
 		// Which rows the hub already has is lost with the outbox: queue
 		// every row again. The hub keeps each event id once, so a row it
 		// has is not doubled, and none it lacks is left behind.
-		r, err := dst.ExecContext(ctx, `INSERT OR IGNORE INTO outbox (seq)
-SELECT seq FROM usage WHERE seq NOT IN (SELECT seq FROM rejected)`)
+		_, err := dst.ExecContext(ctx, `DELETE FROM outbox;
+INSERT INTO outbox (first_seq, last_seq)
+SELECT min(seq), max(seq) FROM (
+	SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM usage
+	WHERE seq NOT IN (SELECT seq FROM rejected))
+GROUP BY run`)
+		if err == nil {
+			err = dst.QueryRowContext(ctx, sqlCountOutbox).Scan(&res.Requeued)
+		}
 		if err != nil {
 			return fmt.Errorf("rebuild ledger: queue the rows for the hub again: %w", err)
 		}
-		n, _ := r.RowsAffected()
-		res.Requeued = int(n)
 	}
 	return nil
 }

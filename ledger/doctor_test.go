@@ -143,7 +143,7 @@ func TestRebuild_DamagedPageKeepsEveryReadableRow(t *testing.T) {
 	if id, err := d.Meta(context.Background(), "install_id"); err != nil || id != "abcd1234" {
 		t.Errorf("install_id after rebuild: got %q, %v, want abcd1234 (the keychain namespace depends on it)", id, err)
 	}
-	if u, o := countRows(t, d.rdb, "SELECT count(*) FROM usage"), countRows(t, d.rdb, "SELECT count(*) FROM outbox"); u != o {
+	if u, o := countRows(t, d.rdb, "SELECT count(*) FROM usage"), countRows(t, d.rdb, sqlCountOutbox); u != o {
 		t.Errorf("after rebuild: %d usage rows, %d outbox rows, want every row still queued for the hub", u, o)
 	}
 }

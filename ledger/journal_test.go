@@ -70,7 +70,7 @@ func TestJournal_KilledProcessLosesNoRow(t *testing.T) {
 			t.Fatalf("row %s, acknowledged before the kill: %d rows, want 1", id, got)
 		}
 	}
-	u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, "SELECT count(*) FROM outbox")
+	u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, sqlCountOutbox)
 	if u < acked || u != o {
 		t.Errorf("after the restart: %d usage rows, %d in the outbox, want at least %d of each and equal", u, o, acked)
 	}
@@ -301,7 +301,7 @@ func TestJournal_EmptiedOnceGrown(t *testing.T) {
 	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM usage"); got != calls {
 		t.Errorf("usage rows after a kill with committed rows in the journal: got %d, want %d", got, calls)
 	}
-	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM outbox"); got != calls {
+	if got := countRows(t, rawDB(t, path), sqlCountOutbox); got != calls {
 		t.Errorf("outbox rows after the kill: got %d, want %d (a row found again is not sent again)", got, calls)
 	}
 }

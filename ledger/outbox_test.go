@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -136,4 +137,92 @@ func TestOutbox_MarkRejected(t *testing.T) {
 	}
 	defer d2.Close()
 	check(d2)
+}
+
+// TestOutbox_Holes: the hub takes rows out of the middle of the outbox;
+// the rest keep their order, new rows queue behind them, and the outbox
+// stays a few runs however many rows it holds.
+func TestOutbox_Holes(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTemp(t)
+	record := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			if err := d.Record(ctx, event(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	record(1, 10)
+	if err := d.MarkSynced(ctx, []string{"ev-0002", "ev-0003", "ev-0007", "ev-0010"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MarkRejected(ctx, map[string]string{"ev-0005": "a token count is negative"}); err != nil {
+		t.Fatal(err)
+	}
+	record(11, 13)
+	want := []string{"ev-0001", "ev-0004", "ev-0006", "ev-0008", "ev-0009", "ev-0011", "ev-0012", "ev-0013"}
+	if diff := cmp.Diff(want, ids(t, d, 100)); diff != "" {
+		t.Errorf("outbox (-want +got):\n%s", diff)
+	}
+	if got := unsynced(t, d); got != len(want) {
+		t.Errorf("Unsynced: got %d, want %d", got, len(want))
+	}
+	// 1, 4, 6, 8–9 and 11–13 (the new rows did not follow a queued one).
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM outbox"); got != 5 {
+		t.Errorf("outbox runs: got %d, want 5", got)
+	}
+	record(14, 40)
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM outbox"); got != 5 {
+		t.Errorf("outbox runs after 27 more rows: got %d, want 5 (new rows extend the last run)", got)
+	}
+	if err := d.MarkSynced(ctx, ids(t, d, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if got := unsynced(t, d); got != 0 {
+		t.Errorf("Unsynced after the hub took every row: got %d, want 0", got)
+	}
+	if got := countRows(t, rawDB(t, path), "SELECT count(*) FROM outbox"); got != 0 {
+		t.Errorf("outbox runs after the hub took every row: got %d, want 0", got)
+	}
+}
+
+// TestOutbox_MigratesRows: a ledger of schema 8 kept one outbox row per
+// usage row; after the migration to runs the same rows wait, in order.
+func TestOutbox_MigratesRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	raw := rawDB(t, path)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:8] {
+		if _, err := raw.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+	}
+	for i := 1; i <= 9; i++ {
+		if _, err := raw.Exec(`INSERT INTO usage (seq, id, time_us, service) VALUES (?, ?, ?, 'openai')`,
+			i, event(i).ID, event(i).Time.UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Rows 3, 4 and 8 were synced.
+	if _, err := raw.Exec(`INSERT INTO outbox (seq) VALUES (1), (2), (5), (6), (7), (9); PRAGMA user_version = 8`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	want := []string{"ev-0001", "ev-0002", "ev-0005", "ev-0006", "ev-0007", "ev-0009"}
+	if diff := cmp.Diff(want, ids(t, d, 100)); diff != "" {
+		t.Errorf("outbox after the migration (-want +got):\n%s", diff)
+	}
+	if got := countRows(t, d.rdb, "SELECT count(*) FROM outbox"); got != 3 {
+		t.Errorf("outbox runs: got %d, want 3 (1–2, 5–7, 9)", got)
+	}
 }

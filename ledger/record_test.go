@@ -74,7 +74,7 @@ func TestRecord_IdempotentByID(t *testing.T) {
 	if got := countRows(t, raw, "SELECT count(*) FROM usage"); got != 1 {
 		t.Errorf("usage rows: got %d, want 1", got)
 	}
-	if got := countRows(t, raw, "SELECT count(*) FROM outbox"); got != 1 {
+	if got := countRows(t, raw, sqlCountOutbox); got != 1 {
 		t.Errorf("outbox rows: got %d, want 1", got)
 	}
 	evs, err := d.Events(ctx, base, base.Add(time.Hour))
@@ -124,7 +124,7 @@ func TestRecord_ConcurrentCallsShareCommits(t *testing.T) {
 	if got := countRows(t, raw, "SELECT count(*) FROM usage"); got != calls {
 		t.Errorf("usage rows: got %d, want %d", got, calls)
 	}
-	if got := countRows(t, raw, "SELECT count(*) FROM outbox"); got != calls {
+	if got := countRows(t, raw, sqlCountOutbox); got != calls {
 		t.Errorf("outbox rows: got %d, want %d", got, calls)
 	}
 	st := d.Stats()
@@ -302,7 +302,7 @@ func TestRecord_DiskFull(t *testing.T) {
 	}
 	setMaxPages(t, d, 1000000)
 	raw := rawDB(t, path)
-	if u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, "SELECT count(*) FROM outbox"); u != recorded || o != recorded {
+	if u, o := countRows(t, raw, "SELECT count(*) FROM usage"), countRows(t, raw, sqlCountOutbox); u != recorded || o != recorded {
 		t.Errorf("after space came back: %d usage rows and %d outbox rows, want %d of each", u, o, recorded)
 	}
 	if h := d.Health(); h != nil {

@@ -90,7 +90,7 @@ WHERE m.type = 'table' ORDER BY m.name, p.cid`)
 			"status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
 			"cache_write_1h_tokens", "requests", "cost_micros", "cost_known", "latency_us", "fallback_reason",
 			"relayed", "incomplete"},
-		"outbox":          {"seq"},
+		"outbox":          {"first_seq", "last_seq"},
 		"rejected":        {"seq", "reason", "rejected_us"},
 		"keys":            {"service", "name", "fingerprint", "budget_micros", "is_primary", "created_us"},
 		"app_tokens":      {"name", "project", "hash", "created_us", "revoked_us"},

@@ -29,10 +29,14 @@ const (
 	usageInsertRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// usageArgs is the number of values a row binds.
 	usageArgs = 22
-	// The rows a statement inserted have consecutive seq values, from the
-	// one given up: new rows take seq = max(seq) + 1.
-	sqlInsertOutbox = `INSERT INTO outbox (seq) SELECT seq FROM usage WHERE seq >= ?`
-	// The argument is a JSON array of event ids.
+	// sqlInsertOutbox queues the rows from ?1 to ?2, just inserted, for the
+	// hub: they extend the last run when it ends at ?1 - 1, which it does
+	// unless the hub has taken its rows (new rows take seq = max(seq) + 1,
+	// so the rows a transaction inserts are consecutive and come last).
+	sqlInsertOutbox = `INSERT INTO outbox (first_seq, last_seq) VALUES (coalesce((
+	SELECT first_seq FROM (SELECT first_seq, last_seq FROM outbox ORDER BY first_seq DESC LIMIT 1)
+	WHERE last_seq = ?1 - 1), ?1), ?2)
+ON CONFLICT (first_seq) DO UPDATE SET last_seq = excluded.last_seq`
 )
 
 // sqlInsertUsage is the insert of n rows; a duplicate id is skipped.

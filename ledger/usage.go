@@ -37,7 +37,7 @@ func (d *DB) Record(ctx context.Context, ev byok.UsageEvent) error {
 // entries, and returns how many rows were new.
 func insertEvents(ctx context.Context, st *writerStmts, evs []*byok.UsageEvent) (inserted int64, err error) {
 	args := make([]any, 0, usageArgs*min(len(evs), rowChunks[0]))
-	first := int64(-1) // seq of the first new row
+	first, last := int64(-1), int64(-1) // seq of the first and the last new row
 	for rest := evs; len(rest) > 0; {
 		c := 0
 		for rowChunks[c] > len(rest) {
@@ -59,7 +59,7 @@ func insertEvents(ctx context.Context, st *writerStmts, evs []*byok.UsageEvent) 
 		if n == 0 {
 			continue // all duplicates: already stored
 		}
-		last, err := res.LastInsertId()
+		last, err = res.LastInsertId()
 		if err != nil {
 			return 0, fmt.Errorf("insert usage: %w", err)
 		}
@@ -69,7 +69,7 @@ func insertEvents(ctx context.Context, st *writerStmts, evs []*byok.UsageEvent) 
 		inserted += n
 	}
 	if first >= 0 {
-		if _, err := st.insertOutbox.ExecContext(ctx, first); err != nil {
+		if _, err := st.insertOutbox.ExecContext(ctx, first, last); err != nil {
 			return 0, fmt.Errorf("insert outbox: %w", err)
 		}
 	}
