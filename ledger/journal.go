@@ -90,11 +90,12 @@ func (j *journal) reserve(jf *journalFile) {
 // publish makes the active file's room what Ready sees. Call it holding
 // DB.appendMu (or before the DB is shared).
 func (j *journal) publish() {
-	if err := j.files[j.active].roomErr; err != nil {
-		j.room.Store(&err)
-	} else {
+	if j.files[j.active].roomErr == nil {
 		j.room.Store(nil)
+		return
 	}
+	err := j.files[j.active].roomErr // declared here, it costs an allocation only when set
+	j.room.Store(&err)
 }
 
 // roomErr is why the active file cannot promise room for the next rows,

@@ -82,14 +82,19 @@ func (d *DB) nextRows(done []*request) []*request {
 // the journal with one write, adds them to the rows waiting for SQLite and
 // answers their callers.
 func (d *DB) journalRows(batch []*request) {
-	claimed := d.claim(batch[:0:0], batch)
+	claimed := d.claim(d.leaderClaimed[:0], batch)
 	if len(claimed) == 0 {
 		return
 	}
-	evs := make([]*byok.UsageEvent, len(claimed))
-	for i, r := range claimed {
-		evs[i] = r.ev
+	evs := d.leaderEvs[:0]
+	for _, r := range claimed {
+		evs = append(evs, r.ev)
 	}
+	defer func() {
+		clear(claimed)
+		clear(evs)
+		d.leaderClaimed, d.leaderEvs = claimed[:0], evs[:0]
+	}()
 	d.appendMu.Lock()
 	// The journal must not outrun SQLite for long: past maxUnapplied rows
 	// the leader (and the callers queued behind it) wait for the writer to

@@ -85,10 +85,14 @@ type DB struct {
 	// and, if more rows queued meanwhile, hands the lead to the journaler
 	// goroutine (lead), which journals until the queue is empty. A call
 	// alone is thus journaled on its own goroutine, with no hand-off.
-	rowsMu        sync.Mutex
-	rowQueue      []*request
-	spareQueue    []*request // the last batch's slice, for the next
-	leading       bool       // a leader is journaling or has been handed the lead
+	rowsMu     sync.Mutex
+	rowQueue   []*request
+	spareQueue []*request // the last batch's slice, for the next
+	leading    bool       // a leader is journaling or has been handed the lead
+	// The leader's scratch slices, reused from batch to batch: only the
+	// one leader touches them.
+	leaderClaimed []*request
+	leaderEvs     []*byok.UsageEvent
 	lead          chan struct{}
 	journalerDone chan struct{}
 

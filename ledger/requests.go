@@ -21,7 +21,10 @@ type request struct {
 	op    func(ctx context.Context, tx *sql.Tx) error
 	load  *monthEntry  // op loads this budget month (see budgets)
 	state atomic.Int32 // queued, then claimed by the writer or cancelled by the caller
-	done  chan error   // buffered; receives exactly one result unless cancelled
+	// err is the outcome, set before done receives its one value (unless
+	// cancelled): a channel without pointers is one allocation, not two.
+	err  error
+	done chan struct{} // buffered
 }
 
 const (
@@ -61,7 +64,7 @@ func (d *DB) enter(ctx context.Context, r *request) error {
 		return err
 	}
 	r.ctx = ctx
-	r.done = make(chan error, 1)
+	r.done = make(chan struct{}, 1)
 	d.mu.RLock()
 	if d.closed {
 		d.mu.RUnlock()
@@ -74,14 +77,15 @@ func (d *DB) enter(ctx context.Context, r *request) error {
 // wait waits for r's outcome; see submit for what ctx does.
 func (d *DB) wait(ctx context.Context, r *request) error {
 	select {
-	case err := <-r.done:
-		return err
+	case <-r.done:
+		return r.err
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(stateQueued, stateCancelled) {
 			d.stats.pending.Add(-1)
 			return ctx.Err()
 		}
-		return <-r.done
+		<-r.done
+		return r.err
 	}
 }
 
@@ -110,5 +114,6 @@ func (d *DB) claim(claimed, batch []*request) []*request {
 
 func (d *DB) finish(r *request, err error) {
 	d.stats.pending.Add(-1)
-	r.done <- err
+	r.err = err
+	r.done <- struct{}{}
 }

@@ -27,10 +27,19 @@ func (d *DB) Record(ctx context.Context, ev byok.UsageEvent) error {
 	if ev.ID == "" || ev.Service == "" || ev.Time.IsZero() {
 		return fmt.Errorf("record usage %q: event needs an ID, a service and a time", ev.ID)
 	}
-	if err := d.journalRow(ctx, &request{ev: &ev}); err != nil {
+	r := &rowRequest{row: ev}
+	r.ev = &r.row
+	if err := d.journalRow(ctx, &r.request); err != nil {
 		return fmt.Errorf("record usage %s: %w", ev.ID, err)
 	}
 	return nil
+}
+
+// A rowRequest is Record's request with the row it points to, in one
+// allocation.
+type rowRequest struct {
+	request
+	row byok.UsageEvent
 }
 
 // insertEvents inserts evs (duplicate ids are skipped) with their outbox

@@ -181,8 +181,10 @@ func (d *DB) apply(st *writerStmts, ops []*request) {
 	// settles it, so none of them needs the rows before it.
 	reqs := make([]*request, 0, len(ops)+len(rows))
 	reqs = append(reqs, ops...)
-	for _, ev := range rows {
-		reqs = append(reqs, &request{ev: ev})
+	asReqs := make([]request, len(rows))
+	for i, ev := range rows {
+		asReqs[i].ev = ev
+		reqs = append(reqs, &asReqs[i])
 	}
 	results, n, err := d.writeBatch(st, reqs)
 	d.noteWrite(err)
