@@ -4,10 +4,10 @@
 // preferences and small meta values.
 //
 // A usage row is committed first to the journal (ledger.db.journal and
-// ledger.db.journal2): the rows queued at that moment go in with one write
-// and their callers are answered, which makes a row as durable as a SQLite
-// commit in WAL mode with synchronous=NORMAL for the cost of one system
-// call. A call that finds no other journaling writes its row itself, so a
+// ledger.db.journal2): the rows queued at that moment are copied into the
+// file's shared memory mapping and their callers are answered, which
+// makes a row as durable as a SQLite commit in WAL mode with
+// synchronous=NORMAL for the cost of a copy, without a system call. A call that finds no other journaling writes its row itself, so a
 // call alone is not handed to another goroutine and back; rows queued
 // meanwhile go to a journaler goroutine. A DB has exactly one writer of
 // SQLite: a goroutine that owns the only read-write connection, puts the

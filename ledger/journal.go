@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"byokd.dev/byok"
@@ -23,13 +24,25 @@ func JournalPaths(path string) [2]string {
 }
 
 // A journal is where a usage row is committed first: a batch of rows goes
-// in as JSON lines with a single write(2) before their callers are
-// answered; the writer inserts them into SQLite later, off the callers'
-// path. A row is thereby as durable when Record returns as a SQLite commit
-// in WAL mode with synchronous=NORMAL (written to the OS, which keeps it if
-// the process dies; an fsync would be needed only against power loss) at
-// the cost of one system call instead of a whole transaction. Open inserts
-// whatever a killed process left in it; ids make that idempotent.
+// in as JSON lines, copied into the journal file's shared memory mapping,
+// before their callers are answered; the writer inserts them into SQLite
+// later, off the callers' path. Bytes stored into a shared mapping are in
+// the OS's page cache at once, as a write(2)'s are, so a row is as durable
+// when Record returns as a SQLite commit in WAL mode with
+// synchronous=NORMAL (kept if the process dies; an fsync would be needed
+// only against power loss), at the cost of a copy instead of a system
+// call. Open inserts whatever a killed process left in it; ids make that
+// idempotent.
+//
+// A file is its rows, then zeros: its length is allocated ahead of the
+// rows (fallocate, where the file system has it), so that the rows of the
+// calls in flight have room on a disk that fills meanwhile. A call is let
+// out only while journalReserve bytes past the rows hold (DB.Ready), and
+// its row can then be written whatever else took the disk. Where the file
+// system cannot allocate ahead the file is extended sparse, and a page the
+// full disk cannot give faults; the fault comes back as the row's error
+// (journalFile.put). A line's newline goes in last, so a line without it
+// (a process killed while copying) was never acknowledged and is dropped.
 //
 // It has two files so that rows can be journaled while SQLite takes the
 // ones before them: the writer switches the active file when it takes the
@@ -39,52 +52,102 @@ func JournalPaths(path string) [2]string {
 // journaled and joins the waiting rows under one lock) or was committed
 // by an earlier transaction, so emptying it loses nothing. A file whose
 // transaction failed keeps its rows until a later commit.
-//
-// Each file keeps journalReserve bytes allocated past its end (fallocate
-// with KEEP_SIZE, where the file system has it), so that the rows of the
-// calls in flight have room on a disk that fills meanwhile: a call is let
-// out only while the reservation holds (DB.Ready), and its row can then be
-// written whatever else took the disk.
 type journal struct {
 	files  [2]*journalFile
 	active int // the file rows are appended to
 	buf    []byte
 	// room is the active file's roomErr, published for Ready, which
 	// holds no lock: nil while it holds its reservation.
-	room      atomic.Pointer[error]
-	noReserve atomic.Bool // the file system cannot reserve: Ready's statfs check stands alone
+	room atomic.Pointer[error]
 }
 
 // A journalFile is used by one goroutine at a time: the active one by
 // appenders holding DB.appendMu, the other by the writer emptying it.
 type journalFile struct {
-	path     string
-	f        *os.File
-	size     int64 // bytes written since it was last emptied
-	reserved int64 // allocated up to this offset
-	roomErr  error // why the last reservation failed; nil if it held
+	path    string
+	f       *os.File
+	m       []byte // the whole file, mapped shared
+	size    int64  // bytes of rows in it; zeros follow
+	roomErr error  // why the last reservation failed; nil if it held
 }
 
-// journalReserve is the room each journal file keeps past its end: about
+// journalReserve is the room each journal file keeps past its rows: about
 // two thousand rows of calls in flight. It is topped up once half is used.
 const journalReserve = 1 << 20
 
-// reserve tops jf's reservation up to journalReserve past its end, and
-// notes in jf.roomErr whether it could.
+// reserve tops jf's room up to journalReserve past its rows, and notes in
+// jf.roomErr whether it could.
 func (j *journal) reserve(jf *journalFile) {
-	if j.noReserve.Load() || (jf.roomErr == nil && jf.reserved-jf.size >= journalReserve/2) {
+	if int64(len(jf.m))-jf.size >= journalReserve/2 {
+		jf.roomErr = nil
 		return
 	}
-	err := reserveSpace(jf.f, jf.size, journalReserve)
-	switch {
-	case errors.Is(err, errors.ErrUnsupported):
-		j.noReserve.Store(true)
-		jf.roomErr = nil
-	case err != nil:
+	if err := jf.resize(jf.size + journalReserve); err != nil {
 		jf.roomErr = fmt.Errorf("reserve room for usage rows in %s: %w", jf.path, err)
-	default:
-		jf.reserved, jf.roomErr = jf.size+journalReserve, nil
+		return
 	}
+	jf.roomErr = nil
+}
+
+// resize makes the file n bytes long, allocating on the disk what it
+// adds where the file system can, and maps all of it. On failure the file
+// is mapped as long as it was. A mapping is never resized in place, which
+// not every system can do.
+func (jf *journalFile) resize(n int64) error {
+	old := int64(len(jf.m))
+	if err := unmapFile(jf.m); err != nil {
+		return err
+	}
+	jf.m = nil
+	var err error
+	if n > old {
+		err = allocate(jf.f, old, n)
+	} else {
+		err = jf.f.Truncate(n)
+	}
+	if err != nil {
+		n = old
+	}
+	m, merr := mapFile(jf.f, n)
+	jf.m = m
+	return errors.Join(err, merr)
+}
+
+// put copies b, whole lines, into the file after its rows. The last
+// newline goes in last. A fault (a page a full disk could not give, the
+// file cut by another program) comes back as an error, not as the end of
+// the daemon, and leaves zeros behind the rows as they were.
+func (jf *journalFile) put(b []byte) error {
+	end := jf.size + int64(len(b))
+	if end > int64(len(jf.m)) {
+		return fmt.Errorf("%s has no room left for %d bytes: %w", jf.path, len(b), syscall.ENOSPC)
+	}
+	if !noFault(func() {
+		copy(jf.m[jf.size:end-1], b[:len(b)-1])
+		jf.m[end-1] = b[len(b)-1]
+	}) {
+		noFault(func() { clear(jf.m[jf.size:end]) })
+		return fmt.Errorf("%s: a page of the journal could not be written (a full disk, or the file cut by another program): %w",
+			jf.path, syscall.ENOSPC)
+	}
+	jf.size = end
+	return nil
+}
+
+// noFault runs f, reporting false if it faulted on a memory access (the
+// mapping's pages) instead of crashing.
+func noFault(f func()) (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	f()
+	return true
 }
 
 // publish makes the active file's room what Ready sees. Call it holding
@@ -109,13 +172,13 @@ func (j *journal) roomErr() error {
 
 // openJournal opens (creating, mode 0600) the journal's files for the
 // database at path and returns the rows they hold. A last line cut short
-// (only a power loss can do that, since a line goes out in one write) was
-// never acknowledged and is dropped; a damaged line elsewhere is an error.
+// was never acknowledged and is dropped; a damaged line elsewhere is an
+// error.
 func openJournal(path string) (*journal, []byok.UsageEvent, error) {
 	j := &journal{}
 	var evs []byok.UsageEvent
 	for i, p := range JournalPaths(path) {
-		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 		if err == nil {
 			var rows []byok.UsageEvent
 			var size int64
@@ -124,36 +187,49 @@ func openJournal(path string) (*journal, []byok.UsageEvent, error) {
 			if errors.As(err, &bad) {
 				bad.file = p
 			}
+			if err == nil {
+				err = f.Truncate(size) // a line cut short, and the room after the rows
+			}
 			if err != nil {
 				f.Close()
 			}
 			evs = append(evs, rows...)
 			j.files[i] = &journalFile{path: p, f: f, size: size}
-			j.reserve(j.files[i])
 		}
 		if err != nil {
 			if i == 1 {
-				j.files[0].f.Close()
+				j.files[0].close()
 			}
 			return nil, nil, err
 		}
+		j.reserve(j.files[i])
 	}
 	j.publish()
 	return j, evs, nil
 }
 
+// rowsIn is the part of a journal file's bytes that holds rows: up to the
+// first zero byte.
+func rowsIn(data []byte) []byte {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return data[:i]
+	}
+	return data
+}
+
 func readJournal(r io.Reader) (evs []byok.UsageEvent, size int64, err error) {
-	br := bufio.NewReader(r)
-	for {
-		line, err := br.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			// A line without its newline is a write cut short.
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	for rest := rowsIn(data); ; {
+		line, after, ok := bytes.Cut(rest, []byte("\n"))
+		if !ok {
+			// A line without its newline was cut short.
 			return evs, size, nil
 		}
-		if err != nil {
-			return nil, 0, err
-		}
-		size += int64(len(line))
+		rest = after
+		size += int64(len(line)) + 1
 		var ev byok.UsageEvent
 		if err := json.Unmarshal(bytes.TrimSpace(line), &ev); err != nil || ev.ID == "" {
 			return nil, 0, &badLineError{line: len(evs) + 1, err: err}
@@ -176,8 +252,8 @@ func (e *badLineError) Error() string {
 	return fmt.Sprintf("%s: line %d: %v", e.file, e.line, e.err)
 }
 
-// append writes evs to the active file in one write. On failure it cuts
-// the file back to what it held, so that no partial line stays behind.
+// append writes evs to the active file, growing it when they do not fit
+// in its room (SQLite has refused rows for long).
 func (j *journal) append(evs []*byok.UsageEvent) error {
 	j.buf = j.buf[:0]
 	for _, ev := range evs {
@@ -188,16 +264,14 @@ func (j *journal) append(evs []*byok.UsageEvent) error {
 		j.buf = append(row.AppendJSON(j.buf), '\n')
 	}
 	jf := j.files[j.active]
-	n, err := jf.f.Write(j.buf)
-	if err != nil {
-		if n > 0 {
-			if terr := jf.f.Truncate(jf.size); terr != nil {
-				return errors.Join(err, terr)
-			}
+	if need := jf.size + int64(len(j.buf)); need > int64(len(jf.m)) {
+		if err := jf.resize(need + journalReserve); err != nil {
+			return err
 		}
+	}
+	if err := jf.put(j.buf); err != nil {
 		return err
 	}
-	jf.size += int64(n)
 	j.reserve(jf)
 	j.publish()
 	return nil
@@ -211,12 +285,10 @@ func (j *journal) rotate() (was int) {
 	return was
 }
 
-// emptyAt is how large a file grows before the writer empties it (about
-// 700 rows). A committed row left in a file costs nothing but being found
-// in SQLite again at the next Open, and Close removes the files when
-// SQLite holds every row; emptying the file after every transaction cost
-// a truncate and a new reservation each time, about 60 µs, which under
-// load was 1.5 µs a call.
+// emptyAt is how large a file's rows grow before the writer empties it
+// (about 700 rows): a committed row left in a file costs nothing but being
+// found in SQLite again at the next Open, and Close removes the files when
+// SQLite holds every row, so emptying waits to clear many rows at once.
 const emptyAt = journalReserve / 4
 
 // settled is told that SQLite holds every row of file i: it empties the
@@ -228,19 +300,34 @@ func (j *journal) settled(i int) error {
 	return j.empty(i)
 }
 
-// empty drops every line of file i: SQLite holds them all. With O_APPEND
-// the next write starts at the beginning again.
+// empty drops every row of file i: SQLite holds them all. A file grown
+// past twice its room (SQLite refused rows for long) gives the disk back.
 func (j *journal) empty(i int) error {
 	jf := j.files[i]
 	if jf.size == 0 {
 		return nil
 	}
-	if err := jf.f.Truncate(0); err != nil {
-		return err
+	if len(jf.m) > 2*journalReserve && jf.resize(0) == nil {
+		jf.size = 0
+		j.reserve(jf)
+		return nil
 	}
-	jf.size, jf.reserved = 0, 0 // the truncate freed the reservation too
-	j.reserve(jf)
+	if !noFault(func() { clear(jf.m[:jf.size]) }) {
+		return fmt.Errorf("empty %s: a page of the journal could not be written", jf.path)
+	}
+	jf.size = 0
 	return nil
+}
+
+// close unmaps and closes the file, leaving its rows and not the room
+// after them.
+func (jf *journalFile) close() error {
+	err := unmapFile(jf.m)
+	jf.m = nil
+	if err == nil {
+		err = jf.f.Truncate(jf.size)
+	}
+	return errors.Join(err, jf.f.Close())
 }
 
 // close closes the journal's files, and removes those that hold nothing
@@ -248,7 +335,7 @@ func (j *journal) empty(i int) error {
 func (j *journal) close(settled bool) error {
 	var errs []error
 	for _, jf := range j.files {
-		err := jf.f.Close()
+		err := jf.close()
 		if err == nil && (settled || jf.size == 0) {
 			err = os.Remove(jf.path)
 		}
@@ -282,7 +369,7 @@ func RepairJournal(path string, apply bool, now func() time.Time) ([]JournalRepa
 		}
 		r := JournalRepair{File: p}
 		var kept []byte
-		lines := bytes.SplitAfter(data, []byte("\n"))
+		lines := bytes.SplitAfter(rowsIn(data), []byte("\n"))
 		for i, line := range lines {
 			if len(line) == 0 || line[len(line)-1] != '\n' {
 				continue // a last line cut short: never acknowledged

@@ -3,6 +3,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -146,4 +147,47 @@ func openDir(t *testing.T, dir string) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// TestJournal_SparseFileOnFullDisk: where the file system cannot allocate
+// the journal's room ahead, the file is extended sparse, and a row stored
+// into a page the full disk cannot give faults. The fault is that row's
+// error, saying the disk is full, not the end of the daemon; the rows
+// before it stay, and once space is back the same row goes in.
+func TestJournal_SparseFileOnFullDisk(t *testing.T) {
+	disk := smalldisk.Mount(t, 8<<20)
+	f, err := os.OpenFile(filepath.Join(disk, "ledger.db.journal"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jf := &journalFile{path: f.Name(), f: f}
+	defer jf.close()
+	if err := f.Truncate(journalReserve); err != nil { // sparse: nothing allocated
+		t.Fatal(err)
+	}
+	if jf.m, err = mapFile(f, journalReserve); err != nil {
+		t.Fatal(err)
+	}
+	free := smalldisk.Fill(t, disk)
+	line := []byte(journalLine(t, event(1)))
+	var rows int
+	for err == nil && rows < journalReserve/len(line) {
+		if err = jf.put(line); err == nil {
+			rows++
+		}
+	}
+	if !errors.Is(classify(jf.path, err), ErrUnavailable) || !strings.Contains(classify(jf.path, err).Error(), "disk full") {
+		t.Fatalf("row %d on a full disk: got %v, want ErrUnavailable saying the disk is full", rows+1, err)
+	}
+	if got, want := jf.size, int64(rows*len(line)); got != want {
+		t.Errorf("rows' bytes after the fault: %d, want %d (the rows before it)", got, want)
+	}
+	free()
+	if err := jf.put(line); err != nil {
+		t.Fatalf("the same row once space is back: %v", err)
+	}
+	evs, _, err := readJournal(bytes.NewReader(jf.m))
+	if err != nil || len(evs) != rows+1 {
+		t.Errorf("journal after space came back: %d rows, %v; want %d", len(evs), err, rows+1)
+	}
 }

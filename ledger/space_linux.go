@@ -7,12 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reserveSpace allocates [off, off+n) of f without changing its size;
-// errors.ErrUnsupported where the file system cannot.
-func reserveSpace(f *os.File, off, n int64) error {
-	err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, off, n)
+// allocate makes f to bytes long, allocating [from, to) on the disk; it
+// extends f sparse where the file system cannot allocate.
+func allocate(f *os.File, from, to int64) error {
+	err := unix.Fallocate(int(f.Fd()), 0, from, to-from)
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-		return errors.ErrUnsupported
+		return f.Truncate(to)
 	}
 	return err
 }

@@ -1,15 +1,18 @@
+//go:build unix
+
 package ledger
 
 import (
 	"context"
 	"database/sql"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A request that fails inside a batch undoes only its own changes: the
@@ -74,15 +77,17 @@ func TestWriter_KeepWorkingWithoutRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	d := openAt(t, path, Options{MaxWaiting: maxWaiting, BusyTimeout: 20 * time.Millisecond})
 	release := holdWriteLock(t, path) // SQLite cannot be written
-	// Nor the journal: /dev/full answers every write with ENOSPC, as a
-	// full disk does.
+	// Nor the journal: mapped read-only, every store into it faults, as
+	// one into a page that a full disk cannot give does.
 	for _, jf := range d.journal.files {
-		jf.f.Close()
-		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		if err := unmapFile(jf.m); err != nil {
+			t.Fatal(err)
+		}
+		m, err := unix.Mmap(int(jf.f.Fd()), 0, journalReserve, unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
 			t.Fatal(err)
 		}
-		jf.f = full
+		jf.m = m
 	}
 	if err := d.Record(ctx, event(0)); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Record with nothing writable, failing closed: got %v, want ErrUnavailable saying the disk is full", err)
