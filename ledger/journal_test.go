@@ -313,7 +313,9 @@ func TestRepairJournal_DamagedLineLosesOnlyItself(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	d := openAt(t, path, Options{})
 	d.Close()
-	writeJournal(t, path, journalLine(t, event(1))+"{not a row}\n"+journalLine(t, event(2))+"garbage\n"+journalLine(t, event(3)))
+	// As a killed daemon leaves it: the rows, then the zeroed room after them.
+	writeJournal(t, path, journalLine(t, event(1))+"{not a row}\n"+journalLine(t, event(2))+"garbage\n"+journalLine(t, event(3))+
+		strings.Repeat("\x00", 4096))
 	seen, err := RepairJournal(path, false, fixedNow)
 	if err != nil || len(seen) != 1 || len(seen[0].Dropped) != 2 || seen[0].Backup != "" {
 		t.Fatalf("check only: %+v %v", seen, err)
