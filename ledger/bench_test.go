@@ -5,11 +5,15 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"byokd.dev/byok"
 )
 
 // Run with: go test -run '^$' -bench Record -benchtime 3s ./ledger/
@@ -106,4 +110,55 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkJournalAppend is a call's row going into the journal (its JSON
+// line and the copy into the mapping), beside the same line appended with
+// a write(2) to a file opened O_APPEND, the journal's way before it was
+// mapped (less its fallocate reservation): the ratio in one run is what
+// the system call cost.
+//
+//	go test -run '^$' -bench JournalAppend -count 6 ./ledger/
+func BenchmarkJournalAppend(b *testing.B) {
+	ev := event(1)
+	b.Run("mapped", func(b *testing.B) {
+		j, _, err := openJournal(filepath.Join(b.TempDir(), "ledger.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer j.close(true)
+		evs := []*byok.UsageEvent{&ev}
+		for b.Loop() {
+			if err := j.append(evs); err != nil {
+				b.Fatal(err)
+			}
+			if j.files[0].size >= emptyAt {
+				if err := j.empty(0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("write", func(b *testing.B) {
+		f, err := os.OpenFile(filepath.Join(b.TempDir(), "journal"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		var buf []byte
+		var size int64
+		for b.Loop() {
+			buf = append(ev.AppendJSON(buf[:0]), '\n')
+			n, err := f.Write(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if size += int64(n); size >= emptyAt {
+				if err := f.Truncate(0); err != nil {
+					b.Fatal(err)
+				}
+				size = 0
+			}
+		}
+	})
 }
