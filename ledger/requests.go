@@ -114,6 +114,9 @@ func (d *DB) claim(claimed, batch []*request) []*request {
 
 func (d *DB) finish(r *request, err error) {
 	d.stats.pending.Add(-1)
+	// A row's request lives on with the row until SQLite has it: it must
+	// not keep the call's context, and all that hangs off it, alive.
+	r.ctx = nil
 	r.err = err
 	r.done <- struct{}{}
 }
