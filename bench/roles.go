@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,8 @@ const (
 func runRole(role string) int {
 	var h http.Handler
 	switch role {
+	case "calls":
+		return runCalls()
 	case "upstream":
 		h = upstream{}
 	case "floor":
@@ -171,4 +174,27 @@ func (c *child) alive() error {
 	default:
 		return nil
 	}
+}
+
+// runCalls is the client of scripts/call-instructions: it sends
+// BYOKD_BENCH_CALLS calls of BYOKD_BENCH_SHAPE (sse or json) one after
+// the other on one keep-alive connection to BYOKD_BENCH_URL with the app
+// token BYOKD_BENCH_TOKEN, and fails at the first that is not answered
+// 200.
+func runCalls() int {
+	n, err := strconv.Atoi(os.Getenv("BYOKD_BENCH_CALLS"))
+	body := map[string]string{"sse": sseBody, "json": jsonBody}[os.Getenv("BYOKD_BENCH_SHAPE")]
+	if err != nil || body == "" {
+		fmt.Fprintln(os.Stderr, "calls: set BYOKD_BENCH_CALLS (a number) and BYOKD_BENCH_SHAPE (sse or json)")
+		return 2
+	}
+	t := &target{url: os.Getenv("BYOKD_BENCH_URL"), header: http.Header{"Authorization": {"Bearer " + os.Getenv("BYOKD_BENCH_TOKEN")}}}
+	c := newClient(1)
+	for i := range n {
+		if err := call(context.Background(), c, t, body); err != nil {
+			fmt.Fprintf(os.Stderr, "calls: call %d: %v\n", i+1, err)
+			return 1
+		}
+	}
+	return 0
 }
