@@ -418,12 +418,12 @@ func TestCountBatch_OnceAcrossRestarts(t *testing.T) {
 // call's own state) must not wait with it. Kept alive, 256 calls' worth
 // of it doubled the daemon's garbage-collection work per call.
 func TestRecord_KeepsNoContextAlive(t *testing.T) {
-	type callState struct{ buf [64 << 10]byte }
+	type callState struct{ buf []byte }
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	d := openAt(t, path, Options{BusyTimeout: 20 * time.Millisecond})
 	release := holdWriteLock(t, path)
 	defer release()
-	state := &callState{}
+	state := &callState{buf: make([]byte, 64<<10)}
 	alive := weak.Make(state)
 	ctx := context.WithValue(context.Background(), callStateKey{}, state)
 	if err := d.Record(ctx, event(1)); err != nil {
