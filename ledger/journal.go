@@ -208,25 +208,49 @@ func openJournal(path string) (*journal, []byok.UsageEvent, error) {
 	return j, evs, nil
 }
 
-// rowsIn is the part of a journal file's bytes that holds rows: up to the
-// first zero byte.
-func rowsIn(data []byte) []byte {
-	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return data[:i]
+// journalParts splits a journal file's bytes where lines can be: byokd's,
+// up to the first zero byte (its last line may be cut short, and zeros
+// follow), and what another program added after the zeroed room, past a
+// page of zeros, which no copy of byokd's leaves inside its rows: a copy
+// killed halfway leaves holes of at most a few hundred bytes.
+func journalParts(data []byte) (ours, foreign []byte) {
+	i := bytes.IndexByte(data, 0)
+	if i < 0 {
+		return data, nil
 	}
-	return data
+	rest := data[i:]
+	for {
+		zeros := len(rest) - len(bytes.TrimLeft(rest, "\x00"))
+		if zeros == len(rest) {
+			return data[:i], nil
+		}
+		if zeros >= foreignAfter {
+			return data[:i], rest[zeros:]
+		}
+		// A hole in a batch cut short: skip its bytes too.
+		rest = rest[zeros:]
+		next := bytes.IndexByte(rest, 0)
+		if next < 0 {
+			return data[:i], nil
+		}
+		rest = rest[next:]
+	}
 }
+
+// foreignAfter is the run of zeros past which bytes are not byokd's.
+const foreignAfter = 4096
 
 func readJournal(r io.Reader) (evs []byok.UsageEvent, size int64, err error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, 0, err
 	}
-	for rest := rowsIn(data); ; {
+	ours, foreign := journalParts(data)
+	for rest := ours; ; {
 		line, after, ok := bytes.Cut(rest, []byte("\n"))
 		if !ok {
 			// A line without its newline was cut short.
-			return evs, size, nil
+			break
 		}
 		rest = after
 		size += int64(len(line)) + 1
@@ -236,6 +260,10 @@ func readJournal(r io.Reader) (evs []byok.UsageEvent, size int64, err error) {
 		}
 		evs = append(evs, ev)
 	}
+	if len(foreign) > 0 {
+		return nil, 0, &badLineError{line: len(evs) + 1, err: errors.New("it follows the zeroed room after the rows, where byokd writes nothing")}
+	}
+	return evs, size, nil
 }
 
 // badLineError is a journal line that is not a usage row.
@@ -369,7 +397,8 @@ func RepairJournal(path string, apply bool, now func() time.Time) ([]JournalRepa
 		}
 		r := JournalRepair{File: p}
 		var kept []byte
-		lines := bytes.SplitAfter(rowsIn(data), []byte("\n"))
+		ours, foreign := journalParts(data)
+		lines := append(splitLines(ours), splitLines(foreign)...)
 		for i, line := range lines {
 			if len(line) == 0 || line[len(line)-1] != '\n' {
 				continue // a last line cut short: never acknowledged
@@ -399,4 +428,14 @@ func RepairJournal(path string, apply bool, now func() time.Time) ([]JournalRepa
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// splitLines splits b after each newline; a last part without one is a
+// line too, unless it is empty.
+func splitLines(b []byte) [][]byte {
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	if last := len(lines) - 1; len(lines[last]) == 0 {
+		lines = lines[:last]
+	}
+	return lines
 }

@@ -159,8 +159,8 @@ func TestJournal_OpenStoresWhatWasLeft(t *testing.T) {
 	if n, err := d.Unsynced(ctx); err != nil || n != 3 {
 		t.Errorf("Unsynced: got %d, %v, want 3", n, err)
 	}
-	if b, err := os.ReadFile(JournalPaths(path)[0]); err != nil || len(rowsIn(b)) != 0 {
-		t.Errorf("journal after Open: %q, %v, want no row in it", rowsIn(b), err)
+	if b, err := os.ReadFile(JournalPaths(path)[0]); err != nil || strings.Trim(string(b), "\x00") != "" {
+		t.Errorf("journal after Open: %q, %v, want no row in it", strings.Trim(string(b), "\x00"), err)
 	}
 }
 
@@ -334,5 +334,38 @@ func TestRepairJournal_DamagedLineLosesOnlyItself(t *testing.T) {
 	got, err := r.Events(context.Background(), base, base.Add(24*time.Hour))
 	if err != nil || len(got) != 3 {
 		t.Errorf("after the repair the ledger holds %d rows (%v), want the 3 around the damage", len(got), err)
+	}
+}
+
+// A daemon killed while it copied a batch leaves the batch cut short, with
+// holes, then the zeroed room: Open keeps the rows before it. Bytes past a
+// page of zeros are another program's (one appended to the file of a
+// daemon that died): Open refuses them as it refuses a damaged line, and
+// RepairJournal drops them and keeps the rows.
+func TestJournal_BytesAfterTheRoom(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	openAt(t, path, Options{}).Close()
+	rows := journalLine(t, event(1)) + journalLine(t, event(2))
+	torn := journalLine(t, event(3)) + journalLine(t, event(4))
+	holed := torn[:40] + strings.Repeat("\x00", 200) + torn[240:] // its newlines in, a hole in it
+	writeJournal(t, path, rows+holed+strings.Repeat("\x00", 1<<20))
+	d := openAt(t, path, Options{})
+	if evs, err := d.Events(ctx, base, base.Add(time.Hour)); err != nil || len(evs) != 2 {
+		t.Fatalf("after a batch cut short: %d rows, %v; want the 2 before it", len(evs), err)
+	}
+	d.Close()
+
+	writeJournal(t, path, rows+strings.Repeat("\x00", 1<<20)+"{\"not\": \"a row\"}\n"+journalLine(t, event(5)))
+	if _, err := Open(ctx, path, Options{}); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "byokd doctor") {
+		t.Fatalf("Open with bytes after the room: %v, want ErrDamaged pointing at byokd doctor", err)
+	}
+	fixed, err := RepairJournal(path, true, fixedNow)
+	if err != nil || len(fixed) != 1 || fixed[0].Kept != 3 || fmt.Sprint(fixed[0].Dropped) != "[3]" {
+		t.Fatalf("RepairJournal: %+v %v, want the 2 rows and the row after the room kept, line 3 dropped", fixed, err)
+	}
+	d = openAt(t, path, Options{})
+	if evs, err := d.Events(ctx, base, base.Add(time.Hour)); err != nil || len(evs) != 3 {
+		t.Errorf("after the repair: %d rows, %v; want 3", len(evs), err)
 	}
 }
