@@ -78,11 +78,16 @@ func Run(ctx context.Context, cfg Config) error {
 		<-exited
 		return nil
 	}
-	go t.refresher(ctx)
-	go t.watch(ctx)
-	go t.reassert(ctx)
+	// They all touch the tray item, which Quit takes down under them: a
+	// refresh that set the icon as it went panicked the daemon on its
+	// way out, before it closed the ledger.
+	var wg sync.WaitGroup
+	wg.Go(func() { t.refresher(ctx) })
+	wg.Go(func() { t.watch(ctx) })
+	wg.Go(func() { t.reassert(ctx) })
 	t.handleClicks(ctx, cancel)
 	<-ctx.Done()
+	wg.Wait()
 	systray.Quit()
 	<-exited
 	return nil
