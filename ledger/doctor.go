@@ -308,6 +308,13 @@ GROUP BY run`)
 			return fmt.Errorf("rebuild ledger: queue the rows for the hub again: %w", err)
 		}
 	}
+	// Runs end at the last row kept: new rows take seq = max(seq) + 1, and
+	// a run past it (over rows the copy could not read) would queue them
+	// a second time.
+	if _, err := dst.ExecContext(ctx, `DELETE FROM outbox WHERE first_seq > (SELECT coalesce(max(seq), 0) FROM usage);
+UPDATE outbox SET last_seq = (SELECT max(seq) FROM usage) WHERE last_seq > (SELECT max(seq) FROM usage)`); err != nil {
+		return fmt.Errorf("rebuild ledger: end the outbox at the last row kept: %w", err)
+	}
 	return nil
 }
 

@@ -245,3 +245,50 @@ func TestRebuild_TruncatedFile(t *testing.T) {
 		t.Errorf("after rebuild %d rows wait for the hub (%d requeued), want all %d kept", q, res.Requeued, len(got))
 	}
 }
+
+// TestRebuild_LostTailKeepsOutboxExact: the rows at the end of the table
+// are lost and the outbox is kept. The rows recorded after the rebuild
+// take the lost rows' seq values, and each is queued for the hub once.
+func TestRebuild_LostTailKeepsOutboxExact(t *testing.T) {
+	ctx := context.Background()
+	const n = 400
+	path := ledgerWithRows(t, n)
+	raw := rawDB(t, path)
+	var last int // the rightmost leaf, where the last rows went, is the newest page
+	if err := raw.QueryRow(`SELECT max(pageno) FROM dbstat WHERE name = 'usage' AND pagetype = 'leaf'`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(strings.Repeat("\x5a", 4096)), int64(last-1)*4096); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	res, err := Rebuild(ctx, path, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, lost := res.Lost["outbox"]; lost || res.Copied["usage"] >= n {
+		t.Fatalf("rebuild: %+v; this test needs the last rows lost and the outbox kept", res)
+	}
+	d := openAt(t, path, Options{})
+	for i := range 3 {
+		if err := d.Record(ctx, event(1000+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ids(t, d, 2*n)
+	seen := map[string]bool{}
+	for _, id := range got {
+		if seen[id] {
+			t.Fatalf("outbox after the rebuild holds %s twice", id)
+		}
+		seen[id] = true
+	}
+	if want := res.Copied["usage"] + 3; len(got) != want || unsynced(t, d) != want {
+		t.Errorf("outbox after the rebuild: %d rows, Unsynced %d, want the %d kept and new", len(got), unsynced(t, d), want)
+	}
+}
